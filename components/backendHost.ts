@@ -1,0 +1,142 @@
+/**
+ * The backend EC2 host of one stack: Debian 12, IMDSv2 only, encrypted gp3 root volume, an
+ * Elastic IP, and a security group that admits SSH from the deploy networks and HTTPS from
+ * Cloudflare only. Its SSH host key is generated here and installed by cloud-init, so every
+ * remote command can pin it from the first connection on.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+import { renderCloudConfig } from "./cloudInit";
+import { resourceTags } from "./tags";
+
+/** Debian's own AWS account, which publishes the official Debian cloud images. */
+export const DEBIAN_AMI_OWNER = "136693071363";
+
+/** Arguments of {@link BackendHost}. */
+export interface BackendHostArgs {
+    /** The stack name, for tags. */
+    readonly stack: string;
+    /** VPC the host and its security group live in. */
+    readonly vpcId: pulumi.Input<string>;
+    /** Public subnet for the host. */
+    readonly subnetId: pulumi.Input<string>;
+    /** EC2 instance type, e.g. `t3.large`. */
+    readonly instanceType: string;
+    /** CPU architecture of the instance type; picks the Debian image. */
+    readonly architecture: "x86_64" | "arm64";
+    /** Size of the encrypted gp3 root volume. */
+    readonly rootVolumeSizeGiB: number;
+    /** Networks allowed to reach SSH (port 22), split by family. Never empty, never /0. */
+    readonly deployCidrs: { readonly ipv4: readonly string[]; readonly ipv6: readonly string[] };
+    /** Networks allowed to reach HTTPS (port 443): Cloudflare's published ranges. */
+    readonly httpsCidrs: { readonly ipv4: pulumi.Input<string[]>; readonly ipv6: pulumi.Input<string[]> };
+    /** OpenSSH public key authorized for the image's default user. */
+    readonly deployPublicKey: string;
+}
+
+export class BackendHost extends pulumi.ComponentResource {
+    /** The instance. */
+    public readonly instance: aws.ec2.Instance;
+    /** The address deploys connect to and Cloudflare proxies to. */
+    public readonly publicIp: pulumi.Output<string>;
+    /** The address other tiers see the host from. */
+    public readonly privateIp: pulumi.Output<string>;
+    /** The pinned SSH host key line (`ssh-ed25519 AAAA...`). */
+    public readonly hostPublicKey: pulumi.Output<string>;
+    /** The host's security group, for the data tiers' ingress rules. */
+    public readonly securityGroupId: pulumi.Output<string>;
+
+    constructor(name: string, args: BackendHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("pakashop:hosts:BackendHost", name, {}, opts);
+        const tags = resourceTags(args.stack, "backend");
+
+        const hostKey = new tls.PrivateKey(`${name}-host-key`, { algorithm: "ED25519" }, { parent: this });
+
+        const image = aws.ec2.getAmiOutput({
+            owners: [DEBIAN_AMI_OWNER],
+            mostRecent: true,
+            filters: [
+                { name: "name", values: [`debian-12-${args.architecture === "arm64" ? "arm64" : "amd64"}-*`] },
+                { name: "architecture", values: [args.architecture] },
+                { name: "virtualization-type", values: ["hvm"] },
+            ],
+        }, { parent: this });
+
+        const securityGroup = new aws.ec2.SecurityGroup(`${name}-sg`, {
+            description: "Pakashop backend host: SSH from deploy networks, HTTPS from Cloudflare",
+            vpcId: args.vpcId,
+            ingress: [
+                {
+                    description: "SSH from the deploy networks",
+                    protocol: "tcp", fromPort: 22, toPort: 22,
+                    cidrBlocks: [...args.deployCidrs.ipv4],
+                    ipv6CidrBlocks: [...args.deployCidrs.ipv6],
+                },
+                {
+                    description: "HTTPS from Cloudflare only",
+                    protocol: "tcp", fromPort: 443, toPort: 443,
+                    cidrBlocks: args.httpsCidrs.ipv4,
+                    ipv6CidrBlocks: args.httpsCidrs.ipv6,
+                },
+            ],
+            egress: [{
+                description: "Packages, git and the data tiers",
+                protocol: "-1", fromPort: 0, toPort: 0,
+                cidrBlocks: ["0.0.0.0/0"], ipv6CidrBlocks: ["::/0"],
+            }],
+            tags,
+        }, { parent: this });
+
+        const userData = pulumi.secret(pulumi
+            .all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh])
+            .apply(([hostPrivateKey, hostPublicKey]) =>
+                renderCloudConfig({ hostPrivateKey, hostPublicKey, deployPublicKey: args.deployPublicKey })));
+
+        this.instance = new aws.ec2.Instance(`${name}-instance`, {
+            ami: image.id,
+            instanceType: args.instanceType,
+            subnetId: args.subnetId,
+            vpcSecurityGroupIds: [securityGroup.id],
+            metadataOptions: {
+                httpEndpoint: "enabled",
+                httpTokens: "required", // IMDSv2 only
+                httpPutResponseHopLimit: 1,
+            },
+            rootBlockDevice: {
+                volumeType: "gp3",
+                volumeSize: args.rootVolumeSizeGiB,
+                encrypted: true,
+                deleteOnTermination: true,
+                tags,
+            },
+            userData,
+            // A new host key means a new host: never change the key of a running one.
+            userDataReplaceOnChange: true,
+            monitoring: true,
+            tags: { ...tags, Name: `pakashop-${args.stack}-backend` },
+        }, {
+            parent: this,
+            // The image lookup finds Debian's newest build; a newer one must not replace a
+            // running host on an unrelated `pulumi up`. Hosts are re-imaged deliberately.
+            ignoreChanges: ["ami"],
+        });
+
+        const elasticIp = new aws.ec2.Eip(`${name}-eip`, {
+            domain: "vpc",
+            instance: this.instance.id,
+            tags,
+        }, { parent: this });
+
+        this.publicIp = elasticIp.publicIp;
+        this.privateIp = this.instance.privateIp;
+        this.hostPublicKey = hostKey.publicKeyOpenssh.apply((key) => key.trim());
+        this.securityGroupId = securityGroup.id;
+        this.registerOutputs({
+            publicIp: this.publicIp,
+            privateIp: this.privateIp,
+            hostPublicKey: this.hostPublicKey,
+            securityGroupId: this.securityGroupId,
+        });
+    }
+}

@@ -1,0 +1,27 @@
+/**
+ * The one error type for bad input. Every message names the setting, the bad value, the rule
+ * it breaks and the fix, so an engineer can act on it without reading code.
+ */
+export class SettingError extends Error {
+    /**
+     * @param setting the setting's full name, e.g. `pakashop-infra:deployCidrs[0]`
+     * @param value the offending value (never a secret: callers pass `"[secret]"` instead)
+     * @param rule what the value must be
+     * @param fix what to do about it
+     */
+    constructor(
+        readonly setting: string,
+        readonly value: unknown,
+        readonly rule: string,
+        readonly fix: string,
+    ) {
+        super(`${setting} = ${describeValue(value)}: ${rule}. Fix: ${fix}`);
+        this.name = "SettingError";
+    }
+}
+
+function describeValue(value: unknown): string {
+    if (value === undefined) return "(not set)";
+    const text = JSON.stringify(value);
+    return text.length > 120 ? `${text.slice(0, 117)}...` : text;
+}

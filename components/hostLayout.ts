@@ -1,0 +1,34 @@
+/**
+ * Where things live on a backend host. One definition, used by the unit renderer, the deploy
+ * scripts and (later) the drift check, so paths can't drift apart.
+ *
+ * /opt/pakashop/repo.git                        bare clone of the services monorepo
+ * /opt/pakashop/sources/<revision>/             read-only export of one commit (git archive)
+ * /opt/pakashop/services/<id>/releases/<rev>/   one service built at one revision, read-only
+ * /opt/pakashop/services/<id>/current           symlink to the release the unit runs
+ * /opt/pakashop/services/<id>/previous          symlink to the release before it (rollback)
+ * /etc/pakashop/<id>.env                        the unit's EnvironmentFile, root:root 0600
+ */
+export const HOST_LAYOUT = {
+    root: "/opt/pakashop",
+    repository: "/opt/pakashop/repo.git",
+    sources: "/opt/pakashop/sources",
+    services: "/opt/pakashop/services",
+    environmentDir: "/etc/pakashop",
+    unitDir: "/etc/systemd/system",
+    buildCache: "/var/cache/pakashop",
+    /** The unprivileged user every service runs as. */
+    serviceUser: "pakashop",
+    /** The unprivileged user that runs `npm ci`, `go build` and `pip install` (never root). */
+    buildUser: "pakashop-build",
+} as const;
+
+export function serviceDir(serviceId: string): string {
+    return `${HOST_LAYOUT.services}/${serviceId}`;
+}
+export function currentReleaseDir(serviceId: string): string {
+    return `${serviceDir(serviceId)}/current`;
+}
+export function environmentFile(serviceId: string): string {
+    return `${HOST_LAYOUT.environmentDir}/${serviceId}.env`;
+}

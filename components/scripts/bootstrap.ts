@@ -1,0 +1,49 @@
+/**
+ * Host bootstrap, run once per host (and again only if this script changes): packages for
+ * the three runtimes and the proxy, the service and build users, and the folder layout.
+ * Idempotent: every step checks before it acts, and apt runs only when a package is missing.
+ */
+import { HOST_LAYOUT } from "../hostLayout";
+import { scriptHeader, shellQuote } from "./shell";
+
+/**
+ * Debian 12 packages: runtimes for Node (`nodejs`, `npm`), Go (`golang-go`) and Python
+ * (`python3-venv`), nginx with the snakeoil certificate (`ssl-cert`) until the origin
+ * certificate is installed, and the tools the deploy uses. Debian's archive rather than vendor
+ * repositories: signed by the distribution's keys, patched by its security team.
+ */
+export const HOST_PACKAGES: readonly string[] = [
+    "ca-certificates", "curl", "git", "nginx", "ssl-cert", "nodejs", "npm", "golang-go", "python3-venv",
+];
+
+export function renderBootstrapScript(): string {
+    const L = HOST_LAYOUT;
+    return `${scriptHeader("bootstrap")}
+# cloud-init installs the host key and the deploy key; wait until it is done.
+if command -v cloud-init >/dev/null 2>&1; then
+  cloud-init status --wait >/dev/null || fail "cloud-init did not finish cleanly (see /var/log/cloud-init-output.log)"
+fi
+
+packages=(${HOST_PACKAGES.join(" ")})
+missing=()
+for package in "\${packages[@]}"; do
+  dpkg-query -W -f='\${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
+done
+if ((\${#missing[@]} > 0)); then
+  log "installing \${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -q -y --no-install-recommends "\${missing[@]}"
+fi
+
+# Services run as ${L.serviceUser}; builds run as ${L.buildUser}. Neither can log in.
+id -u ${shellQuote(L.serviceUser)} >/dev/null 2>&1 || useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${shellQuote(L.serviceUser)}
+id -u ${shellQuote(L.buildUser)} >/dev/null 2>&1 || useradd --system --user-group --home-dir ${shellQuote(`${L.buildCache}/home`)} --no-create-home --shell /usr/sbin/nologin ${shellQuote(L.buildUser)}
+
+install -d -m 0755 -o root -g root ${shellQuote(L.root)} ${shellQuote(L.sources)} ${shellQuote(L.services)}
+install -d -m 0700 -o root -g root ${shellQuote(L.environmentDir)}
+install -d -m 0755 -o root -g root ${shellQuote(L.buildCache)}
+install -d -m 0700 -o ${shellQuote(L.buildUser)} -g ${shellQuote(L.buildUser)} ${shellQuote(`${L.buildCache}/home`)}
+log "host ready"
+`;
+}

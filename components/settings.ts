@@ -1,0 +1,315 @@
+/**
+ * Reads and validates the stack's configuration once, at the start of the program. Every
+ * setting is declared in `Pulumi.yaml` (type, description, default); the values come from
+ * `Pulumi.<stack>.yaml`. A bad value stops the program before any resource is registered,
+ * with an error naming the setting, the value and the fix.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as ipaddr from "ipaddr.js";
+import { Catalog, CATALOG, ServiceSpec } from "./catalog";
+import { SettingError } from "./errors";
+import { validateCatalog } from "./rollout";
+
+/** The config namespace: the project name, as Pulumi uses it for project-level settings. */
+export const CONFIG_NAMESPACE = "pakashop-infra";
+
+/** Where raw configuration values come from (Pulumi's runtime, or a stack file offline). */
+export interface ConfigSource {
+    /** The raw value of `<namespace>:<key>` as Pulumi passes it (JSON text for arrays/objects). */
+    get(key: string): string | undefined;
+    /** Whether the value was set with `pulumi config set --secret`. */
+    isSecret(key: string): boolean;
+    /** Every key set in the project namespace, to catch typos. */
+    keys(): string[];
+}
+
+/** The branch each long-lived stack must deploy (seed section 1: main = staging, production = live). */
+export const STACK_BRANCHES: Readonly<Record<string, string>> = {
+    staging: "main",
+    production: "production",
+};
+
+/** The settings this program reads; `Pulumi.yaml` declares exactly these. */
+export const SETTING_KEYS = [
+    "branch",
+    "revision",
+    "services",
+    "repositoryUrl",
+    "instanceType",
+    "rootVolumeSizeGiB",
+    "sshUser",
+    "deployCidrs",
+    "deployPublicKey",
+    "deployPrivateKey",
+    "healthTimeoutSeconds",
+] as const;
+export type SettingKey = (typeof SETTING_KEYS)[number];
+
+/** Fields of `services.<id>` a stack may override. */
+const SERVICE_OVERRIDE_FIELDS = ["revision", "port", "tier", "healthPath"] as const;
+
+/** The validated settings the program is built from. */
+export interface StackSettings {
+    readonly stack: string;
+    /** Git branch of the services monorepo this stack deploys. */
+    readonly branch: string;
+    /** The commit each service is deployed at (the stack's revision unless overridden). */
+    readonly serviceRevisions: Readonly<Record<string, string>>;
+    /** The seed's catalog with this stack's overrides applied and validated. */
+    readonly catalog: Catalog;
+    readonly repositoryUrl: string;
+    readonly instanceType: string;
+    /** CPU architecture implied by the instance type (Graviton families are arm64). */
+    readonly architecture: "x86_64" | "arm64";
+    readonly rootVolumeSizeGiB: number;
+    readonly sshUser: string;
+    /** CIDRs allowed to reach SSH, split by family. */
+    readonly deployCidrs: { readonly ipv4: readonly string[]; readonly ipv6: readonly string[] };
+    /** OpenSSH public key installed for `sshUser`. */
+    readonly deployPublicKey: string;
+    /** The matching private key, always a Pulumi secret. */
+    readonly deployPrivateKey: pulumi.Output<string>;
+    readonly healthTimeoutSeconds: number;
+}
+
+const full = (key: string) => `${CONFIG_NAMESPACE}:${key}`;
+const REVISION = /^[0-9a-f]{40}$/;
+const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)[A-Za-z0-9._/-]{1,100}(?<![./])$/;
+const INSTANCE_TYPE = /^([a-z]+)(\d+)([a-z-]*)\.([a-z0-9]+)$/;
+const SSH_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+const PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( \S.*)?$/;
+const PRIVATE_KEY = /^-----BEGIN (OPENSSH|RSA|EC) PRIVATE KEY-----\n[\s\S]+\n-----END \1 PRIVATE KEY-----\n?$/;
+const REPOSITORY_URL = /^(https:\/\/[^\s'"]+|ssh:\/\/[^\s'"]+|git@[A-Za-z0-9.-]+:[^\s'"]+)$/;
+const MIN_ROOT_VOLUME_GIB = 20;
+const MAX_ROOT_VOLUME_GIB = 1024;
+
+/** Reads all settings; throws {@link SettingError} on the first bad one. */
+export function readSettings(source: ConfigSource, stack: string): StackSettings {
+    rejectUnknownKeys(source);
+    const branch = readBranch(source, stack);
+    const revision = readRevision(source.get("revision"), full("revision"));
+    const { catalog, serviceRevisions } = readServices(source, revision);
+    const instanceType = readInstanceType(source);
+    return {
+        stack,
+        branch,
+        serviceRevisions,
+        catalog,
+        repositoryUrl: readRepositoryUrl(source),
+        instanceType,
+        architecture: architectureOf(instanceType),
+        rootVolumeSizeGiB: readInteger(source, "rootVolumeSizeGiB", MIN_ROOT_VOLUME_GIB, MAX_ROOT_VOLUME_GIB,
+            "the Debian image, three runtimes and several releases of 19 services need the space"),
+        sshUser: readSshUser(source),
+        deployCidrs: readDeployCidrs(source),
+        deployPublicKey: readPublicKey(source),
+        deployPrivateKey: readPrivateKey(source),
+        healthTimeoutSeconds: readInteger(source, "healthTimeoutSeconds", 5, 600,
+            "the health gate must give a service time to start but still fail a deploy in bounded time"),
+    };
+}
+
+function rejectUnknownKeys(source: ConfigSource): void {
+    const known = new Set<string>(SETTING_KEYS);
+    for (const key of source.keys()) {
+        if (!known.has(key)) {
+            const guess = SETTING_KEYS.find((k) => k.toLowerCase() === key.toLowerCase());
+            throw new SettingError(full(key), source.isSecret(key) ? "[secret]" : source.get(key),
+                "is not a setting of this program",
+                guess ? `did you mean ${full(guess)}?` : `remove it, or use one of: ${SETTING_KEYS.join(", ")}`);
+        }
+    }
+}
+
+function required(source: ConfigSource, key: SettingKey, how: string): string {
+    const value = source.get(key);
+    if (value === undefined || value.trim() === "") {
+        throw new SettingError(full(key), value, "is required", how);
+    }
+    return value;
+}
+
+function readBranch(source: ConfigSource, stack: string): string {
+    const branch = required(source, "branch", `pulumi config set ${full("branch")} <branch> -s ${stack}`);
+    if (!BRANCH.test(branch)) {
+        throw new SettingError(full("branch"), branch, "is not a valid git branch name", "use a branch name such as main or production");
+    }
+    const expected = STACK_BRANCHES[stack];
+    if (expected !== undefined && branch !== expected) {
+        throw new SettingError(full("branch"), branch,
+            `stack ${stack} deploys branch ${expected} (seed section 1: main = staging, production = live)`,
+            `set ${full("branch")} to ${expected} in Pulumi.${stack}.yaml`);
+    }
+    return branch;
+}
+
+function readRevision(value: string | undefined, setting: string): string {
+    if (value === undefined || !REVISION.test(value)) {
+        const path = setting.includes(".") ? `--path '${setting}'` : setting;
+        throw new SettingError(setting, value,
+            "must be a full 40-character lower-case git commit id (branch names and short ids move; a deploy must not)",
+            `pulumi config set ${path} "$(git rev-parse <commit>)"`);
+    }
+    return value;
+}
+
+function parseJson(source: ConfigSource, key: SettingKey, example: string): unknown {
+    const raw = source.get(key);
+    if (raw === undefined) return undefined;
+    try {
+        return JSON.parse(raw);
+    } catch {
+        throw new SettingError(full(key), raw, "is not valid structured config", `write it as YAML in the stack file, e.g. ${example}`);
+    }
+}
+
+function readServices(source: ConfigSource, revision: string): { catalog: Catalog; serviceRevisions: Record<string, string> } {
+    const raw = parseJson(source, "services", "services: { search: { revision: <commit> } }") ?? {};
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+        throw new SettingError(full("services"), raw, "must be a map from service id to overrides", "write services: { <id>: { revision: <commit> } }");
+    }
+    const known = Object.keys(CATALOG.services);
+    const services: Record<string, ServiceSpec> = { ...CATALOG.services };
+    const serviceRevisions: Record<string, string> = Object.fromEntries(known.map((id) => [id, revision]));
+    for (const [id, override] of Object.entries(raw as Record<string, unknown>)) {
+        const at = `${full("services")}.${id}`;
+        if (!services[id]) {
+            throw new SettingError(at, override, `is not a service of the catalog (${known.join(", ")})`, "correct the service id");
+        }
+        if (typeof override !== "object" || override === null || Array.isArray(override)) {
+            throw new SettingError(at, override, "must be a map of overrides", `use fields ${SERVICE_OVERRIDE_FIELDS.join(", ")}`);
+        }
+        for (const [field, value] of Object.entries(override as Record<string, unknown>)) {
+            switch (field) {
+                case "revision":
+                    serviceRevisions[id] = readRevision(typeof value === "string" ? value : String(value), `${at}.revision`);
+                    break;
+                case "port":
+                    if (typeof value !== "number") {
+                        throw new SettingError(`${at}.port`, value, "must be a number", "write the port without quotes");
+                    }
+                    services[id] = { ...services[id], port: value };
+                    break;
+                case "tier":
+                case "healthPath":
+                    if (typeof value !== "string") {
+                        throw new SettingError(`${at}.${field}`, value, "must be a string", `write ${field} as text`);
+                    }
+                    services[id] = { ...services[id], [field]: value };
+                    break;
+                default:
+                    throw new SettingError(`${at}.${field}`, value, "is not a field a stack may override",
+                        `use one of ${SERVICE_OVERRIDE_FIELDS.join(", ")}`);
+            }
+        }
+    }
+    const catalog: Catalog = { tiers: CATALOG.tiers, services };
+    try {
+        validateCatalog(catalog);
+    } catch (error) {
+        // Catalog errors name the catalog path; say which setting it came through.
+        if (error instanceof SettingError) {
+            throw new SettingError(`${CONFIG_NAMESPACE}:${error.setting}`, error.value, error.rule, error.fix);
+        }
+        throw error;
+    }
+    return { catalog, serviceRevisions };
+}
+
+function readRepositoryUrl(source: ConfigSource): string {
+    const url = required(source, "repositoryUrl", "set the services monorepo's git URL");
+    if (!REPOSITORY_URL.test(url)) {
+        throw new SettingError(full("repositoryUrl"), url,
+            "must be an https://, ssh:// or git@host:path URL (no plain http or git://, which are unauthenticated)",
+            "use the repository's https:// clone URL");
+    }
+    return url;
+}
+
+function readInstanceType(source: ConfigSource): string {
+    const type = required(source, "instanceType", "set an EC2 instance type such as t3.large");
+    if (!INSTANCE_TYPE.test(type)) {
+        throw new SettingError(full("instanceType"), type,
+            "must be an EC2 instance type: family, generation, options, '.', size (e.g. t3.large, m7g.xlarge)",
+            "pick a type from the EC2 instance types list");
+    }
+    return type;
+}
+
+/** Graviton families carry a `g` in their options (t4g, m7g, c6gn); they need the arm64 image. */
+export function architectureOf(instanceType: string): "x86_64" | "arm64" {
+    const match = INSTANCE_TYPE.exec(instanceType);
+    return match && match[3].includes("g") ? "arm64" : "x86_64";
+}
+
+function readInteger(source: ConfigSource, key: SettingKey, min: number, max: number, why: string): number {
+    const raw = required(source, key, `set it to an integer from ${min} to ${max}`);
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+        throw new SettingError(full(key), raw, `must be an integer from ${min} to ${max} (${why})`, `set a value from ${min} to ${max}`);
+    }
+    return value;
+}
+
+function readSshUser(source: ConfigSource): string {
+    const user = required(source, "sshUser", "set the image's login user (admin on Debian)");
+    if (!SSH_USER.test(user)) {
+        throw new SettingError(full("sshUser"), user, "must be a Linux user name (lower-case letters, digits, '_', '-')", "use admin, the Debian image's user");
+    }
+    return user;
+}
+
+function readDeployCidrs(source: ConfigSource): { ipv4: string[]; ipv6: string[] } {
+    const raw = parseJson(source, "deployCidrs", "deployCidrs: [203.0.113.0/24]");
+    const fix = `list the deploy runners' and engineers' networks: pulumi config set --path '${full("deployCidrs")}[0]' 203.0.113.0/24`;
+    if (!Array.isArray(raw) || raw.length === 0) {
+        throw new SettingError(full("deployCidrs"), raw, "must list at least one CIDR allowed to reach SSH", fix);
+    }
+    const ipv4: string[] = [];
+    const ipv6: string[] = [];
+    raw.forEach((cidr: unknown, index: number) => {
+        const setting = `${full("deployCidrs")}[${index}]`;
+        if (typeof cidr !== "string") {
+            throw new SettingError(setting, cidr, "must be a CIDR string", "write it like 203.0.113.0/24");
+        }
+        let address: ipaddr.IPv4 | ipaddr.IPv6;
+        let prefix: number;
+        try {
+            [address, prefix] = ipaddr.parseCIDR(cidr);
+        } catch {
+            throw new SettingError(setting, cidr, "is not a valid CIDR", "write an address and a prefix length, like 203.0.113.0/24 or 2001:db8::/48");
+        }
+        if (prefix === 0) {
+            throw new SettingError(setting, cidr, "opens SSH to the whole internet", "list only the networks deploys come from");
+        }
+        const network = address.kind() === "ipv4" ? ipaddr.IPv4.networkAddressFromCIDR(cidr) : ipaddr.IPv6.networkAddressFromCIDR(cidr);
+        const canonical = `${network.toString()}/${prefix}`;
+        if (network.toString() !== address.toString()) {
+            throw new SettingError(setting, cidr, "has host bits set past its prefix length", `write ${canonical}`);
+        }
+        (address.kind() === "ipv4" ? ipv4 : ipv6).push(canonical);
+    });
+    return { ipv4, ipv6 };
+}
+
+function readPublicKey(source: ConfigSource): string {
+    const key = required(source, "deployPublicKey", `pulumi config set ${full("deployPublicKey")} "$(cat deploy_key.pub)"`);
+    if (!PUBLIC_KEY.test(key.trim())) {
+        throw new SettingError(full("deployPublicKey"), key, "must be one OpenSSH public key line (ssh-ed25519, ssh-rsa or ecdsa)",
+            "paste the contents of the .pub file made by ssh-keygen -t ed25519");
+    }
+    return key.trim();
+}
+
+function readPrivateKey(source: ConfigSource): pulumi.Output<string> {
+    const how = `pulumi config set --secret ${full("deployPrivateKey")} < deploy_key`;
+    const key = required(source, "deployPrivateKey", how);
+    if (!source.isSecret("deployPrivateKey")) {
+        // The value is in a stack file in plain text: say so without repeating it.
+        throw new SettingError(full("deployPrivateKey"), "[plain text]", "must be stored encrypted, never in plain text", `remove it from the stack file and run ${how}`);
+    }
+    if (!PRIVATE_KEY.test(key.replace(/\r\n/g, "\n"))) {
+        throw new SettingError(full("deployPrivateKey"), "[secret]", "is not a PEM or OpenSSH private key", how);
+    }
+    return pulumi.secret(key.replace(/\r\n/g, "\n"));
+}

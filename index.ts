@@ -1,0 +1,21 @@
+/**
+ * pakashop-infra: one program, two stacks (staging deploys `main`, production deploys
+ * `production`). Settings are read and validated first; nothing is registered on bad input.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { Platform } from "./components/platform";
+import { pulumiConfigSource } from "./components/pulumiConfigSource";
+import { readSettings } from "./components/settings";
+
+const settings = readSettings(pulumiConfigSource(), pulumi.getStack());
+const platform = new Platform(`pakashop-${settings.stack}`, settings);
+
+/** Where the backend answers and deploys connect. */
+export const backendPublicIp = platform.backend.publicIp;
+export const backendPrivateIp = platform.backend.privateIp;
+/** The pinned SSH host key: `ssh-keyscan` output must match it. */
+export const backendHostKey = platform.backend.hostPublicKey;
+export const branch = settings.branch;
+export const serviceRevisions = settings.serviceRevisions;
+/** The rollout order of section 3.2, as service ids per wave. */
+export const rolloutWaves = platform.rollout.waves;
