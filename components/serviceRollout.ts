@@ -1,6 +1,6 @@
 /**
  * The rollout of the 19 services onto a backend host, as `@pulumi/command` remote steps:
- * bootstrap -> release (fetch the revisions) -> per service deploy, tier after tier as the
+ * bootstrap -> per service deploy (fetch, build, switch, health gate), tier after tier as the
  * seed's section 3.2 says, with nginx in front. The order is expressed with `dependsOn` only,
  * and every step re-runs only when the content hash of its script changes.
  */
@@ -11,7 +11,6 @@ import { rolloutWaves, serviceDependencies } from "./rollout";
 import { renderBootstrapScript } from "./scripts/bootstrap";
 import { renderDeployScript, renderRemoveScript } from "./scripts/deployService";
 import { renderProxyScript } from "./scripts/proxy";
-import { renderReleaseScript } from "./scripts/release";
 import { contentHash, remoteInvocation, scriptHeader } from "./scripts/shell";
 import { renderUnit } from "./systemdUnit";
 
@@ -56,8 +55,6 @@ export class ServiceRollout extends pulumi.ComponentResource {
     public readonly bootstrap: remote.Command;
     /** nginx in front of the gateway. */
     public readonly proxy: remote.Command;
-    /** Fetches and exports the configured revisions. */
-    public readonly release: remote.Command;
     /** One deploy step per service, keyed by service id. */
     public readonly deploySteps: Readonly<Record<string, remote.Command>>;
     /** Service ids per wave, in rollout order. */
@@ -98,11 +95,6 @@ export class ServiceRollout extends pulumi.ComponentResource {
         this.bootstrap = step(`${name}-bootstrap`, renderBootstrapScript(), [this.sshReady]);
         const gateway = args.catalog.services["gateway"];
         this.proxy = step(`${name}-proxy`, renderProxyScript(gateway ? gateway.port : 8000), [this.bootstrap]);
-        this.release = step(`${name}-release`, renderReleaseScript({
-            repositoryUrl: args.repositoryUrl,
-            branch: args.branch,
-            revisions: Object.values(args.serviceRevisions),
-        }), [this.bootstrap]);
 
         this.waves = rolloutWaves(args.catalog).map((wave) => [...wave.serviceIds]);
         const steps: Record<string, remote.Command> = {};
@@ -114,12 +106,13 @@ export class ServiceRollout extends pulumi.ComponentResource {
                 const deployId = contentHash(serviceId, revision, unitText, JSON.stringify(environment), String(args.healthTimeoutSeconds)).slice(0, 16);
                 const script = renderDeployScript(args.catalog, serviceId, {
                     revision, unitText, environment, healthTimeoutSeconds: args.healthTimeoutSeconds, deployId,
+                    source: { repositoryUrl: args.repositoryUrl, branch: args.branch },
                 });
                 const dependencies = serviceDependencies(args.catalog, serviceId);
                 // Every service of a tier waits for every service of the tier before; the
                 // first tier waits for the infrastructure tier instead.
                 const after = dependencies.length > 0 ? dependencies.map((id) => steps[id]) : infrastructure;
-                steps[serviceId] = step(`${name}-${serviceId}-deploy`, script, [this.release, ...after], {
+                steps[serviceId] = step(`${name}-${serviceId}-deploy`, script, [this.bootstrap, ...after], {
                     delete: remoteInvocation(renderRemoveScript(serviceId, deployId), args.sshUser),
                 });
             }

@@ -78,7 +78,7 @@ const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)[A-Za-z0-9._/-]{1,100}(?<![./])$/;
 const INSTANCE_TYPE = /^([a-z]+)(\d+)([a-z-]*)\.([a-z0-9]+)$/;
 const SSH_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( \S.*)?$/;
-const PRIVATE_KEY = /^-----BEGIN (OPENSSH|RSA|EC) PRIVATE KEY-----\n[\s\S]+\n-----END \1 PRIVATE KEY-----\n?$/;
+const PRIVATE_KEY = /^-----BEGIN ((?:OPENSSH |RSA |EC )?PRIVATE KEY)-----\n[\s\S]+\n-----END \1-----\n?$/;
 const REPOSITORY_URL = /^(https:\/\/[^\s'"]+|ssh:\/\/[^\s'"]+|git@[A-Za-z0-9.-]+:[^\s'"]+)$/;
 const MIN_ROOT_VOLUME_GIB = 20;
 const MAX_ROOT_VOLUME_GIB = 1024;

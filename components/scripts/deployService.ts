@@ -7,6 +7,7 @@
  */
 import { Catalog, ServiceSpec, unitName } from "../catalog";
 import { environmentFile, HOST_LAYOUT, serviceDir } from "../hostLayout";
+import { renderEnsureSourceFunction, SourceArgs } from "./release";
 import { heredoc, scriptHeader, shellQuote } from "./shell";
 
 /** What one service's deploy needs besides the catalog. */
@@ -21,6 +22,8 @@ export interface DeployScriptArgs {
     readonly healthTimeoutSeconds: number;
     /** Identifies this deploy; the delete step compares it to tell removal from replacement. */
     readonly deployId: string;
+    /** Where the revision is fetched from. */
+    readonly source: SourceArgs;
 }
 
 /** Lines of the journal printed when a service fails its health gate. */
@@ -85,6 +88,8 @@ env_file=${shellQuote(environmentFile(service.id))}
 unit_path=${shellQuote(`${HOST_LAYOUT.unitDir}/${unitName(service.id)}`)}
 release="$service_dir/releases/$revision"
 
+${renderEnsureSourceFunction(args.source)}
+
 as_builder() {
   runuser -u ${HOST_LAYOUT.buildUser} -- env -i ${BUILD_ENVIRONMENT.join(" ")} "$@"
 }
@@ -105,7 +110,8 @@ build_release() {
     log "release $revision already built"
     return
   fi
-  [[ -d $source_dir ]] || fail "no source for $service at $revision ($source_dir); did the release step run?"
+  ensure_source "$revision"
+  [[ -d $source_dir ]] || fail "revision $revision has no folder services/$service"
   rm -rf "$release"
   install -d -m 0755 "$service_dir/releases"
   cp -a "$source_dir" "$release"

@@ -1,52 +1,58 @@
 /**
- * Fetches the stack's branch into a bare clone on the host and exports each configured
- * revision into its own read-only folder. A revision that is not on the stack's branch is
- * refused, so the production host only ever runs commits of `production`.
+ * The source half of a deploy: make sure one revision of the services monorepo is on the host,
+ * exported read-only to its own folder. Part of each service's deploy step (not a shared step),
+ * so a new revision of one service re-runs that service's step and nothing else. Parallel
+ * deploys of one tier serialize on a lock around the shared bare clone.
+ *
+ * A revision that is not on the stack's branch is refused, so the production host only ever
+ * runs commits of `production`.
  */
 import { HOST_LAYOUT } from "../hostLayout";
-import { scriptHeader, shellQuote } from "./shell";
+import { shellQuote } from "./shell";
 
-/** What the release step needs. */
-export interface ReleaseScriptArgs {
+/** Where the revisions come from. */
+export interface SourceArgs {
     /** Git URL the host fetches from. */
     readonly repositoryUrl: string;
     /** The stack's branch (`main` for staging, `production` for production). */
     readonly branch: string;
-    /** Full commit ids to export; duplicates are ignored. */
-    readonly revisions: readonly string[];
 }
 
-export function renderReleaseScript(args: ReleaseScriptArgs): string {
-    const revisions = [...new Set(args.revisions)].sort();
-    return `${scriptHeader("release")}
-repository_url=${shellQuote(args.repositoryUrl)}
-branch=${shellQuote(args.branch)}
-revisions=(${revisions.map(shellQuote).join(" ")})
-repo=${shellQuote(HOST_LAYOUT.repository)}
-sources=${shellQuote(HOST_LAYOUT.sources)}
-
-[[ -d $repo ]] || git init --quiet --bare "$repo"
-git -C "$repo" fetch --quiet --no-tags --prune "$repository_url" "+refs/heads/$branch:refs/remotes/origin/$branch" \\
-  || fail "cannot fetch branch $branch from $repository_url"
-
-for revision in "\${revisions[@]}"; do
-  target="$sources/$revision"
-  if [[ -f $target/.pakashop-source ]]; then
-    log "$revision already exported"
-    continue
+/**
+ * A bash function `ensure_source REVISION` that leaves the revision exported under
+ * `${HOST_LAYOUT.sources}/REVISION`. Needs the `log` and `fail` helpers of `scriptHeader`.
+ */
+export function renderEnsureSourceFunction(args: SourceArgs): string {
+    return `ensure_source() {
+  local revision=$1
+  local repository_url=${shellQuote(args.repositoryUrl)}
+  local branch=${shellQuote(args.branch)}
+  local repo=${shellQuote(HOST_LAYOUT.repository)}
+  local target=${shellQuote(HOST_LAYOUT.sources)}/$revision
+  [[ -f $target/.pakashop-source ]] && return 0
+  exec 9>${shellQuote(`${HOST_LAYOUT.root}/repo.lock`)}
+  flock 9
+  if [[ ! -f $target/.pakashop-source ]]; then
+    [[ -d $repo ]] || git init --quiet --bare "$repo"
+    if ! git -C "$repo" cat-file -e "$revision^{commit}" 2>/dev/null; then
+      log "fetching $branch from $repository_url"
+      git -C "$repo" fetch --quiet --no-tags --prune "$repository_url" "+refs/heads/$branch:refs/remotes/origin/$branch" \\
+        || fail "cannot fetch branch $branch from $repository_url"
+    fi
+    git -C "$repo" cat-file -e "$revision^{commit}" 2>/dev/null \\
+      || fail "revision $revision does not exist in $repository_url"
+    git -C "$repo" merge-base --is-ancestor "$revision" "refs/remotes/origin/$branch" \\
+      || fail "revision $revision is not on branch $branch; this stack deploys only commits of $branch"
+    rm -rf "$target.partial"
+    mkdir -p "$target.partial"
+    git -C "$repo" archive --format=tar "$revision" | tar -x -C "$target.partial"
+    touch "$target.partial/.pakashop-source"
+    # Read-only from here on: a deploy never edits code a running service uses.
+    chmod -R a-w "$target.partial"
+    mv -T "$target.partial" "$target"
+    log "exported $revision"
   fi
-  git -C "$repo" cat-file -e "$revision^{commit}" 2>/dev/null \\
-    || fail "revision $revision does not exist in $repository_url"
-  git -C "$repo" merge-base --is-ancestor "$revision" "refs/remotes/origin/$branch" \\
-    || fail "revision $revision is not on branch $branch; this stack deploys only commits of $branch"
-  rm -rf "$target.partial"
-  mkdir -p "$target.partial"
-  git -C "$repo" archive --format=tar "$revision" | tar -x -C "$target.partial"
-  touch "$target.partial/.pakashop-source"
-  # Read-only from here on: a deploy never edits code a running service uses.
-  chmod -R a-w "$target.partial"
-  mv -T "$target.partial" "$target"
-  log "exported $revision"
-done
-`;
+  flock -u 9
+  exec 9>&-
+}`;
 }

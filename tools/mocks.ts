@@ -1,0 +1,78 @@
+/**
+ * Pulumi mocks for running the real program offline: deterministic stand-ins for what the
+ * clouds would compute (ids, addresses, keys), and every registration recorded. Unknown
+ * provider functions fail loudly, so a new data source can't slip through untested.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+/** One resource registration as the program made it. */
+export interface Registration {
+    readonly type: string;
+    readonly name: string;
+    readonly custom: boolean;
+    /** Inputs as the engine receives them; secrets are still wrapped (see `redactSecrets`). */
+    readonly inputs: Record<string, unknown>;
+}
+
+/** Cloudflare's published ranges (https://www.cloudflare.com/ips/), as the provider returns them. */
+export const CLOUDFLARE_IPV4 = [
+    "173.245.48.0/20", "103.21.244.0/22", "103.22.200.0/22", "103.31.4.0/22", "141.101.64.0/18",
+    "108.162.192.0/18", "190.93.240.0/20", "188.114.96.0/20", "197.234.240.0/22", "198.41.128.0/17",
+    "162.158.0.0/15", "104.16.0.0/13", "104.24.0.0/14", "172.64.0.0/13", "131.0.72.0/22",
+];
+export const CLOUDFLARE_IPV6 = [
+    "2400:cb00::/32", "2606:4700::/32", "2803:f800::/32", "2405:b500::/32", "2405:8100::/32", "2a06:98c0::/29", "2c0f:f248::/32",
+];
+
+/** Address the mocked Elastic IP gets (TEST-NET-3, never routed). */
+export const MOCK_PUBLIC_IP = "203.0.113.10";
+export const MOCK_PRIVATE_IP = "172.31.16.10";
+export const MOCK_HOST_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockHostKeyForOfflinePlansOnlyxxxxxxxxxxx";
+
+/** A hook that lets a caller (the real-host e2e) compute a resource's state itself. */
+export type ResourceHook = (args: pulumi.runtime.MockResourceArgs) => Promise<pulumi.runtime.MockResourceResult | undefined>;
+
+export class RecordingMocks implements pulumi.runtime.Mocks {
+    readonly registrations: Registration[] = [];
+
+    constructor(private readonly hook?: ResourceHook) {}
+
+    async newResource(args: pulumi.runtime.MockResourceArgs): Promise<pulumi.runtime.MockResourceResult> {
+        this.registrations.push({ type: args.type, name: args.name, custom: args.custom ?? false, inputs: args.inputs });
+        const hooked = this.hook ? await this.hook(args) : undefined;
+        if (hooked) return hooked;
+        return { id: `${args.name}-id`, state: { ...args.inputs, ...computedState(args) } };
+    }
+
+    call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+        switch (args.token) {
+            case "aws:ec2/getAmi:getAmi":
+                return { id: "ami-0123456789abcdef0", name: "debian-12-amd64-20261101-1234", architecture: "x86_64" };
+            case "aws:ec2/getVpc:getVpc":
+                return { id: "vpc-0mock0default0", cidrBlock: "172.31.0.0/16" };
+            case "aws:ec2/getSubnets:getSubnets":
+                return { id: "subnets", ids: ["subnet-0mock0b", "subnet-0mock0a"] };
+            case "cloudflare:index/getIpRanges:getIpRanges":
+                return { ipv4Cidrs: CLOUDFLARE_IPV4, ipv6Cidrs: CLOUDFLARE_IPV6, etag: "mock", jdcloudCidrs: [] };
+            default:
+                throw new Error(`mocks: no offline answer for provider function ${args.token}; add one to tools/mocks.ts`);
+        }
+    }
+}
+
+/** What a provider would compute for a resource, just enough for the program's outputs. */
+function computedState(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
+    switch (args.type) {
+        case "aws:ec2/instance:Instance":
+            return { privateIp: MOCK_PRIVATE_IP, publicIp: MOCK_PUBLIC_IP, arn: `arn:aws:ec2:::instance/${args.name}` };
+        case "aws:ec2/eip:Eip":
+            return { publicIp: MOCK_PUBLIC_IP };
+        case "tls:index/privateKey:PrivateKey":
+            return { publicKeyOpenssh: `${MOCK_HOST_PUBLIC_KEY}\n`, privateKeyOpenssh: "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n" };
+        case "command:remote:Command":
+        case "command:local:Command":
+            return { stdout: "", stderr: "" };
+        default:
+            return {};
+    }
+}

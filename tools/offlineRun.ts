@@ -1,0 +1,162 @@
+/**
+ * Runs the real program (`index.ts`) for one stack under Pulumi's mocks and returns what it
+ * asked for: every resource with its parent, its `dependsOn` (read from the program through a
+ * stack transformation, not from the catalog), its inputs, and the stack outputs.
+ */
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { RecordingMocks, Registration, ResourceHook } from "./mocks";
+import { REPO_ROOT, StackConfig } from "./stackConfig";
+
+/** A resource in the plan. Secrets inside `inputs` are still wrapped; see {@link redactSecrets}. */
+export interface PlannedResource {
+    readonly urn: string;
+    readonly type: string;
+    readonly name: string;
+    readonly custom: boolean;
+    readonly parent: string | null;
+    readonly dependsOn: string[];
+    readonly inputs: Record<string, unknown>;
+}
+
+export interface OfflineRun {
+    readonly project: string;
+    readonly stack: string;
+    readonly resources: PlannedResource[];
+    readonly outputs: Record<string, unknown>;
+    readonly placeholderSecrets: string[];
+}
+
+export interface OfflineRunOptions {
+    /** Lets the real-host e2e execute resources (remote commands) instead of faking them. */
+    readonly hook?: ResourceHook;
+    /** Run as a preview (unknowns stay unknown). @default false */
+    readonly preview?: boolean;
+}
+
+const PROGRAM = path.join(REPO_ROOT, "index.ts");
+
+interface Recorded {
+    readonly resource: pulumi.Resource;
+    readonly type: string;
+    readonly name: string;
+    readonly parent?: pulumi.Resource;
+    readonly dependsOn: pulumi.Resource[];
+}
+
+function dependenciesOf(opts: pulumi.ResourceOptions): pulumi.Resource[] {
+    const deps = opts.dependsOn;
+    if (deps === undefined) return [];
+    if (Array.isArray(deps)) return deps.filter((d): d is pulumi.Resource => pulumi.Resource.isInstance(d));
+    if (pulumi.Resource.isInstance(deps)) return [deps];
+    // The program only passes plain arrays; an Output or Promise here would hide edges.
+    throw new Error("offlineRun: dependsOn given as an Output or Promise can't be recorded; pass an array of resources");
+}
+
+function urnOf(resource: pulumi.Resource): Promise<string> {
+    return new Promise((resolve) => resource.urn.apply((urn) => resolve(urn)));
+}
+
+/** Runs the program once. Only one run at a time per process: Pulumi's runtime is global. */
+export async function runOffline(stackConfig: StackConfig, options: OfflineRunOptions = {}): Promise<OfflineRun> {
+    const mocks = new RecordingMocks(options.hook);
+    await pulumi.runtime.setMocks(mocks, stackConfig.project, stackConfig.stack, options.preview ?? false);
+    pulumi.runtime.setAllConfig(stackConfig.config, stackConfig.secretKeys);
+
+    const recorded: Recorded[] = [];
+    const record: pulumi.ResourceTransformation = (args) => {
+        recorded.push({
+            resource: args.resource,
+            type: args.type,
+            name: args.name,
+            parent: args.opts.parent,
+            dependsOn: dependenciesOf(args.opts),
+        });
+        return undefined;
+    };
+
+    // The program is a module with top-level code: load it fresh for every run.
+    delete require.cache[require.resolve(PROGRAM)];
+    try {
+        // Outputs are read back from the monitor below, where secrets are still marked.
+        await pulumi.runtime.runInPulumiStack(async () => {
+            pulumi.runtime.registerStackTransformation(record);
+            // eslint-disable-next-line @typescript-eslint/no-require-imports
+            return require(PROGRAM);
+        });
+    } finally {
+        await pulumi.runtime.disconnect();
+    }
+
+    const byKey = new Map<string, Registration>();
+    for (const registration of mocks.registrations) {
+        const key = `${registration.type}::${registration.name}`;
+        if (byKey.has(key)) throw new Error(`offlineRun: two resources named ${key}; names must be unique per type`);
+        byKey.set(key, registration);
+    }
+    const stack = pulumi.runtime.getStackResource();
+    const stackUrn = stack ? await urnOf(stack) : null;
+    const resources: PlannedResource[] = [];
+    for (const r of recorded) {
+        const registration = byKey.get(`${r.type}::${r.name}`);
+        resources.push({
+            urn: await urnOf(r.resource),
+            type: r.type,
+            name: r.name,
+            custom: registration?.custom ?? false,
+            // Resources without an explicit parent belong to the stack, as in the engine.
+            parent: r.parent ? await urnOf(r.parent) : stackUrn,
+            dependsOn: await Promise.all(r.dependsOn.map(urnOf)),
+            inputs: registration?.inputs ?? {},
+        });
+    }
+    return {
+        project: stackConfig.project,
+        stack: stackConfig.stack,
+        resources,
+        outputs: await stackOutputs(),
+        placeholderSecrets: stackConfig.placeholderSecrets,
+    };
+}
+
+/**
+ * The stack's outputs as the engine stores them (serialized, so secrets stay marked), read
+ * back from the mock monitor.
+ */
+async function stackOutputs(): Promise<Record<string, unknown>> {
+    const monitor = pulumi.runtime.getMonitor() as unknown as {
+        resources?: Map<string, { urn: string; state: { toJavaScript?: () => Record<string, unknown> } | Record<string, unknown> }>;
+    } | undefined;
+    const stackEntry = [...(monitor?.resources?.values() ?? [])].find((r) => r.urn.endsWith(`::pulumi:pulumi:Stack::${pulumi.getProject()}-${pulumi.getStack()}`));
+    if (!stackEntry) return {};
+    const state = stackEntry.state as { toJavaScript?: () => Record<string, unknown> };
+    return typeof state.toJavaScript === "function" ? state.toJavaScript() : (stackEntry.state as Record<string, unknown>);
+}
+
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+/** Whether a (serialized or deserialized) value is a Pulumi secret. */
+export function isSecretValue(value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
+}
+
+/** Replaces every secret with `"[secret]"`, at any depth. */
+export function redactSecrets(value: unknown): unknown {
+    if (isSecretValue(value)) return "[secret]";
+    if (Array.isArray(value)) return value.map(redactSecrets);
+    if (typeof value === "object" && value !== null) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactSecrets(v)]));
+    }
+    return value;
+}
+
+/** Removes secret wrappers, keeping the values (for tests that assert on secret inputs). */
+export function unwrapSecrets(value: unknown): unknown {
+    if (isSecretValue(value)) return unwrapSecrets((value as Record<string, unknown>).value);
+    if (Array.isArray(value)) return value.map(unwrapSecrets);
+    if (typeof value === "object" && value !== null) {
+        return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
+    }
+    return value;
+}

@@ -1,0 +1,72 @@
+/**
+ * `npm run plan -- --stack <staging|production> [--format text|json|markdown]`
+ *
+ * Runs the program for a stack offline, under Pulumi's mocks, with that stack's config file,
+ * and prints what it would deploy: resources grouped by component with their dependencies,
+ * the rollout waves, and the outputs. No cloud account or Pulumi CLI is needed.
+ * Exit codes: 0 planned, 1 the program rejected the configuration, 2 bad command line.
+ */
+import { CATALOG } from "../components/catalog";
+import { SettingError } from "../components/errors";
+import { runOffline } from "./offlineRun";
+import { Format, formatPlan, FORMATS, planDocument } from "./planFormat";
+import { deployGraph, wavesOf } from "./planModel";
+import { listStacks, loadStackConfig } from "./stackConfig";
+
+const USAGE = `usage: npm run plan -- --stack <${listStacks().join("|")}> [--format ${FORMATS.join("|")}]`;
+
+function parseArgs(argv: string[]): { stack: string; format: Format } {
+    let stack: string | undefined;
+    let format: Format = "text";
+    for (let i = 0; i < argv.length; i++) {
+        const [flag, inline] = argv[i].split("=", 2);
+        const value = inline ?? argv[++i];
+        switch (flag) {
+            case "--stack":
+            case "-s":
+                stack = value;
+                break;
+            case "--format":
+                if (!(FORMATS as readonly string[]).includes(value)) throw new UsageError(`--format must be one of ${FORMATS.join(", ")}, not ${value}`);
+                format = value as Format;
+                break;
+            default:
+                throw new UsageError(`unknown argument ${argv[i]}`);
+        }
+    }
+    if (!stack) throw new UsageError("--stack is required");
+    return { stack, format };
+}
+
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<number> {
+    let args: { stack: string; format: Format };
+    try {
+        args = parseArgs(argv);
+    } catch (error) {
+        process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
+        return 2;
+    }
+    try {
+        const run = await runOffline(loadStackConfig(args.stack));
+        const waves = wavesOf(deployGraph(run.resources, Object.keys(CATALOG.services)));
+        process.stdout.write(formatPlan(planDocument(run, waves), args.format));
+        return 0;
+    } catch (error) {
+        const message = error instanceof SettingError ? error.message : String((error as Error).stack ?? error);
+        process.stderr.write(`error: ${message}\n`);
+        return 1;
+    }
+}
+
+if (require.main === module) {
+    // `npm run plan | head` closes the pipe early; that is not an error.
+    process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+        if (error.code === "EPIPE") process.exit(0);
+        throw error;
+    });
+    main(process.argv.slice(2)).then((code) => {
+        process.exitCode = code;
+    });
+}

@@ -1,0 +1,113 @@
+/**
+ * Renders an offline plan as text (for a terminal), JSON (for machines) or Markdown (for a
+ * pull-request comment). Every format redacts secrets to "[secret]".
+ */
+import { OfflineRun, PlannedResource, redactSecrets } from "./offlineRun";
+
+export const FORMATS = ["text", "json", "markdown"] as const;
+export type Format = (typeof FORMATS)[number];
+
+/** The JSON document of `npm run plan -- --format json`. */
+export interface PlanDocument {
+    readonly project: string;
+    readonly stack: string;
+    readonly resources: { urn: string; type: string; name: string; parent: string | null; dependsOn: string[]; inputs: unknown }[];
+    readonly rollout: { readonly waves: string[][] };
+    readonly outputs: unknown;
+    /** Secret settings that were encrypted in the stack file and replaced by offline placeholders. */
+    readonly placeholderSecrets: string[];
+}
+
+export function planDocument(run: OfflineRun, waves: string[][]): PlanDocument {
+    return {
+        project: run.project,
+        stack: run.stack,
+        resources: run.resources.map((r) => ({
+            urn: r.urn,
+            type: r.type,
+            name: r.name,
+            parent: r.parent,
+            dependsOn: r.dependsOn,
+            inputs: redactSecrets(r.inputs),
+        })),
+        rollout: { waves },
+        outputs: redactSecrets(run.outputs),
+        placeholderSecrets: run.placeholderSecrets,
+    };
+}
+
+function placeholderNote(doc: PlanDocument): string {
+    return doc.placeholderSecrets.length === 0
+        ? ""
+        : `Placeholder secrets (encrypted in Pulumi.${doc.stack}.yaml, not decryptable offline): ${doc.placeholderSecrets.join(", ")}`;
+}
+
+/** Children of each parent URN, in registration order. */
+function childrenByParent(resources: readonly PlannedResource[] | PlanDocument["resources"]): Map<string | null, PlanDocument["resources"]> {
+    const children = new Map<string | null, PlanDocument["resources"]>();
+    for (const r of resources) {
+        const list = children.get(r.parent) ?? [];
+        list.push(r as PlanDocument["resources"][number]);
+        children.set(r.parent, list);
+    }
+    return children;
+}
+
+function roots(doc: PlanDocument): PlanDocument["resources"] {
+    const urns = new Set(doc.resources.map((r) => r.urn));
+    return doc.resources.filter((r) => r.parent === null || !urns.has(r.parent));
+}
+
+const shortName = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
+
+export function formatText(doc: PlanDocument): string {
+    const children = childrenByParent(doc.resources);
+    const lines = [`${doc.project} / ${doc.stack}: ${doc.resources.length} resources (offline plan under mocks; no cloud contacted)`];
+    const note = placeholderNote(doc);
+    if (note) lines.push(note);
+    lines.push("");
+    const walk = (r: PlanDocument["resources"][number], depth: number) => {
+        const deps = r.dependsOn.length ? `  <- ${r.dependsOn.map(shortName).join(", ")}` : "";
+        lines.push(`${"  ".repeat(depth)}${r.type}  ${r.name}${deps}`);
+        for (const child of children.get(r.urn) ?? []) walk(child, depth + 1);
+    };
+    for (const r of roots(doc)) walk(r, 0);
+    lines.push("", "Rollout waves (seed section 3.2; each wave starts when the one before is healthy):");
+    doc.rollout.waves.forEach((wave, i) => lines.push(`  ${i + 1}. ${wave.join(", ")}`));
+    lines.push("", "Outputs:");
+    for (const [key, value] of Object.entries(doc.outputs as Record<string, unknown>)) {
+        lines.push(`  ${key} = ${JSON.stringify(value)}`);
+    }
+    return `${lines.join("\n")}\n`;
+}
+
+export function formatMarkdown(doc: PlanDocument): string {
+    const children = childrenByParent(doc.resources);
+    const lines = [`### Plan for \`${doc.stack}\`: ${doc.resources.length} resources`, ""];
+    const note = placeholderNote(doc);
+    if (note) lines.push(`> ${note}`, "");
+    lines.push("**Rollout waves** (seed section 3.2)", "");
+    doc.rollout.waves.forEach((wave, i) => lines.push(`${i + 1}. ${wave.map((s) => `\`${s}\``).join(", ")}`));
+    const components = doc.resources.filter((r) => (children.get(r.urn) ?? []).some((c) => !(children.get(c.urn) ?? []).length));
+    for (const component of components) {
+        const leaves = (children.get(component.urn) ?? []).filter((c) => !(children.get(c.urn) ?? []).length);
+        lines.push("", `<details><summary><code>${component.type}</code> ${component.name} (${leaves.length})</summary>`, "",
+            "| type | name | depends on |", "|---|---|---|");
+        for (const leaf of leaves) {
+            lines.push(`| \`${leaf.type}\` | ${leaf.name} | ${leaf.dependsOn.map(shortName).join(", ")} |`);
+        }
+        lines.push("", "</details>");
+    }
+    return `${lines.join("\n")}\n`;
+}
+
+export function formatPlan(doc: PlanDocument, format: Format): string {
+    switch (format) {
+        case "json":
+            return `${JSON.stringify(doc, null, 2)}\n`;
+        case "markdown":
+            return formatMarkdown(doc);
+        case "text":
+            return formatText(doc);
+    }
+}

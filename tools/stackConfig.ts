@@ -1,0 +1,83 @@
+/**
+ * Loads a stack's configuration the way the Pulumi CLI hands it to the program: the project's
+ * declared defaults from `Pulumi.yaml`, then the values of `Pulumi.<stack>.yaml`, every value
+ * as a string (JSON for arrays and maps). Offline there is no secrets provider, so `secure:`
+ * values are replaced by marked placeholders and reported in `placeholderSecrets`.
+ */
+import { generateKeyPairSync } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+
+export const REPO_ROOT = path.resolve(__dirname, "..");
+
+export interface StackConfig {
+    readonly project: string;
+    readonly stack: string;
+    /** Full keys (`namespace:key`) to raw string values. */
+    readonly config: Record<string, string>;
+    /** Keys whose values are secrets. */
+    readonly secretKeys: string[];
+    /** Secret keys whose encrypted values were replaced by offline placeholders. */
+    readonly placeholderSecrets: string[];
+}
+
+interface ProjectFile {
+    name: string;
+    config?: Record<string, { default?: unknown; secret?: boolean } | unknown>;
+}
+
+/** Placeholders that satisfy the program's validation; anything else gets a marked string. */
+const PLACEHOLDERS: Record<string, () => string> = {
+    deployPrivateKey: () => generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+};
+
+function asConfigString(value: unknown): string {
+    return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+function isSecure(value: unknown): value is { secure: string } {
+    return typeof value === "object" && value !== null && "secure" in value;
+}
+
+/**
+ * @param overrides full keys to values (already in stack-file form) applied over the stack
+ *   file, for tests of bad configurations; `undefined` removes a key.
+ */
+export function loadStackConfig(stack: string, overrides: Record<string, unknown> = {}, root = REPO_ROOT): StackConfig {
+    const project = YAML.parse(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as ProjectFile;
+    const stackFile = path.join(root, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(stackFile)) {
+        throw new Error(`no stack file ${path.basename(stackFile)}; stacks here: ${listStacks(root).join(", ")}`);
+    }
+    const stackValues = (YAML.parse(fs.readFileSync(stackFile, "utf8"))?.config ?? {}) as Record<string, unknown>;
+    const config: Record<string, string> = {};
+    const secretKeys: string[] = [];
+    const placeholderSecrets: string[] = [];
+    for (const [key, declaration] of Object.entries(project.config ?? {})) {
+        const full = key.includes(":") ? key : `${project.name}:${key}`;
+        const decl = declaration as { default?: unknown; secret?: boolean };
+        if (decl.default !== undefined) config[full] = asConfigString(decl.default);
+    }
+    const merged: Record<string, unknown> = { ...stackValues, ...overrides };
+    for (const [full, value] of Object.entries(merged)) {
+        if (value === undefined) {
+            delete config[full];
+        } else if (isSecure(value)) {
+            const short = full.slice(full.indexOf(":") + 1);
+            config[full] = PLACEHOLDERS[short]?.() ?? `offline-placeholder-for-${full}`;
+            secretKeys.push(full);
+            placeholderSecrets.push(full);
+        } else {
+            config[full] = asConfigString(value);
+        }
+    }
+    return { project: project.name, stack, config, secretKeys, placeholderSecrets };
+}
+
+export function listStacks(root = REPO_ROOT): string[] {
+    return fs.readdirSync(root)
+        .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+        .filter((s): s is string => s !== undefined)
+        .sort();
+}
