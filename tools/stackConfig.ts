@@ -4,7 +4,7 @@
  * as a string (JSON for arrays and maps). Offline there is no secrets provider, so `secure:`
  * values are replaced by marked placeholders and reported in `placeholderSecrets`.
  */
-import { generateKeyPairSync } from "crypto";
+import { createHash, createPrivateKey } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
@@ -27,9 +27,19 @@ interface ProjectFile {
     config?: Record<string, { default?: unknown; secret?: boolean } | unknown>;
 }
 
+/**
+ * An ed25519 key derived from a fixed, public seed: a valid key shape for the program's checks,
+ * the same on every run (so plans are comparable), and worthless as a credential.
+ */
+function placeholderPrivateKey(key: string): string {
+    const seed = createHash("sha256").update(`pakashop-infra offline placeholder for ${key}`).digest();
+    const pkcs8 = Buffer.concat([Buffer.from("302e020100300506032b657004220420", "hex"), seed]);
+    return createPrivateKey({ key: pkcs8, format: "der", type: "pkcs8" }).export({ type: "pkcs8", format: "pem" }).toString();
+}
+
 /** Placeholders that satisfy the program's validation; anything else gets a marked string. */
-const PLACEHOLDERS: Record<string, () => string> = {
-    deployPrivateKey: () => generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+const PLACEHOLDERS: Record<string, (key: string) => string> = {
+    deployPrivateKey: placeholderPrivateKey,
 };
 
 function asConfigString(value: unknown): string {
@@ -65,7 +75,7 @@ export function loadStackConfig(stack: string, overrides: Record<string, unknown
             delete config[full];
         } else if (isSecure(value)) {
             const short = full.slice(full.indexOf(":") + 1);
-            config[full] = PLACEHOLDERS[short]?.() ?? `offline-placeholder-for-${full}`;
+            config[full] = PLACEHOLDERS[short]?.(full) ?? `offline-placeholder-for-${full}`;
             secretKeys.push(full);
             placeholderSecrets.push(full);
         } else {

@@ -1,0 +1,108 @@
+import { strict as assert } from "assert";
+import { CATALOG } from "../components/catalog";
+import { renderBootstrapScript } from "../components/scripts/bootstrap";
+import { renderDeployScript, renderRemoveScript } from "../components/scripts/deployService";
+import { renderNginxSite, renderProxyScript } from "../components/scripts/proxy";
+import { contentHash, heredoc, remoteInvocation, shellQuote } from "../components/scripts/shell";
+import { renderSshWaitScript } from "../components/serviceRollout";
+import { renderUnit } from "../components/systemdUnit";
+import { exec } from "./helpers";
+
+const REVISION = "4f1c2d8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d";
+const SOURCE = { repositoryUrl: "https://github.com/pakashop/pakashop.git", branch: "main" };
+
+function deployScript(id: string): string {
+    return renderDeployScript(CATALOG, id, {
+        revision: REVISION, unitText: renderUnit(CATALOG, id), environment: { PAKASHOP_ENVIRONMENT: "staging" },
+        healthTimeoutSeconds: 90, deployId: "0123456789abcdef", source: SOURCE,
+    });
+}
+
+/** Every script the program can send to a host, by name. */
+function allScripts(): Record<string, string> {
+    const scripts: Record<string, string> = {
+        bootstrap: renderBootstrapScript(),
+        proxy: renderProxyScript(8000),
+        "ssh-ready": renderSshWaitScript(),
+    };
+    for (const id of Object.keys(CATALOG.services)) {
+        scripts[`deploy ${id}`] = deployScript(id);
+        scripts[`remove ${id}`] = renderRemoveScript(id, "0123456789abcdef");
+    }
+    return scripts;
+}
+
+function shellcheck(text: string, shell: "bash" | "sh") {
+    return exec("shellcheck", ["--shell", shell, "--severity=style", "--external-sources", "-"], { input: text });
+}
+
+describe("rendered scripts", () => {
+    const scripts = allScripts();
+
+    it("renders the 3 host scripts and a deploy and a remove script per service", () => {
+        assert.equal(Object.keys(scripts).length, 3 + 2 * 19);
+    });
+
+    for (const [name, text] of Object.entries(allScripts())) {
+        it(`${name} passes shellcheck`, () => {
+            const result = shellcheck(text, "bash");
+            assert.equal(result.status, 0, result.output);
+        });
+    }
+
+    it("the remote invocation around a script passes shellcheck as POSIX sh, for root and for sudo", () => {
+        for (const user of ["root", "admin"]) {
+            const result = shellcheck(`#!/bin/sh\n${remoteInvocation(scripts["deploy search"], user)}\n`, "sh");
+            assert.equal(result.status, 0, result.output);
+        }
+        assert.match(remoteInvocation("true", "admin"), /^sudo -n bash -c /);
+        assert.match(remoteInvocation("true", "root"), /^bash -c /);
+    });
+
+    it("shellcheck does catch a broken script (the check can fail)", () => {
+        assert.notEqual(shellcheck("#!/usr/bin/env bash\nrm -rf $dir/*\n", "bash").status, 0);
+    });
+
+    it("the remote invocation really runs the script unexpanded by the login shell", () => {
+        const script = "#!/usr/bin/env bash\nset -euo pipefail\nv='$HOME `id`'\nprintf '%s|' \"$v\" \"$0\"\n";
+        const result = exec("sh", ["-c", remoteInvocation(script, "root")]);
+        assert.equal(result.status, 0, result.output);
+        assert.equal(result.output, "$HOME `id`|bash|");
+    });
+
+    it("quotes any value for bash", () => {
+        const nasty = "it's $(rm -rf /) `x` \"y\"";
+        assert.equal(exec("bash", ["-c", `printf %s ${shellQuote(nasty)}`]).output, nasty);
+        assert.throws(() => heredoc("cat", "EOF", "a\nEOF\nb"), /contains its delimiter/);
+    });
+
+    it("hashes content, not time: same text same hash, one byte different another", () => {
+        assert.equal(contentHash(scripts["deploy search"]), contentHash(deployScript("search")));
+        assert.notEqual(contentHash("a", "bc"), contentHash("ab", "c"));
+    });
+
+    it("the deploy script gates on systemd and HTTP, prints the journal, and rolls back", () => {
+        const text = scripts["deploy gateway"];
+        assert.match(text, /health_url='http:\/\/127\.0\.0\.1:8000\/api\/v1\/health'/);
+        assert.match(text, /systemctl is-active --quiet "\$unit" && curl/);
+        assert.match(text, /journalctl -u "\$unit" -n 40/);
+        assert.match(text, /roll_back\nfail /);
+        assert.match(text, /merge-base --is-ancestor "\$revision" "refs\/remotes\/origin\/\$branch"/);
+    });
+
+    it("builds each language its own way, never as root", () => {
+        assert.match(scripts["deploy backend"], /as_builder npm ci --omit=dev/);
+        assert.match(scripts["deploy backend"], /prisma" migrate deploy/);
+        assert.doesNotMatch(scripts["deploy gateway"], /prisma/);
+        assert.match(scripts["deploy search"], /as_builder go build -o 'bin\/search' '.\/src'/);
+        assert.match(scripts["deploy moderation"], /as_builder python3 -m venv venv && as_builder venv\/bin\/pip install .* -r requirements.txt/);
+        assert.match(scripts["deploy search"], /runuser -u pakashop-build -- env -i /);
+    });
+
+    it("proxies nginx on 80 and 443 to the gateway", () => {
+        const site = renderNginxSite(8000);
+        assert.equal((site.match(/proxy_pass http:\/\/127\.0\.0\.1:8000;/g) ?? []).length, 2);
+        assert.match(site, /listen 443 ssl default_server;/);
+        assert.match(site, /ssl_protocols TLSv1\.2 TLSv1\.3;/);
+    });
+});

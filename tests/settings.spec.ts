@@ -1,0 +1,115 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { SettingError } from "../components/errors";
+import { readSettings, SETTING_KEYS, STACK_BRANCHES } from "../components/settings";
+import { runOffline } from "../tools/offlineRun";
+import { loadStackConfig, REPO_ROOT } from "../tools/stackConfig";
+import { configSource } from "./helpers";
+
+const NS = "pakashop-infra";
+const OTHER_REVISION = "0123456789abcdef0123456789abcdef01234567";
+
+function settingsFor(stack: string, overrides: Record<string, unknown> = {}) {
+    return readSettings(configSource(loadStackConfig(stack, overrides)), stack);
+}
+
+/**
+ * Bad configurations: each names the setting it must report, the value the message must
+ * repeat, and the rule. Every message must also carry a fix.
+ */
+const BAD: { what: string; stack?: string; overrides: Record<string, unknown>; setting: string; value: string; rule: RegExp }[] = [
+    { what: "production deploying main", stack: "production", overrides: { [`${NS}:branch`]: "main" }, setting: `${NS}:branch`, value: '"main"', rule: /stack production deploys branch production/ },
+    { what: "staging deploying production", overrides: { [`${NS}:branch`]: "production" }, setting: `${NS}:branch`, value: '"production"', rule: /stack staging deploys branch main/ },
+    { what: "a branch name git refuses", overrides: { [`${NS}:branch`]: "main..x" }, setting: `${NS}:branch`, value: "main..x", rule: /not a valid git branch name/ },
+    { what: "a missing revision", overrides: { [`${NS}:revision`]: undefined }, setting: `${NS}:revision`, value: "(not set)", rule: /full 40-character/ },
+    { what: "a short revision", overrides: { [`${NS}:revision`]: "4f1c2d8" }, setting: `${NS}:revision`, value: "4f1c2d8", rule: /full 40-character/ },
+    { what: "a branch name as revision", overrides: { [`${NS}:revision`]: "HEAD" }, setting: `${NS}:revision`, value: "HEAD", rule: /full 40-character/ },
+    { what: "an unknown service", overrides: { [`${NS}:services`]: { serach: { revision: OTHER_REVISION } } }, setting: `${NS}:services.serach`, value: OTHER_REVISION, rule: /not a service of the catalog/ },
+    { what: "an unknown override field", overrides: { [`${NS}:services`]: { search: { language: "rust" } } }, setting: `${NS}:services.search.language`, value: "rust", rule: /not a field a stack may override/ },
+    { what: "a bad service revision", overrides: { [`${NS}:services`]: { search: { revision: "main" } } }, setting: `${NS}:services.search.revision`, value: "main", rule: /full 40-character/ },
+    { what: "a duplicate port", overrides: { [`${NS}:services`]: { search: { port: 3006 } } }, setting: `${NS}:services.fraud.port`, value: "3006", rule: /also used by search/ },
+    { what: "a port as text", overrides: { [`${NS}:services`]: { search: { port: "3005" } } }, setting: `${NS}:services.search.port`, value: '"3005"', rule: /must be a number/ },
+    { what: "an unknown tier", overrides: { [`${NS}:services`]: { search: { tier: "edge" } } }, setting: `${NS}:services.search.tier`, value: "edge", rule: /must be one of config, gateway, core, supporting/ },
+    { what: "no deploy CIDRs", overrides: { [`${NS}:deployCidrs`]: [] }, setting: `${NS}:deployCidrs`, value: "[]", rule: /at least one CIDR/ },
+    { what: "a malformed CIDR", overrides: { [`${NS}:deployCidrs`]: ["203.0.113.0/33"] }, setting: `${NS}:deployCidrs[0]`, value: "203.0.113.0/33", rule: /not a valid CIDR/ },
+    { what: "SSH open to 0.0.0.0/0", overrides: { [`${NS}:deployCidrs`]: ["203.0.113.0/24", "0.0.0.0/0"] }, setting: `${NS}:deployCidrs[1]`, value: "0.0.0.0/0", rule: /whole internet/ },
+    { what: "SSH open to ::/0", overrides: { [`${NS}:deployCidrs`]: ["::/0"] }, setting: `${NS}:deployCidrs[0]`, value: "::/0", rule: /whole internet/ },
+    { what: "a CIDR with host bits", overrides: { [`${NS}:deployCidrs`]: ["203.0.113.7/24"] }, setting: `${NS}:deployCidrs[0]`, value: "203.0.113.7/24", rule: /host bits set.*Fix: write 203\.0\.113\.0\/24/ },
+    { what: "a missing deploy public key", overrides: { [`${NS}:deployPublicKey`]: undefined }, setting: `${NS}:deployPublicKey`, value: "(not set)", rule: /is required/ },
+    { what: "a private key pasted as public key", overrides: { [`${NS}:deployPublicKey`]: "-----BEGIN OPENSSH PRIVATE KEY-----" }, setting: `${NS}:deployPublicKey`, value: "BEGIN OPENSSH", rule: /one OpenSSH public key line/ },
+    { what: "a missing deploy private key", overrides: { [`${NS}:deployPrivateKey`]: undefined }, setting: `${NS}:deployPrivateKey`, value: "(not set)", rule: /is required.*--secret/ },
+    { what: "a private key in plain text", overrides: { [`${NS}:deployPrivateKey`]: "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n" }, setting: `${NS}:deployPrivateKey`, value: "[plain text]", rule: /stored encrypted/ },
+    { what: "a bad instance type", overrides: { [`${NS}:instanceType`]: "t3-large" }, setting: `${NS}:instanceType`, value: "t3-large", rule: /must be an EC2 instance type/ },
+    { what: "a root volume too small", overrides: { [`${NS}:rootVolumeSizeGiB`]: 8 }, setting: `${NS}:rootVolumeSizeGiB`, value: "8", rule: /integer from 20 to 1024/ },
+    { what: "a fractional health timeout", overrides: { [`${NS}:healthTimeoutSeconds`]: 2.5 }, setting: `${NS}:healthTimeoutSeconds`, value: "2.5", rule: /integer from 5 to 600/ },
+    { what: "an ssh user with a space", overrides: { [`${NS}:sshUser`]: "ad min" }, setting: `${NS}:sshUser`, value: "ad min", rule: /Linux user name/ },
+    { what: "a plain-http repository", overrides: { [`${NS}:repositoryUrl`]: "http://github.com/pakashop/pakashop.git" }, setting: `${NS}:repositoryUrl`, value: "http://github.com", rule: /no plain http/ },
+    { what: "a misspelt setting", overrides: { [`${NS}:deployCidr`]: ["203.0.113.0/24"] }, setting: `${NS}:deployCidr`, value: "203.0.113.0/24", rule: /not a setting.*did you mean|not a setting/ },
+];
+
+describe("stack settings", () => {
+    it("reads staging: branch main, one revision for all 19 services, SSH CIDRs split by family", () => {
+        const s = settingsFor("staging");
+        assert.equal(s.branch, "main");
+        assert.deepEqual(new Set(Object.values(s.serviceRevisions)), new Set(["4f1c2d8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d"]));
+        assert.equal(Object.keys(s.serviceRevisions).length, 19);
+        assert.deepEqual(s.deployCidrs, { ipv4: ["203.0.113.0/24"], ipv6: [] });
+        assert.equal(s.architecture, "x86_64");
+        assert.equal(s.healthTimeoutSeconds, 90); // Pulumi.yaml default
+    });
+
+    it("reads production: branch production and its own sizes", () => {
+        const s = settingsFor("production");
+        assert.equal(s.branch, STACK_BRANCHES.production);
+        assert.equal(s.instanceType, "m6i.xlarge");
+        assert.equal(s.rootVolumeSizeGiB, 80);
+    });
+
+    it("applies a per-service revision to that service only", () => {
+        const s = settingsFor("staging", { [`${NS}:services`]: { search: { revision: OTHER_REVISION } } });
+        assert.equal(s.serviceRevisions.search, OTHER_REVISION);
+        assert.equal(Object.values(s.serviceRevisions).filter((r) => r === OTHER_REVISION).length, 1);
+    });
+
+    it("picks the arm64 image for Graviton instance types", () => {
+        assert.equal(settingsFor("staging", { [`${NS}:instanceType`]: "t4g.large" }).architecture, "arm64");
+        assert.equal(settingsFor("staging", { [`${NS}:instanceType`]: "c6gn.xlarge" }).architecture, "arm64");
+    });
+
+    it("Pulumi.yaml declares exactly the settings the program reads, each with a description", () => {
+        const project = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8"));
+        assert.deepEqual(Object.keys(project.config).sort(), [...SETTING_KEYS].sort());
+        for (const [key, decl] of Object.entries(project.config as Record<string, { description?: string }>)) {
+            assert.ok((decl.description ?? "").length > 20, `${key} needs a description`);
+        }
+    });
+
+    describe(`rejects ${BAD.length} bad configurations with the setting, the value and the fix`, () => {
+        for (const bad of BAD) {
+            it(bad.what, () => {
+                assert.throws(() => settingsFor(bad.stack ?? "staging", bad.overrides), (error: unknown) => {
+                    assert.ok(error instanceof SettingError, `expected SettingError, got ${String(error)}`);
+                    assert.equal(error.setting, bad.setting);
+                    assert.ok(error.message.includes(bad.value), `message should name ${bad.value}: ${error.message}`);
+                    assert.match(error.message, bad.rule);
+                    assert.match(error.message, /Fix: \S/);
+                    return true;
+                });
+            });
+        }
+    });
+
+    it("never repeats a secret in an error", () => {
+        const key = "-----BEGIN OPENSSH PRIVATE KEY-----\ntopsecretmaterial\n-----END OPENSSH PRIVATE KEY-----\n";
+        assert.throws(() => settingsFor("staging", { [`${NS}:deployPrivateKey`]: key }), (e: Error) => !e.message.includes("topsecretmaterial"));
+        assert.throws(() => settingsFor("staging", { [`${NS}:deployPrivateKey`]: { secure: "x" }, [`${NS}:typo`]: { secure: "y" } }),
+            (e: Error) => e.message.includes('"[secret]"'));
+    });
+
+    it("the real program refuses a bad configuration before registering anything", async () => {
+        await assert.rejects(runOffline(loadStackConfig("production", { [`${NS}:deployCidrs`]: ["0.0.0.0/0"] })),
+            (e: Error) => e instanceof SettingError && e.setting === `${NS}:deployCidrs[0]`);
+    });
+});
