@@ -1,0 +1,77 @@
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as path from "path";
+import { loadStackConfig, REPO_ROOT } from "../tools/stackConfig";
+import { regenerate } from "../tools/readme";
+import { exec } from "./helpers";
+
+/** Runs `npm run plan -- ARGS` the way the script does, on this Node. */
+function plan(...args: string[]) {
+    return exec(process.execPath, ["--require", "tsx/cjs", path.join(REPO_ROOT, "tools/plan.ts"), ...args], { cwd: REPO_ROOT });
+}
+
+describe("npm run plan", function () {
+    this.timeout(120_000);
+    const outputs: Record<string, string> = {};
+    before(() => {
+        for (const format of ["text", "json", "markdown"]) {
+            const result = plan("--stack", "production", "--format", format);
+            assert.equal(result.status, 0, result.output);
+            outputs[format] = result.output;
+        }
+    });
+
+    it("prints one JSON object with the documented schema", () => {
+        const doc = JSON.parse(outputs.json);
+        assert.deepEqual(Object.keys(doc).sort(), ["outputs", "placeholderSecrets", "project", "resources", "rollout", "stack"]);
+        assert.equal(doc.project, "pakashop-infra");
+        assert.equal(doc.stack, "production");
+        assert.equal(doc.resources.length, 29);
+        for (const r of doc.resources) {
+            assert.deepEqual(Object.keys(r), ["urn", "type", "name", "parent", "dependsOn", "inputs"]);
+            assert.match(r.urn, /^urn:pulumi:production::pakashop-infra::\S+::\S+$/);
+            assert.ok(Array.isArray(r.dependsOn) && r.dependsOn.every((u: string) => doc.resources.some((x: { urn: string }) => x.urn === u)));
+        }
+        assert.deepEqual(doc.rollout.waves.map((w: string[]) => w.length), [1, 1, 3, 14]);
+        assert.deepEqual(doc.placeholderSecrets, ["pakashop-infra:deployPrivateKey"]);
+        assert.equal(doc.outputs.branch, "production");
+    });
+
+    it("never prints a secret, in any format", () => {
+        const key = loadStackConfig("production").config["pakashop-infra:deployPrivateKey"];
+        const keyBody = key.split("\n")[1];
+        assert.ok(keyBody.length > 20);
+        for (const [format, text] of Object.entries(outputs)) {
+            assert.ok(!text.includes(keyBody), `${format} output holds the private key`);
+            assert.ok(!text.includes("PRIVATE KEY"), `${format} output holds a private key`);
+        }
+        assert.match(outputs.json, /"connection": "\[secret\]"/);
+        assert.match(outputs.json, /"userData": "\[secret\]"/);
+    });
+
+    it("text and markdown show the components and the four waves", () => {
+        assert.match(outputs.text, /^  pakashop:hosts:BackendHost  pakashop-production-backend$/m);
+        assert.match(outputs.text, /^  3\. backend, search, analytics$/m);
+        assert.match(outputs.text, /Placeholder secrets .*pakashop-infra:deployPrivateKey/);
+        assert.match(outputs.markdown, /^### Plan for `production`: 29 resources$/m);
+        assert.match(outputs.markdown, /^2\. `gateway`$/m);
+    });
+
+    it("exits 2 on a bad command line and 1 on an unknown stack", () => {
+        const usage = plan("--stack", "production", "--format", "yaml");
+        assert.equal(usage.status, 2);
+        assert.match(usage.output, /--format must be one of text, json, markdown, not yaml/);
+        assert.equal(plan().status, 2);
+        const unknown = plan("--stack", "prod");
+        assert.equal(unknown.status, 1);
+        assert.match(unknown.output, /no stack file Pulumi\.prod\.yaml; stacks here: production, staging/);
+    });
+});
+
+describe("README", () => {
+    it("its generated blocks (the rollout diagram) are up to date: run npm run readme", () => {
+        const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+        assert.equal(regenerate(readme), readme);
+        assert.match(readme, /core --> supporting/);
+    });
+});

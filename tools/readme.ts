@@ -1,0 +1,59 @@
+/**
+ * `npm run readme`: regenerates the parts of README.md that are derived from code (the
+ * rollout diagram, from the catalog), between `<!-- generated:NAME -->` markers.
+ * `npm run readme -- --check` exits 1 when README.md is stale; a test runs the same check.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { Catalog, CATALOG, INFRASTRUCTURE_TIER, unitName } from "../components/catalog";
+import { rolloutWaves } from "../components/rollout";
+
+const README = path.resolve(__dirname, "..", "README.md");
+
+/** A Mermaid flowchart of the rollout: one box per tier, services inside, tiers in order. */
+export function renderRolloutDiagram(catalog: Catalog): string {
+    const waves = rolloutWaves(catalog);
+    const lines = ["```mermaid", "flowchart TD"];
+    lines.push(`  subgraph ${INFRASTRUCTURE_TIER}["1. ${INFRASTRUCTURE_TIER}"]`,
+        "    redis[(Redis)]", "    postgres[(PostgreSQL)]", "    meilisearch[(Meilisearch)]", "  end");
+    for (const wave of waves) {
+        lines.push(`  subgraph ${wave.tier.id}["${wave.tier.step}. ${wave.tier.id}: ${wave.tier.description}"]`);
+        for (const id of wave.serviceIds) {
+            const s = catalog.services[id];
+            lines.push(`    ${id}_svc["${unitName(id)}<br/>${s.language} :${s.port}"]`);
+        }
+        lines.push("  end");
+    }
+    for (const wave of waves) lines.push(`  ${wave.tier.after} --> ${wave.tier.id}`);
+    lines.push("```");
+    return lines.join("\n");
+}
+
+export const GENERATED: Record<string, () => string> = {
+    rollout: () => renderRolloutDiagram(CATALOG),
+};
+
+/** README text with every generated block replaced by its current rendering. */
+export function regenerate(readme: string): string {
+    let text = readme;
+    for (const [name, render] of Object.entries(GENERATED)) {
+        const pattern = new RegExp(`(<!-- generated:${name} -->\\n)[\\s\\S]*?(\\n<!-- /generated:${name} -->)`);
+        if (!pattern.test(text)) throw new Error(`README.md has no <!-- generated:${name} --> block`);
+        text = text.replace(pattern, (_m, open: string, close: string) => `${open}${render()}${close}`);
+    }
+    return text;
+}
+
+if (require.main === module) {
+    const current = fs.readFileSync(README, "utf8");
+    const fresh = regenerate(current);
+    if (process.argv.includes("--check")) {
+        if (fresh !== current) {
+            console.error("README.md is stale: run npm run readme");
+            process.exitCode = 1;
+        }
+    } else if (fresh !== current) {
+        fs.writeFileSync(README, fresh);
+        console.log("README.md regenerated");
+    }
+}
