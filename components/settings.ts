@@ -79,7 +79,8 @@ const INSTANCE_TYPE = /^([a-z]+)(\d+)([a-z-]*)\.([a-z0-9]+)$/;
 const SSH_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( \S.*)?$/;
 const PRIVATE_KEY = /^-----BEGIN ((?:OPENSSH |RSA |EC )?PRIVATE KEY)-----\n[\s\S]+\n-----END \1-----\n?$/;
-const REPOSITORY_URL = /^(https:\/\/[^\s'"]+|ssh:\/\/[^\s'"]+|git@[A-Za-z0-9.-]+:[^\s'"]+)$/;
+/** https, ssh, scp-style, or file:// (a mirror on the host itself, e.g. for air-gapped hosts). */
+const REPOSITORY_URL = /^(https:\/\/[^\s'"]+|ssh:\/\/[^\s'"]+|git@[A-Za-z0-9.-]+:[^\s'"]+|file:\/\/\/[^\s'"]+)$/;
 const MIN_ROOT_VOLUME_GIB = 20;
 const MAX_ROOT_VOLUME_GIB = 1024;
 
@@ -220,7 +221,7 @@ function readRepositoryUrl(source: ConfigSource): string {
     const url = required(source, "repositoryUrl", "set the services monorepo's git URL");
     if (!REPOSITORY_URL.test(url)) {
         throw new SettingError(full("repositoryUrl"), url,
-            "must be an https://, ssh:// or git@host:path URL (no plain http or git://, which are unauthenticated)",
+            "must be an https://, ssh://, git@host:path or file:/// URL (no plain http or git://, which are unauthenticated)",
             "use the repository's https:// clone URL");
     }
     return url;

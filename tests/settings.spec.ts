@@ -46,6 +46,7 @@ const BAD: { what: string; stack?: string; overrides: Record<string, unknown>; s
     { what: "a fractional health timeout", overrides: { [`${NS}:healthTimeoutSeconds`]: 2.5 }, setting: `${NS}:healthTimeoutSeconds`, value: "2.5", rule: /integer from 5 to 600/ },
     { what: "an ssh user with a space", overrides: { [`${NS}:sshUser`]: "ad min" }, setting: `${NS}:sshUser`, value: "ad min", rule: /Linux user name/ },
     { what: "a plain-http repository", overrides: { [`${NS}:repositoryUrl`]: "http://github.com/pakashop/pakashop.git" }, setting: `${NS}:repositoryUrl`, value: "http://github.com", rule: /no plain http/ },
+    { what: "an unauthenticated git:// repository", overrides: { [`${NS}:repositoryUrl`]: "git://example.org/pakashop.git" }, setting: `${NS}:repositoryUrl`, value: "git://example.org", rule: /no plain http or git:\/\// },
     { what: "a misspelt setting", overrides: { [`${NS}:deployCidr`]: ["203.0.113.0/24"] }, setting: `${NS}:deployCidr`, value: "203.0.113.0/24", rule: /not a setting.*did you mean|not a setting/ },
 ];
 
