@@ -1,0 +1,332 @@
+/**
+ * The services monorepo the end-to-end tests deploy: a small git repository with one tiny HTTP
+ * server per catalog service under `services/<id>/`, in three commits (`v1`, `v2` that changes
+ * one service, `broken` whose changed service exits at start). Ports, health paths, entry
+ * points and languages come from the catalog, so the fixture can't drift from the program.
+ *
+ * The service code lives in templates under `fixture/` (real JavaScript, Go and Python files
+ * with quoted placeholders), so it can be read and syntax-checked like any source file.
+ * Everything here is built on the test host offline: standard library only, no registry.
+ */
+import { execFile } from "child_process";
+import { promises as fsp, readFileSync } from "fs";
+import * as path from "path";
+import { promisify } from "util";
+import { CATALOG, Catalog, ServiceSpec } from "../../components/catalog";
+
+/** One file of a service folder. */
+export interface FixtureFile {
+    readonly content: string;
+    /** Committed as mode 100755 (the Prisma stub's bin). */
+    readonly executable?: boolean;
+}
+
+/** A service folder's files, keyed by POSIX path relative to `services/<id>/`. */
+export type FixtureFiles = Readonly<Record<string, FixtureFile>>;
+
+/** How a rendered release behaves. */
+export interface RenderOptions {
+    /** Render code that exits with status 1 as soon as it starts (but still builds). */
+    readonly crashAtStart?: boolean;
+}
+
+/** The marker each commit gives the services it writes; the health body reports it. */
+export const FIXTURE_MARKERS = { v1: "v1", v2: "v2", broken: "broken" } as const;
+
+/** The service `v2` changes and `broken` breaks, unless told otherwise: a Go service. */
+export const DEFAULT_CHANGED_SERVICE = "search";
+
+/**
+ * Extra paths that answer like the health path. The gateway is the public entry point, and
+ * its readiness path (`/api/v1/health/ready`) is probed from outside next to its health path.
+ */
+const EXTRA_HEALTH_PATHS: Readonly<Record<string, readonly string[]>> = {
+    gateway: ["/api/v1/health/ready"],
+};
+
+/** Version of the Prisma stand-in; fixed so the backend's package-lock.json is fixed too. */
+const PRISMA_STUB_VERSION = "0.0.0-e2e-fixture";
+
+const TEMPLATE_DIR = path.join(__dirname, "fixture");
+const templateCache = new Map<string, string>();
+
+function template(relativePath: string): string {
+    let text = templateCache.get(relativePath);
+    if (text === undefined) {
+        text = readFileSync(path.join(TEMPLATE_DIR, relativePath), "utf8");
+        templateCache.set(relativePath, text);
+    }
+    return text;
+}
+
+/**
+ * Replaces each quoted placeholder `"__KEY__"` with the value as a JSON string. JSON string
+ * literals are also valid JavaScript, Go and Python literals, so no per-language escaping.
+ */
+function fill(templatePath: string, values: Readonly<Record<string, string>>): string {
+    let text = template(templatePath);
+    for (const [key, value] of Object.entries(values)) {
+        text = text.split(`"__${key}__"`).join(JSON.stringify(value));
+    }
+    const left = /"__[A-Z_]+__"/.exec(text);
+    if (left) throw new Error(`fixture template ${templatePath}: placeholder ${left[0]} was not filled`);
+    return text;
+}
+
+/** The paths a fixture service answers 200 on: its catalog health path, plus any extras. */
+export function healthPaths(service: ServiceSpec): string[] {
+    return [service.healthPath, ...(EXTRA_HEALTH_PATHS[service.id] ?? [])];
+}
+
+/** The JSON body a fixture service answers on its health paths. */
+export function healthBody(serviceId: string, marker: string): { service: string; revision: string } {
+    return { service: serviceId, revision: marker };
+}
+
+function json(value: unknown): FixtureFile {
+    return { content: `${JSON.stringify(value, null, 2)}\n` };
+}
+
+function serverValues(service: ServiceSpec, marker: string): Record<string, string> {
+    return { SERVICE: service.id, REVISION: marker, HEALTH_PATHS: healthPaths(service).join(",") };
+}
+
+/**
+ * The backend owns the migrations, so the deploy runs `node_modules/.bin/prisma migrate
+ * deploy` after `npm ci --omit=dev`. The real Prisma needs the registry and an engine
+ * download; a local `file:` package with a `bin` gives the offline build the same layout.
+ */
+function prismaFiles(): Record<string, FixtureFile> {
+    return {
+        "vendor/prisma/package.json": json({
+            name: "prisma",
+            version: PRISMA_STUB_VERSION,
+            private: true,
+            description: "Stand-in for the Prisma CLI in the e2e fixture (offline build)",
+            license: "UNLICENSED",
+            bin: { prisma: "bin/prisma.js" },
+        }),
+        "vendor/prisma/bin/prisma.js": { content: fill("prisma/prisma.js", { VERSION: PRISMA_STUB_VERSION }), executable: true },
+        "prisma/schema.prisma": {
+            content: 'datasource db {\n  provider = "postgresql"\n  url      = env("DATABASE_URL")\n}\n',
+        },
+        // The stub reports how many migration folders it found.
+        "prisma/migrations/20240101000000_init/migration.sql": {
+            content: 'CREATE TABLE "fixture" ("id" SERIAL PRIMARY KEY);\n',
+        },
+    };
+}
+
+/**
+ * `npm ci` refuses to run without a lockfile, and must find it in sync with package.json.
+ * This is what `npm install` (npm 9 and 10) writes for these manifests: lockfileVersion 3,
+ * which Debian 12's npm 9 reads.
+ */
+function nodeManifests(service: ServiceSpec): Record<string, FixtureFile> {
+    const name = `pakashop-${service.id}`;
+    const dependencies = service.runsMigrations ? { prisma: "file:vendor/prisma" } : undefined;
+    const manifest = {
+        name,
+        version: "1.0.0",
+        private: true,
+        description: `Pakashop ${service.displayName}: e2e test fixture`,
+        license: "UNLICENSED",
+        main: service.entryPoint,
+        // Debian 12's nodejs, which runs the services on the hosts.
+        engines: { node: ">=18" },
+        ...(dependencies ? { dependencies } : {}),
+    };
+    const packages: Record<string, unknown> = {
+        "": { name, version: "1.0.0", license: "UNLICENSED", ...(dependencies ? { dependencies } : {}), engines: { node: ">=18" } },
+    };
+    if (dependencies) {
+        packages["node_modules/prisma"] = { resolved: "vendor/prisma", link: true };
+        packages["vendor/prisma"] = { version: PRISMA_STUB_VERSION, license: "UNLICENSED", bin: { prisma: "bin/prisma.js" } };
+    }
+    return {
+        "package.json": json(manifest),
+        "package-lock.json": json({ name, version: "1.0.0", lockfileVersion: 3, requires: true, packages }),
+        ...(service.runsMigrations ? prismaFiles() : {}),
+    };
+}
+
+function nodeFiles(service: ServiceSpec, marker: string, crash: boolean): Record<string, FixtureFile> {
+    const code = crash ? fill("node/crash.js", { SERVICE: service.id, REVISION: marker }) : fill("node/server.js", serverValues(service, marker));
+    return { ...nodeManifests(service), [service.entryPoint]: { content: code } };
+}
+
+function goFiles(service: ServiceSpec, marker: string, crash: boolean): Record<string, FixtureFile> {
+    const code = crash ? fill("go/crash/main.go", { SERVICE: service.id, REVISION: marker }) : fill("go/server/main.go", serverValues(service, marker));
+    // `go 1.19`: Debian 12's golang-go, built with GOTOOLCHAIN=local (no toolchain download).
+    return {
+        "go.mod": { content: `module pakashop/services/${service.id}\n\ngo 1.19\n` },
+        [path.posix.join(service.entryPoint, "main.go")]: { content: code },
+    };
+}
+
+function pythonFiles(service: ServiceSpec, marker: string, crash: boolean): Record<string, FixtureFile> {
+    const code = crash ? fill("python/crash.py", { SERVICE: service.id, REVISION: marker }) : fill("python/server.py", serverValues(service, marker));
+    return {
+        // pip reads the file but finds nothing to install, so it never contacts an index.
+        "requirements.txt": { content: "# Standard library only: nothing to install, so the offline build needs no index.\n" },
+        [service.entryPoint]: { content: code },
+    };
+}
+
+/**
+ * The files of one service's folder (`services/<id>/`) at a marker: an HTTP server on
+ * `0.0.0.0:$PORT` answering `{"service": id, "revision": marker}` on its health paths and 404
+ * elsewhere, stopping cleanly on SIGTERM; or, with `crashAtStart`, code that builds the same
+ * way and exits with status 1 at once. Pure apart from reading the templates.
+ */
+export function renderServiceFiles(service: ServiceSpec, marker: string, options: RenderOptions = {}): FixtureFiles {
+    if (!/^[A-Za-z0-9._-]+$/.test(marker)) throw new Error(`renderServiceFiles: marker ${JSON.stringify(marker)} is not a plain word`);
+    const crash = options.crashAtStart ?? false;
+    switch (service.language) {
+        case "node":
+            return nodeFiles(service, marker, crash);
+        case "go":
+            return goFiles(service, marker, crash);
+        case "python":
+            return pythonFiles(service, marker, crash);
+    }
+}
+
+/** Options of {@link createReleaseRepository}. */
+export interface ReleaseRepositoryOptions {
+    /** The branch the commits go on; default `main` (the staging stack's branch). */
+    readonly branch?: string;
+    /** The one service `v2` changes; default {@link DEFAULT_CHANGED_SERVICE}. */
+    readonly changedService?: string;
+    /** The service `broken` breaks; default: the changed service. */
+    readonly brokenService?: string;
+    /** The catalog to take the services from; default {@link CATALOG}. */
+    readonly catalog?: Catalog;
+}
+
+/** The repository {@link createReleaseRepository} made. */
+export interface ReleaseRepository {
+    /** Absolute path of the (non-bare) repository. */
+    readonly path: string;
+    /** The branch holding v1, v2 and broken. */
+    readonly branch: string;
+    /** Full commit ids, each the parent of the next. */
+    readonly commits: { readonly v1: string; readonly v2: string; readonly broken: string };
+    /** The one service whose folder differs between v1 and v2. */
+    readonly changedService: string;
+    /** The one service whose folder differs between v2 and broken. */
+    readonly brokenService: string;
+}
+
+/** Commit dates, one hour apart, so the repository (and its commit ids) are the same on every run. */
+const COMMIT_DATES = {
+    v1: "2024-01-01T00:00:00+00:00",
+    v2: "2024-01-01T01:00:00+00:00",
+    broken: "2024-01-01T02:00:00+00:00",
+} as const;
+
+const IDENTITY = { name: "Pakashop E2E Fixture", email: "e2e-fixture@pakashop.invalid" };
+
+/**
+ * Git's environment: a fixed identity, and no system or user configuration, so signing,
+ * hooks, templates or autocrlf settings of whoever runs the tests can't change the commits.
+ * Variables that would point git at another repository are dropped.
+ */
+function gitEnvironment(date: string): NodeJS.ProcessEnv {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const key of ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR"]) delete env[key];
+    return {
+        ...env,
+        GIT_CONFIG_NOSYSTEM: "1",
+        GIT_CONFIG_GLOBAL: "/dev/null",
+        GIT_AUTHOR_NAME: IDENTITY.name,
+        GIT_AUTHOR_EMAIL: IDENTITY.email,
+        GIT_AUTHOR_DATE: date,
+        GIT_COMMITTER_NAME: IDENTITY.name,
+        GIT_COMMITTER_EMAIL: IDENTITY.email,
+        GIT_COMMITTER_DATE: date,
+        TZ: "UTC",
+    };
+}
+
+const execFileAsync = promisify(execFile);
+
+async function git(repo: string, args: readonly string[], date: string = COMMIT_DATES.v1): Promise<string> {
+    try {
+        const { stdout } = await execFileAsync("git", ["-C", repo, ...args], { env: gitEnvironment(date), maxBuffer: 16 * 1024 * 1024 });
+        return stdout.trim();
+    } catch (err) {
+        const e = err as { stderr?: string; message: string };
+        throw new Error(`git ${args.join(" ")} in ${repo} failed: ${(e.stderr ?? "").trim() || e.message}`);
+    }
+}
+
+/** Replaces `services/<id>/` with the rendered files (removing first, so no stale file stays). */
+async function writeServiceFolder(repo: string, service: ServiceSpec, files: FixtureFiles): Promise<void> {
+    const folder = path.join(repo, "services", service.id);
+    await fsp.rm(folder, { recursive: true, force: true });
+    for (const [relative, file] of Object.entries(files)) {
+        const target = path.join(folder, ...relative.split("/"));
+        await fsp.mkdir(path.dirname(target), { recursive: true });
+        await fsp.writeFile(target, file.content);
+        // Explicit modes: git records the executable bit, and the umask must not change it.
+        await fsp.chmod(target, file.executable ? 0o755 : 0o644);
+    }
+}
+
+async function commitAll(repo: string, message: string, date: string): Promise<string> {
+    await git(repo, ["add", "--all"], date);
+    await git(repo, ["commit", "--quiet", "--no-verify", "-m", message], date);
+    return git(repo, ["rev-parse", "HEAD"], date);
+}
+
+function lookUpService(catalog: Catalog, id: string, role: string): ServiceSpec {
+    const service = catalog.services[id];
+    if (!service) throw new Error(`createReleaseRepository: ${role} service ${id} is not in the catalog`);
+    return service;
+}
+
+/** Refuses a non-empty folder: the fixture must not mix with (or delete) anything there. */
+async function prepareEmptyDirectory(dir: string): Promise<void> {
+    await fsp.mkdir(dir, { recursive: true });
+    const entries = await fsp.readdir(dir);
+    if (entries.length > 0) throw new Error(`createReleaseRepository: ${dir} is not empty`);
+}
+
+/**
+ * Creates the services monorepo for the end-to-end tests at `dir` (created if missing; must
+ * be empty): a normal git repository whose branch (`main` unless `opts.branch`) holds
+ *
+ * - `v1`: all catalog services, marker `v1`;
+ * - `v2`: only the changed service (default `search`) rewritten, marker `v2`, to test that one
+ *   service redeploys alone;
+ * - `broken`: on top of v2, the broken service (default: the changed one) rewritten to exit
+ *   with status 1 at start, to test the health gate's rollback.
+ *
+ * A `production` branch points at `v1` (unless `opts.branch` is `production` itself). Identity
+ * and dates are fixed, so the same options give the same commit ids on every run.
+ */
+export async function createReleaseRepository(dir: string, opts: ReleaseRepositoryOptions = {}): Promise<ReleaseRepository> {
+    const catalog = opts.catalog ?? CATALOG;
+    const branch = opts.branch ?? "main";
+    const changed = lookUpService(catalog, opts.changedService ?? DEFAULT_CHANGED_SERVICE, "changed");
+    const broken = lookUpService(catalog, opts.brokenService ?? changed.id, "broken");
+    const repo = path.resolve(dir);
+    await prepareEmptyDirectory(repo);
+    // `--template=` copies no sample hooks; `-b` names the branch whatever init.defaultBranch says.
+    await git(repo, ["init", "--quiet", "--template=", "-b", branch]);
+
+    for (const service of Object.values(catalog.services)) {
+        await writeServiceFolder(repo, service, renderServiceFiles(service, FIXTURE_MARKERS.v1));
+    }
+    const v1 = await commitAll(repo, `v1: all ${Object.keys(catalog.services).length} services at marker v1`, COMMIT_DATES.v1);
+
+    await writeServiceFolder(repo, changed, renderServiceFiles(changed, FIXTURE_MARKERS.v2));
+    const v2 = await commitAll(repo, `v2: ${changed.id} at marker v2, nothing else changed`, COMMIT_DATES.v2);
+
+    await writeServiceFolder(repo, broken, renderServiceFiles(broken, FIXTURE_MARKERS.broken, { crashAtStart: true }));
+    const brokenCommit = await commitAll(repo, `broken: ${broken.id} exits with status 1 at start`, COMMIT_DATES.broken);
+
+    if (branch !== "production") await git(repo, ["branch", "production", v1]);
+    return { path: repo, branch, commits: { v1, v2, broken: brokenCommit }, changedService: changed.id, brokenService: broken.id };
+}
