@@ -1,0 +1,180 @@
+/**
+ * A small stand-in for the Pulumi engine's handling of `@pulumi/command` resources, plugged
+ * into the mocks of an offline run: it keeps state between runs and, like the engine, creates
+ * a command on first sight, replaces it (create the new, then delete the old) when a trigger
+ * changes, updates it when another input changes, leaves it alone when nothing changed, and
+ * deletes what a run no longer declares. Remote commands run over real SSH (the system `ssh`,
+ * verifying the pinned host key); local commands run here. Because the mocks' `newResource`
+ * is async, dependents wait for their dependencies and independent steps run in parallel,
+ * exactly as under the engine.
+ */
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ResourceHook } from "../../tools/mocks";
+import { unwrapSecrets } from "../../tools/offlineRun";
+
+type Action = "create" | "update" | "replace" | "delete";
+
+/** One command the engine ran. */
+export interface Execution {
+    readonly name: string;
+    readonly action: Action;
+    readonly startedMs: number;
+    readonly endedMs: number;
+    readonly exitCode: number;
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
+interface Connection {
+    host: string;
+    port?: number;
+    user: string;
+    privateKey: string;
+    hostKey?: string;
+}
+
+interface CommandInputs {
+    create?: string;
+    update?: string;
+    delete?: string;
+    triggers?: unknown[];
+    connection?: Connection;
+    environment?: Record<string, string>;
+    interpreter?: string[];
+}
+
+interface StoredResource {
+    readonly type: string;
+    readonly inputs: CommandInputs;
+    readonly fingerprint: string;
+    readonly state: Record<string, unknown>;
+}
+
+const COMMAND_TYPES = new Set(["command:remote:Command", "command:local:Command"]);
+
+/** Raised when a command exits non-zero; carries what it printed, as the provider's error does. */
+export class CommandFailed extends Error {
+    constructor(readonly execution: Execution) {
+        super(`${execution.action} of ${execution.name} failed with exit code ${execution.exitCode}\n` +
+            `stdout:\n${execution.stdout}\nstderr:\n${execution.stderr}`);
+    }
+}
+
+export class CommandEngine {
+    /** Every command run so far, in order of completion. */
+    readonly executions: Execution[] = [];
+    private readonly state = new Map<string, StoredResource>();
+    private seenThisRun = new Set<string>();
+    private readonly workDir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-engine-"));
+    private readonly t0 = Date.now();
+
+    /**
+     * @param fallback answers every non-command resource (e.g. the test host's address and key).
+     */
+    constructor(private readonly fallback: ResourceHook = async () => undefined) {}
+
+    /** The mocks hook for `runOffline`. */
+    readonly hook: ResourceHook = async (args) => {
+        if (!COMMAND_TYPES.has(args.type)) return this.fallback(args);
+        const key = `${args.type}::${args.name}`;
+        this.seenThisRun.add(key);
+        const inputs = unwrapSecrets(args.inputs) as CommandInputs;
+        const fingerprint = JSON.stringify(inputs);
+        const previous = this.state.get(key);
+        if (previous && previous.fingerprint === fingerprint) {
+            return { id: args.name, state: previous.state };
+        }
+        let result: Execution;
+        if (!previous) {
+            result = await this.run(args.name, "create", args.type, inputs, inputs.create);
+        } else if (JSON.stringify(previous.inputs.triggers ?? []) !== JSON.stringify(inputs.triggers ?? [])) {
+            // Replacement: the engine creates the replacement first, then deletes the old one.
+            result = await this.run(args.name, "replace", args.type, inputs, inputs.create);
+            await this.run(args.name, "delete", previous.type, previous.inputs, previous.inputs.delete);
+        } else {
+            result = await this.run(args.name, "update", args.type, inputs, inputs.update ?? inputs.create);
+        }
+        const state = { ...args.inputs, stdout: result.stdout, stderr: result.stderr };
+        this.state.set(key, { type: args.type, inputs, fingerprint, state });
+        return { id: args.name, state };
+    };
+
+    /** Call before each program run. */
+    beginRun(): void {
+        this.seenThisRun = new Set();
+    }
+
+    /**
+     * Deletes what the last run no longer declared (or everything, for a destroy), newest
+     * first, as the engine deletes dependents before their dependencies.
+     */
+    async deleteUndeclared(everything = false): Promise<void> {
+        const doomed = [...this.state.keys()].filter((k) => everything || !this.seenThisRun.has(k)).reverse();
+        for (const key of doomed) {
+            const stored = this.state.get(key) as StoredResource;
+            await this.run(key.split("::")[1], "delete", stored.type, stored.inputs, stored.inputs.delete);
+            this.state.delete(key);
+        }
+    }
+
+    /** Executions since index `from`, optionally of one action. */
+    since(from: number, action?: Action): Execution[] {
+        return this.executions.slice(from).filter((e) => !action || e.action === action);
+    }
+
+    dispose(): void {
+        fs.rmSync(this.workDir, { recursive: true, force: true });
+    }
+
+    private async run(name: string, action: Action, type: string, inputs: CommandInputs, command: string | undefined): Promise<Execution> {
+        const startedMs = Date.now() - this.t0;
+        if (!command) {
+            return this.record({ name, action, startedMs, endedMs: startedMs, exitCode: 0, stdout: "", stderr: "" });
+        }
+        const { exitCode, stdout, stderr } = type === "command:local:Command"
+            ? await this.runLocal(command, inputs)
+            : await this.runRemote(command, inputs.connection as Connection);
+        return this.record({ name, action, startedMs, endedMs: Date.now() - this.t0, exitCode, stdout, stderr });
+    }
+
+    private record(execution: Execution): Execution {
+        this.executions.push(execution);
+        if (execution.exitCode !== 0) throw new CommandFailed(execution);
+        return execution;
+    }
+
+    private runLocal(command: string, inputs: CommandInputs) {
+        const [interpreter, ...flags] = inputs.interpreter ?? ["/bin/sh", "-c"];
+        return spawnCollect(interpreter, [...flags, command], { ...process.env, ...(inputs.environment ?? {}) });
+    }
+
+    private runRemote(command: string, connection: Connection) {
+        const id = `${connection.host}-${connection.port ?? 22}`;
+        const keyFile = path.join(this.workDir, `${id}.key`);
+        const knownHosts = path.join(this.workDir, `${id}.known_hosts`);
+        fs.writeFileSync(keyFile, connection.privateKey.endsWith("\n") ? connection.privateKey : `${connection.privateKey}\n`, { mode: 0o600 });
+        if (!connection.hostKey) throw new Error("remote command without a pinned host key: the program must always pin one");
+        fs.writeFileSync(knownHosts, `${connection.host} ${connection.hostKey}\n`);
+        return spawnCollect("ssh", [
+            "-i", keyFile, "-p", String(connection.port ?? 22),
+            "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null",
+            "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR",
+            `${connection.user}@${connection.host}`, command,
+        ], process.env);
+    }
+}
+
+function spawnCollect(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(file, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ exitCode: code ?? -1, stdout, stderr }));
+    });
+}
