@@ -34,12 +34,20 @@ export type ResourceHook = (args: pulumi.runtime.MockResourceArgs) => Promise<pu
 
 export class RecordingMocks implements pulumi.runtime.Mocks {
     readonly registrations: Registration[] = [];
+    /** Errors the hook raised: the engine would fail the update with them. */
+    readonly errors: Error[] = [];
 
     constructor(private readonly hook?: ResourceHook) {}
 
     async newResource(args: pulumi.runtime.MockResourceArgs): Promise<pulumi.runtime.MockResourceResult> {
         this.registrations.push({ type: args.type, name: args.name, custom: args.custom ?? false, inputs: args.inputs });
-        const hooked = this.hook ? await this.hook(args) : undefined;
+        let hooked: pulumi.runtime.MockResourceResult | undefined;
+        try {
+            hooked = this.hook ? await this.hook(args) : undefined;
+        } catch (error) {
+            this.errors.push(error as Error);
+            throw error;
+        }
         if (hooked) return hooked;
         return { id: `${args.name}-id`, state: { ...args.inputs, ...computedState(args) } };
     }

@@ -87,6 +87,9 @@ export async function runOffline(stackConfig: StackConfig, options: OfflineRunOp
     } finally {
         await pulumi.runtime.disconnect();
     }
+    // A failed resource doesn't reject the stack's outputs; the engine would still fail the
+    // update, so a run with a failed resource fails too.
+    if (mocks.errors.length > 0) throw mocks.errors[0];
 
     const byKey = new Map<string, Registration>();
     for (const registration of mocks.registrations) {

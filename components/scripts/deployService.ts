@@ -35,6 +35,8 @@ const BUILD_ENVIRONMENT = [
     `GOCACHE=${HOST_LAYOUT.buildCache}/home/go-build`,
     `GOPATH=${HOST_LAYOUT.buildCache}/home/go`,
     "GOTOOLCHAIN=local",
+    // Static binaries with Go's own resolver: no C toolchain on the host, no libc coupling.
+    "CGO_ENABLED=0",
     "GOFLAGS=-trimpath",
     `npm_config_cache=${HOST_LAYOUT.buildCache}/home/npm`,
 ];
@@ -66,14 +68,17 @@ export function renderDeployScript(catalog: Catalog, serviceId: string, args: De
     if (!service) throw new Error(`renderDeployScript: unknown service ${serviceId}`);
     const migrate = service.runsMigrations
         ? `
-  # Migrations run as the service user with the service's environment (DATABASE_URL) and never
-  # see a command line: systemd-run reads the 0600 EnvironmentFile itself.
-  [[ -x $release/node_modules/.bin/prisma ]] || fail "runsMigrations is set but prisma is not a production dependency of $service"
-  log "running prisma migrate deploy"
-  systemd-run --quiet --wait --pipe --collect --unit="pakashop-$service-migrate-$revision" \\
-    --property=User=${HOST_LAYOUT.serviceUser} --property=EnvironmentFile="$env_file" \\
-    --property=WorkingDirectory="$release" -- "$release/node_modules/.bin/prisma" migrate deploy \\
-    || fail "migrations of $service at $revision failed; the running release was not touched"`
+# Migrations run as the service user with the service's environment (DATABASE_URL) and never
+# see a command line: systemd-run reads the 0600 EnvironmentFile itself.
+[[ -x $release/node_modules/.bin/prisma ]] || fail "runsMigrations is set but prisma is not a production dependency of $service"
+log "running prisma migrate deploy"
+migrate_unit="pakashop-$service-migrate-\${revision:0:12}-$$"
+if ! systemd-run --quiet --wait --pipe --collect --unit="$migrate_unit" \\
+  --property=User=${HOST_LAYOUT.serviceUser} --property=EnvironmentFile="$env_file" \\
+  --property=WorkingDirectory="$release" -- "$release/node_modules/.bin/prisma" migrate deploy; then
+  journalctl -u "$migrate_unit" -n ${JOURNAL_TAIL_LINES} --no-pager -o short-iso >&2 || true
+  fail "migrations of $service at $revision failed; the running release was not touched"
+fi`
         : "";
     return `${scriptHeader(`deploy ${service.id}`)}
 service=${shellQuote(service.id)}
@@ -124,8 +129,16 @@ build_release() {
   chmod -R a-w "$release"
 }
 
-# Puts the unit file and the \`current\` link back as they were, and restarts the service.
+# Puts the environment file back as it was (a failed deploy must leave no trace).
+restore_environment() {
+  if [[ -f $service_dir/env.previous ]]; then
+    install -m 0600 -o root -g root "$service_dir/env.previous" "$env_file"
+  fi
+}
+
+# Puts the unit file, the environment and the \`current\` link back as they were, and restarts.
 roll_back() {
+  restore_environment
   if [[ -f $service_dir/unit.previous ]]; then
     install -m 0644 "$service_dir/unit.previous" "$unit_path"
   fi
@@ -145,18 +158,30 @@ roll_back() {
   fi
 }
 
+install -d -m 0755 "$service_dir"
+tmp=$(mktemp)
+# Whatever fails from here on, the environment file is put back on the way out.
+# shellcheck disable=SC2317 # called by the EXIT trap
+finish() {
+  local status=$?
+  rm -f "$tmp"
+  ((status == 0)) || restore_environment
+}
+trap finish EXIT
+# The environment comes first: migrations read it. The previous one is kept for a roll back.
+rm -f "$service_dir/env.previous"
+[[ -f $env_file ]] && cp -p "$env_file" "$service_dir/env.previous"
+${heredoc('cat > "$tmp"', "ENVIRONMENT_EOF", renderEnvironmentFile(args.environment))}
+install -m 0600 -o root -g root "$tmp" "$env_file"
+
 build_release
 ${migrate}
 previous_release=$(readlink "$service_dir/current" || true)
 rm -f "$service_dir/unit.previous"
 [[ -f $unit_path ]] && cp -p "$unit_path" "$service_dir/unit.previous"
 
-tmp=$(mktemp)
-trap 'rm -f "$tmp"' EXIT
 ${heredoc('cat > "$tmp"', "UNIT_EOF", args.unitText)}
 install -m 0644 -o root -g root "$tmp" "$unit_path"
-${heredoc('cat > "$tmp"', "ENVIRONMENT_EOF", renderEnvironmentFile(args.environment))}
-install -m 0600 -o root -g root "$tmp" "$env_file"
 systemctl daemon-reload
 
 ln -sfn "releases/$revision" "$service_dir/current.next"

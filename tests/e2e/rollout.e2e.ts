@@ -1,0 +1,217 @@
+/**
+ * The program's rollout, run for real: the staging stack under mocks, where the backend
+ * host's address and host key are those of a real systemd host booted here, and every
+ * `command:remote:*` step runs over real SSH through {@link CommandEngine}. Needs root.
+ */
+import { strict as assert } from "assert";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { CATALOG, unitName } from "../../components/catalog";
+import { rolloutWaves, serviceDependencies } from "../../components/rollout";
+import { runOffline } from "../../tools/offlineRun";
+import { loadStackConfig, StackConfig } from "../../tools/stackConfig";
+import { CommandEngine, CommandFailed } from "./commandEngine";
+import { createReleaseRepository, ReleaseRepository } from "./fixture";
+import { destroyAllTestHosts, ensureRootfs, TestHost } from "./testHost";
+
+const NS = "pakashop-infra";
+const ids = Object.keys(CATALOG.services);
+const REPO_ON_HOST = "/srv/pakashop.git";
+
+interface UnitState {
+    active: string;
+    enabled: string;
+    pid: number;
+    activeSinceUs: number;
+}
+
+/** All 19 units' state in one SSH round trip. */
+async function unitStates(host: TestHost): Promise<Record<string, UnitState>> {
+    const units = ids.map(unitName).join(" ");
+    const result = await host.ssh(`systemctl show --property=Id,ActiveState,UnitFileState,MainPID,ActiveEnterTimestampMonotonic ${units}`);
+    assert.equal(result.code, 0, result.stderr);
+    const states: Record<string, UnitState> = {};
+    for (const block of result.stdout.trim().split("\n\n")) {
+        const p = Object.fromEntries(block.split("\n").map((line) => line.split(/=(.*)/s, 2)));
+        states[p.Id.replace(/^pakashop-|\.service$/g, "")] = {
+            active: p.ActiveState, enabled: p.UnitFileState, pid: Number(p.MainPID), activeSinceUs: Number(p.ActiveEnterTimestampMonotonic),
+        };
+    }
+    return states;
+}
+
+/** GET from outside the host's network namespace, as a client would. */
+async function httpGet(host: TestHost, port: number, urlPath: string, scheme = "http"): Promise<{ status: number; body: string }> {
+    const { execFileSync } = await import("child_process");
+    const out = execFileSync("curl", ["--noproxy", "*", "-ks", "--max-time", "5", "-w", "\n%{http_code}", `${scheme}://${host.address}:${port}${urlPath}`], { encoding: "utf8" });
+    const lines = out.split("\n");
+    return { status: Number(lines.pop()), body: lines.join("\n") };
+}
+
+/** Every (dependency, dependent) pair of section 3.2's tier edges. */
+function tierEdges(): [string, string][] {
+    return ids.flatMap((id) => serviceDependencies(CATALOG, id).map((dep): [string, string] => [dep, id]));
+}
+
+describe("rollout on a real systemd host (e2e)", function () {
+    this.timeout(20 * 60_000);
+    let host: TestHost;
+    let repo: ReleaseRepository;
+    let engine: CommandEngine;
+    let workDir: string;
+
+    /** Runs the program for staging with the given revision(s), through the engine. */
+    async function deploy(revision: string, services: Record<string, { revision: string }> = {}) {
+        engine.beginRun();
+        return runOffline(stackConfig(revision, services), { hook: engine.hook });
+    }
+
+    function stackConfig(revision: string, services: Record<string, { revision: string }>): StackConfig {
+        const base = loadStackConfig("staging", {
+            [`${NS}:revision`]: revision,
+            [`${NS}:services`]: services,
+            [`${NS}:sshUser`]: "root",
+            [`${NS}:repositoryUrl`]: `file://${REPO_ON_HOST}`,
+            [`${NS}:deployCidrs`]: [`${host.gateway}/32`],
+            [`${NS}:deployPublicKey`]: fs.readFileSync(path.join(host.dir, "id_ed25519.pub"), "utf8").trim(),
+            [`${NS}:healthTimeoutSeconds`]: 20,
+        });
+        // The real key of the test host, as a secret (the stack file only has a placeholder).
+        const key = `${NS}:deployPrivateKey`;
+        return { ...base, config: { ...base.config, [key]: host.privateKey }, placeholderSecrets: [] };
+    }
+
+    before(async () => {
+        await destroyAllTestHosts();
+        await ensureRootfs();
+        workDir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-e2e-"));
+        repo = await createReleaseRepository(path.join(workDir, "repo"));
+        host = await TestHost.boot({ name: "backend", subnetIndex: 31 });
+        // The host has no network beyond this machine: give it the monorepo as a local mirror.
+        const { execFileSync } = await import("child_process");
+        execFileSync("git", ["clone", "--quiet", "--bare", repo.path, path.join(host.rootfs, REPO_ON_HOST)]);
+        engine = new CommandEngine(async (args) => {
+            switch (args.type) {
+                case "tls:index/privateKey:PrivateKey":
+                    // The generated host key is the one cloud-init would install: here, the test host's.
+                    return { id: args.name, state: { ...args.inputs, publicKeyOpenssh: `${host.hostPublicKey}\n`, privateKeyOpenssh: "held by the test host" } };
+                case "aws:ec2/eip:Eip":
+                case "aws:ec2/instance:Instance":
+                    return { id: args.name, state: { ...args.inputs, publicIp: host.address, privateIp: host.address } };
+                default:
+                    return undefined;
+            }
+        });
+    });
+
+    after(async () => {
+        engine?.dispose();
+        await host?.destroy();
+        if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+    });
+
+    it("first run: all 19 units active and enabled, every health endpoint answers, nginx proxies the gateway", async () => {
+        await deploy(repo.commits.v1);
+        const states = await unitStates(host);
+        for (const id of ids) {
+            assert.equal(states[id].active, "active", `${id} is ${states[id].active}`);
+            assert.equal(states[id].enabled, "enabled", `${id} is ${states[id].enabled}`);
+            const service = CATALOG.services[id];
+            const response = await httpGet(host, service.port, service.healthPath);
+            assert.equal(response.status, 200, `${id} health`);
+            assert.deepEqual(JSON.parse(response.body), { service: id, revision: "v1" });
+        }
+        for (const [scheme, port] of [["http", 80], ["https", 443]] as const) {
+            const response = await httpGet(host, port, "/api/v1/health", scheme);
+            assert.equal(response.status, 200, `nginx ${scheme}`);
+            assert.equal(JSON.parse(response.body).service, "gateway");
+        }
+        assert.equal((await httpGet(host, 443, "/api/v1/health/ready", "https")).status, 200);
+    });
+
+    it("deployed in the order of section 3.2, each wave in parallel", async () => {
+        const steps = new Map(engine.executions.filter((e) => e.name.endsWith("-deploy")).map((e) => [e.name.replace(/^.*-rollout-|-deploy$/g, ""), e]));
+        assert.equal(steps.size, 19);
+        for (const [dep, id] of tierEdges()) {
+            assert.ok((steps.get(id)?.startedMs ?? 0) >= (steps.get(dep)?.endedMs ?? Infinity), `${id} started before ${dep} was healthy`);
+        }
+        const supporting = rolloutWaves(CATALOG).at(-1)?.serviceIds.map((id) => steps.get(id)) ?? [];
+        const latestStart = Math.max(...supporting.map((s) => s?.startedMs ?? 0));
+        const earliestEnd = Math.min(...supporting.map((s) => s?.endedMs ?? 0));
+        assert.ok(latestStart < earliestEnd, "the supporting tier's 14 deploys overlap in time");
+        const states = await unitStates(host);
+        for (const [dep, id] of tierEdges()) {
+            assert.ok(states[id].activeSinceUs > states[dep].activeSinceUs, `${id} became active before ${dep}`);
+        }
+    });
+
+    it("a second run with unchanged inputs executes no remote command", async () => {
+        const before = engine.executions.length;
+        await deploy(repo.commits.v1);
+        assert.deepEqual(engine.since(before).map((e) => e.name), []);
+    });
+
+    it("a new revision of one service redeploys that service only; the others keep their PIDs", async () => {
+        const pidsBefore = await unitStates(host);
+        const before = engine.executions.length;
+        await deploy(repo.commits.v1, { [repo.changedService]: { revision: repo.commits.v2 } });
+        const ran = engine.since(before);
+        assert.deepEqual(ran.map((e) => `${e.action} ${e.name}`), [
+            `replace pakashop-staging-rollout-${repo.changedService}-deploy`,
+            `delete pakashop-staging-rollout-${repo.changedService}-deploy`,
+        ]);
+        assert.match(ran[1].stdout, /superseded by a newer deploy; nothing to remove/);
+        const pidsAfter = await unitStates(host);
+        for (const id of ids) {
+            if (id === repo.changedService) assert.notEqual(pidsAfter[id].pid, pidsBefore[id].pid);
+            else assert.equal(pidsAfter[id].pid, pidsBefore[id].pid, `${id} was restarted`);
+        }
+        const service = CATALOG.services[repo.changedService];
+        assert.equal(JSON.parse((await httpGet(host, service.port, service.healthPath)).body).revision, "v2");
+    });
+
+    it("a revision that fails its health gate is rolled back, the step fails with the journal, and later tiers are not touched", async () => {
+        const broken = repo.brokenService;
+        const later = ids.filter((id) => serviceDependencies(CATALOG, id).includes(broken));
+        assert.ok(later.length > 0);
+        const pidsBefore = await unitStates(host);
+        const before = engine.executions.length;
+        await assert.rejects(deploy(repo.commits.broken), (error: unknown) => {
+            assert.ok(error instanceof CommandFailed, String(error));
+            assert.match(error.execution.name, new RegExp(`-${broken}-deploy$`));
+            assert.match(error.execution.stderr, new RegExp(`journal of pakashop-${broken}\\.service`));
+            assert.match(error.execution.stderr, /did not become healthy within 20s/);
+            assert.match(error.execution.stdout, /rolled back to releases\/[0-9a-f]{40}; \S+ is active again/);
+            return true;
+        });
+        const touched = engine.since(before).map((e) => e.name.replace(/^.*-rollout-|-deploy$/g, ""));
+        for (const id of later) assert.ok(!touched.includes(id), `${id} (a later tier) was touched`);
+        const states = await unitStates(host);
+        assert.equal(states[broken].active, "active");
+        const service = CATALOG.services[broken];
+        assert.equal(JSON.parse((await httpGet(host, service.port, service.healthPath)).body).revision, "v2");
+        for (const id of later) assert.equal(states[id].pid, pidsBefore[id].pid, `${id} was restarted`);
+    });
+
+    it("after a poweroff and a new boot, all 19 come back in dependency order", async () => {
+        await host.poweroff();
+        await host.bootAgain();
+        let states = await unitStates(host);
+        for (let i = 0; i < 40 && ids.some((id) => states[id].active !== "active"); i++) {
+            await new Promise((r) => setTimeout(r, 250));
+            states = await unitStates(host);
+        }
+        for (const id of ids) assert.equal(states[id].active, "active", `${id} after reboot`);
+        for (const [dep, id] of tierEdges()) {
+            assert.ok(states[id].activeSinceUs >= states[dep].activeSinceUs, `${id} came up before ${dep} after reboot`);
+        }
+        assert.equal((await httpGet(host, 443, "/api/v1/health", "https")).status, 200);
+    });
+
+    it("destroying the stack disables and removes every service", async () => {
+        await engine.deleteUndeclared(true);
+        const result = await host.ssh("systemctl list-unit-files 'pakashop-*' --no-legend | wc -l; ls /opt/pakashop/services | wc -l");
+        assert.deepEqual(result.stdout.trim().split("\n"), ["0", "0"]);
+    });
+});
