@@ -1,18 +1,9 @@
 /** Shared helpers for the specs: offline runs of the real program, and config sources. */
 import { spawnSync } from "child_process";
-import { ConfigSource, CONFIG_NAMESPACE } from "../components/settings";
 import { OfflineRun, PlannedResource, runOffline } from "../tools/offlineRun";
-import { loadStackConfig, StackConfig } from "../tools/stackConfig";
+import { loadStackConfig } from "../tools/stackConfig";
 
-/** A ConfigSource over a loaded stack config, as the program sees it under the CLI. */
-export function configSource(stackConfig: StackConfig): ConfigSource {
-    const prefix = `${CONFIG_NAMESPACE}:`;
-    return {
-        get: (key) => stackConfig.config[prefix + key],
-        isSecret: (key) => stackConfig.secretKeys.includes(prefix + key),
-        keys: () => Object.keys(stackConfig.config).filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)),
-    };
-}
+export { configSource } from "../tools/configSource";
 
 const cache = new Map<string, Promise<OfflineRun>>();
 

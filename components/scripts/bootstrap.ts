@@ -4,7 +4,16 @@
  * Idempotent: every step checks before it acts, and apt runs only when a package is missing.
  */
 import { HOST_LAYOUT } from "../hostLayout";
-import { scriptHeader, shellQuote } from "./shell";
+import { heredoc, scriptHeader, shellQuote } from "./shell";
+
+/** sshd drop-in: key authentication only, and enough unauthenticated slots for a tier. */
+export const SSHD_SETTINGS = [
+    "# Managed by pakashop-infra (Pulumi).",
+    "PasswordAuthentication no",
+    "KbdInteractiveAuthentication no",
+    "MaxStartups 64:30:128",
+    "",
+].join("\n");
 
 /**
  * Debian 12 packages: runtimes for Node (`nodejs`, `npm`), Go (`golang-go`) and Python
@@ -39,6 +48,18 @@ fi
 # Services run as ${L.serviceUser}; builds run as ${L.buildUser}. Neither can log in.
 id -u ${shellQuote(L.serviceUser)} >/dev/null 2>&1 || useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${shellQuote(L.serviceUser)}
 id -u ${shellQuote(L.buildUser)} >/dev/null 2>&1 || useradd --system --user-group --home-dir ${shellQuote(`${L.buildCache}/home`)} --no-create-home --shell /usr/sbin/nologin ${shellQuote(L.buildUser)}
+
+# sshd: keys only, and room for a whole tier deploying at once (14 parallel sessions would
+# hit the default MaxStartups of 10 and see connections dropped during key exchange).
+sshd_dropin=/etc/ssh/sshd_config.d/pakashop.conf
+${heredoc('cat > "$sshd_dropin.new"', "SSHD_EOF", SSHD_SETTINGS)}
+if ! cmp -s "$sshd_dropin.new" "$sshd_dropin"; then
+  mv "$sshd_dropin.new" "$sshd_dropin"
+  sshd -t || fail "sshd rejected $sshd_dropin"
+  systemctl reload ssh
+else
+  rm -f "$sshd_dropin.new"
+fi
 
 install -d -m 0755 -o root -g root ${shellQuote(L.root)} ${shellQuote(L.sources)} ${shellQuote(L.services)}
 install -d -m 0700 -o root -g root ${shellQuote(L.environmentDir)}

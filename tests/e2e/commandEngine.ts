@@ -8,12 +8,9 @@
  * is async, dependents wait for their dependencies and independent steps run in parallel,
  * exactly as under the engine.
  */
-import { spawn } from "child_process";
-import * as fs from "fs";
-import * as os from "os";
-import * as path from "path";
 import { ResourceHook } from "../../tools/mocks";
 import { unwrapSecrets } from "../../tools/offlineRun";
+import { runOverSsh, spawnCollect, SshTarget } from "../../tools/ssh";
 
 type Action = "create" | "update" | "replace" | "delete";
 
@@ -28,20 +25,12 @@ export interface Execution {
     readonly stderr: string;
 }
 
-interface Connection {
-    host: string;
-    port?: number;
-    user: string;
-    privateKey: string;
-    hostKey?: string;
-}
-
 interface CommandInputs {
     create?: string;
     update?: string;
     delete?: string;
     triggers?: unknown[];
-    connection?: Connection;
+    connection?: SshTarget;
     environment?: Record<string, string>;
     interpreter?: string[];
 }
@@ -68,7 +57,6 @@ export class CommandEngine {
     readonly executions: Execution[] = [];
     private readonly state = new Map<string, StoredResource>();
     private seenThisRun = new Set<string>();
-    private readonly workDir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-engine-"));
     private readonly t0 = Date.now();
 
     /**
@@ -125,10 +113,6 @@ export class CommandEngine {
         return this.executions.slice(from).filter((e) => !action || e.action === action);
     }
 
-    dispose(): void {
-        fs.rmSync(this.workDir, { recursive: true, force: true });
-    }
-
     private async run(name: string, action: Action, type: string, inputs: CommandInputs, command: string | undefined): Promise<Execution> {
         const startedMs = Date.now() - this.t0;
         if (!command) {
@@ -136,7 +120,7 @@ export class CommandEngine {
         }
         const { exitCode, stdout, stderr } = type === "command:local:Command"
             ? await this.runLocal(command, inputs)
-            : await this.runRemote(command, inputs.connection as Connection);
+            : await runRemoteWithDialRetries(inputs.connection as SshTarget & { dialErrorLimit?: number }, command);
         return this.record({ name, action, startedMs, endedMs: Date.now() - this.t0, exitCode, stdout, stderr });
     }
 
@@ -148,33 +132,18 @@ export class CommandEngine {
 
     private runLocal(command: string, inputs: CommandInputs) {
         const [interpreter, ...flags] = inputs.interpreter ?? ["/bin/sh", "-c"];
-        return spawnCollect(interpreter, [...flags, command], { ...process.env, ...(inputs.environment ?? {}) });
-    }
-
-    private runRemote(command: string, connection: Connection) {
-        const id = `${connection.host}-${connection.port ?? 22}`;
-        const keyFile = path.join(this.workDir, `${id}.key`);
-        const knownHosts = path.join(this.workDir, `${id}.known_hosts`);
-        fs.writeFileSync(keyFile, connection.privateKey.endsWith("\n") ? connection.privateKey : `${connection.privateKey}\n`, { mode: 0o600 });
-        if (!connection.hostKey) throw new Error("remote command without a pinned host key: the program must always pin one");
-        fs.writeFileSync(knownHosts, `${connection.host} ${connection.hostKey}\n`);
-        return spawnCollect("ssh", [
-            "-i", keyFile, "-p", String(connection.port ?? 22),
-            "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null",
-            "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "IdentitiesOnly=yes", "-o", "LogLevel=ERROR",
-            `${connection.user}@${connection.host}`, command,
-        ], process.env);
+        return spawnCollect(interpreter, [...flags, command], 600, { ...process.env, ...(inputs.environment ?? {}) });
     }
 }
 
-function spawnCollect(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-        const child = spawn(file, args, { env, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ exitCode: code ?? -1, stdout, stderr }));
-    });
+/** Failures of ssh before the command ran (the provider's "dial errors"), which it retries. */
+const DIAL_ERROR = /kex_exchange_identification|Connection refused|Connection timed out|Connection reset|Connection closed by/;
+
+/** Like the provider: retry dial errors up to `dialErrorLimit` times (default 10), no pause. */
+async function runRemoteWithDialRetries(target: SshTarget & { dialErrorLimit?: number }, command: string) {
+    const limit = target.dialErrorLimit ?? 10;
+    for (let attempt = 1; ; attempt++) {
+        const result = await runOverSsh(target, command);
+        if (result.exitCode !== 255 || !DIAL_ERROR.test(result.stderr) || attempt >= limit) return result;
+    }
 }

@@ -10,7 +10,7 @@ import * as path from "path";
 import { CATALOG, unitName } from "../../components/catalog";
 import { rolloutWaves, serviceDependencies } from "../../components/rollout";
 import { runOffline } from "../../tools/offlineRun";
-import { loadStackConfig, StackConfig } from "../../tools/stackConfig";
+import { loadStackConfig, REPO_ROOT, StackConfig } from "../../tools/stackConfig";
 import { CommandEngine, CommandFailed } from "./commandEngine";
 import { createReleaseRepository, ReleaseRepository } from "./fixture";
 import { destroyAllTestHosts, ensureRootfs, TestHost } from "./testHost";
@@ -106,7 +106,6 @@ describe("rollout on a real systemd host (e2e)", function () {
     });
 
     after(async () => {
-        engine?.dispose();
         await host?.destroy();
         if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
     });
@@ -169,6 +168,33 @@ describe("rollout on a real systemd host (e2e)", function () {
         }
         const service = CATALOG.services[repo.changedService];
         assert.equal(JSON.parse((await httpGet(host, service.port, service.healthPath)).body).revision, "v2");
+    });
+
+    it("host drift check: clean after a deploy; a hand-edited unit and a stopped service are exactly what it reports (exit 7)", async () => {
+        const { spawnSync } = await import("child_process");
+        const drift = () => {
+            const result = spawnSync(process.execPath, ["--require", "tsx/cjs", path.join(REPO_ROOT, "tools/drift.ts"),
+                "--stack", "staging", "--host", host.address, "--host-key", host.hostPublicKey, "--user", "root",
+                "--identity", path.join(host.dir, "id_ed25519"), "--set", `revision=${repo.commits.v1}`,
+                "--set", `services=${JSON.stringify({ [repo.changedService]: { revision: repo.commits.v2 } })}`], { encoding: "utf8", cwd: REPO_ROOT });
+            return { status: result.status, report: result.stdout ? JSON.parse(result.stdout) : undefined, stderr: result.stderr };
+        };
+        const clean = drift();
+        assert.equal(clean.status, 0, clean.stderr);
+        assert.deepEqual({ drift: clean.report.drift, checked: clean.report.checked, findings: clean.report.findings }, { drift: false, checked: 19, findings: [] });
+
+        const edited = "pakashop-tracking.service";
+        const edit = await host.ssh(`echo '# edited by hand' >> /etc/systemd/system/${edited} && systemctl daemon-reload && systemctl stop pakashop-fraud.service`);
+        assert.equal(edit.code, 0, edit.stderr);
+        const dirty = drift();
+        assert.equal(dirty.status, 7, dirty.stderr);
+        assert.equal(dirty.report.drift, true);
+        const findings = dirty.report.findings.map((f: { service: string; field: string; actual: string }) => `${f.service} ${f.field}${f.field === "active" ? ` ${f.actual}` : ""}`);
+        assert.deepEqual(findings.sort(), ["fraud active inactive", "tracking unitFile"]);
+
+        const restore = await host.ssh(`sed -i '$d' /etc/systemd/system/${edited} && systemctl daemon-reload && systemctl start pakashop-fraud.service`);
+        assert.equal(restore.code, 0, restore.stderr);
+        assert.equal(drift().status, 0);
     });
 
     it("a revision that fails its health gate is rolled back, the step fails with the journal, and later tiers are not touched", async () => {

@@ -1,0 +1,12 @@
+/** A {@link ConfigSource} over a stack config loaded from the stack files (offline tools, tests). */
+import { ConfigSource, CONFIG_NAMESPACE } from "../components/settings";
+import { StackConfig } from "./stackConfig";
+
+export function configSource(stackConfig: StackConfig): ConfigSource {
+    const prefix = `${CONFIG_NAMESPACE}:`;
+    return {
+        get: (key) => stackConfig.config[prefix + key],
+        isSecret: (key) => stackConfig.secretKeys.includes(prefix + key),
+        keys: () => Object.keys(stackConfig.config).filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)),
+    };
+}

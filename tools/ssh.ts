@@ -1,0 +1,62 @@
+/**
+ * Runs one command on a host over SSH with the system `ssh`, the way the deploy steps reach
+ * hosts: key authentication only, and the host key pinned (never trust-on-first-use).
+ * Shared by the drift check and the end-to-end command engine.
+ */
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+/** Where and how to connect; the same fields as `@pulumi/command`'s connection. */
+export interface SshTarget {
+    readonly host: string;
+    /** @default 22 */
+    readonly port?: number;
+    readonly user: string;
+    /** The private key's text (never written anywhere but a 0600 file in a private temp folder). */
+    readonly privateKey: string;
+    /** The host's public key line (`ssh-ed25519 AAAA...`); the connection fails on any other. */
+    readonly hostKey: string;
+}
+
+export interface CommandResult {
+    readonly exitCode: number;
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
+/** Runs `command` through the remote login shell, as `@pulumi/command` does. */
+export async function runOverSsh(target: SshTarget, command: string, timeoutSeconds = 600): Promise<CommandResult> {
+    if (!target.hostKey) throw new Error(`no pinned host key for ${target.host}: refusing to connect`);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-ssh-"));
+    try {
+        const keyFile = path.join(dir, "key");
+        const knownHosts = path.join(dir, "known_hosts");
+        fs.writeFileSync(keyFile, target.privateKey.endsWith("\n") ? target.privateKey : `${target.privateKey}\n`, { mode: 0o600 });
+        const port = target.port ?? 22;
+        const hostPattern = port === 22 ? target.host : `[${target.host}]:${port}`;
+        fs.writeFileSync(knownHosts, `${hostPattern} ${target.hostKey.trim()}\n`);
+        return await spawnCollect("ssh", [
+            "-F", "/dev/null", "-i", keyFile, "-p", String(port),
+            "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes",
+            "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=15", "-o", "LogLevel=ERROR",
+            `${target.user}@${target.host}`, command,
+        ], timeoutSeconds);
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
+/** Runs a program and collects its output; never rejects for a non-zero exit. */
+export function spawnCollect(file: string, args: string[], timeoutSeconds = 600, env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(file, args, { env, stdio: ["ignore", "pipe", "pipe"], timeout: timeoutSeconds * 1000 });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        child.on("error", reject);
+        child.on("close", (code) => resolve({ exitCode: code ?? -1, stdout, stderr }));
+    });
+}
