@@ -4,20 +4,16 @@
  * `command:remote:*` step runs over real SSH through {@link CommandEngine}. Needs root.
  */
 import { strict as assert } from "assert";
-import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import { CATALOG, unitName } from "../../components/catalog";
 import { rolloutWaves, serviceDependencies } from "../../components/rollout";
-import { runOffline } from "../../tools/offlineRun";
-import { loadStackConfig, REPO_ROOT, StackConfig } from "../../tools/stackConfig";
+import { REPO_ROOT } from "../../tools/stackConfig";
 import { CommandEngine, CommandFailed } from "./commandEngine";
-import { createReleaseRepository, ReleaseRepository } from "./fixture";
-import { destroyAllTestHosts, ensureRootfs, TestHost } from "./testHost";
+import { ReleaseRepository } from "./fixture";
+import { prepareStage, ServiceRevisions, Stage } from "./stage";
+import { TestHost } from "./testHost";
 
-const NS = "pakashop-infra";
 const ids = Object.keys(CATALOG.services);
-const REPO_ON_HOST = "/srv/pakashop.git";
 
 interface UnitState {
     active: string;
@@ -56,58 +52,19 @@ function tierEdges(): [string, string][] {
 
 describe("rollout on a real systemd host (e2e)", function () {
     this.timeout(20 * 60_000);
+    let stage: Stage;
     let host: TestHost;
     let repo: ReleaseRepository;
     let engine: CommandEngine;
-    let workDir: string;
-
-    /** Runs the program for staging with the given revision(s), through the engine. */
-    async function deploy(revision: string, services: Record<string, { revision: string }> = {}) {
-        engine.beginRun();
-        return runOffline(stackConfig(revision, services), { hook: engine.hook });
-    }
-
-    function stackConfig(revision: string, services: Record<string, { revision: string }>): StackConfig {
-        const base = loadStackConfig("staging", {
-            [`${NS}:revision`]: revision,
-            [`${NS}:services`]: services,
-            [`${NS}:sshUser`]: "root",
-            [`${NS}:repositoryUrl`]: `file://${REPO_ON_HOST}`,
-            [`${NS}:deployCidrs`]: [`${host.gateway}/32`],
-            [`${NS}:deployPublicKey`]: fs.readFileSync(path.join(host.dir, "id_ed25519.pub"), "utf8").trim(),
-            [`${NS}:healthTimeoutSeconds`]: 20,
-        });
-        // The real key of the test host, as a secret (the stack file only has a placeholder).
-        const key = `${NS}:deployPrivateKey`;
-        return { ...base, config: { ...base.config, [key]: host.privateKey }, placeholderSecrets: [] };
-    }
+    const deploy = (revision: string, services: ServiceRevisions = {}) => stage.deploy(revision, services);
 
     before(async () => {
-        await destroyAllTestHosts();
-        await ensureRootfs();
-        workDir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-e2e-"));
-        repo = await createReleaseRepository(path.join(workDir, "repo"));
-        host = await TestHost.boot({ name: "backend", subnetIndex: 31 });
-        // The host has no network beyond this machine: give it the monorepo as a local mirror.
-        const { execFileSync } = await import("child_process");
-        execFileSync("git", ["clone", "--quiet", "--bare", repo.path, path.join(host.rootfs, REPO_ON_HOST)]);
-        engine = new CommandEngine(async (args) => {
-            switch (args.type) {
-                case "tls:index/privateKey:PrivateKey":
-                    // The generated host key is the one cloud-init would install: here, the test host's.
-                    return { id: args.name, state: { ...args.inputs, publicKeyOpenssh: `${host.hostPublicKey}\n`, privateKeyOpenssh: "held by the test host" } };
-                case "aws:ec2/eip:Eip":
-                case "aws:ec2/instance:Instance":
-                    return { id: args.name, state: { ...args.inputs, publicIp: host.address, privateIp: host.address } };
-                default:
-                    return undefined;
-            }
-        });
+        stage = await prepareStage("backend", 31);
+        ({ host, repo, engine } = stage);
     });
 
     after(async () => {
-        await host?.destroy();
-        if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+        await stage?.teardown();
     });
 
     it("first run: all 19 units active and enabled, every health endpoint answers, nginx proxies the gateway", async () => {
