@@ -21,8 +21,6 @@ interface RolloutFigures {
     /** Including the one-off host steps (ssh-ready, bootstrap, proxy). */
     totalSeconds: number;
     slowestPerWave: string[];
-    /** Sum of all 19 deploy times: what one-at-a-time (the seed's deploy.sh) would take, before its sleeps. */
-    sequentialSeconds: number;
 }
 
 function figures(executions: readonly Execution[]): RolloutFigures {
@@ -39,8 +37,7 @@ function figures(executions: readonly Execution[]): RolloutFigures {
     const all = [...deploys.values()];
     const rolloutSeconds = (Math.max(...all.map((e) => e.endedMs)) - Math.min(...all.map((e) => e.startedMs))) / 1000;
     const totalSeconds = (Math.max(...executions.map((e) => e.endedMs)) - Math.min(...executions.map((e) => e.startedMs))) / 1000;
-    const sequentialSeconds = all.reduce((sum, e) => sum + duration(e), 0);
-    return { rolloutSeconds, criticalPathSeconds, totalSeconds, slowestPerWave, sequentialSeconds };
+    return { rolloutSeconds, criticalPathSeconds, totalSeconds, slowestPerWave };
 }
 
 async function once(run: number): Promise<RolloutFigures> {
@@ -49,8 +46,7 @@ async function once(run: number): Promise<RolloutFigures> {
         await stage.deploy(stage.repo.commits.v1);
         const result = figures(stage.engine.executions);
         console.log(`run ${run}: rollout ${result.rolloutSeconds.toFixed(1)} s, critical path ${result.criticalPathSeconds.toFixed(1)} s, ` +
-            `ratio ${(result.rolloutSeconds / result.criticalPathSeconds).toFixed(3)}, with host setup ${result.totalSeconds.toFixed(1)} s, ` +
-            `one at a time ${result.sequentialSeconds.toFixed(1)} s`);
+            `ratio ${(result.rolloutSeconds / result.criticalPathSeconds).toFixed(3)}, with host setup ${result.totalSeconds.toFixed(1)} s`);
         console.log(`       slowest per wave: ${result.slowestPerWave.join("; ")}`);
         return result;
     } finally {

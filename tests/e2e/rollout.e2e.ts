@@ -4,6 +4,7 @@
  * `command:remote:*` step runs over real SSH through {@link CommandEngine}. Needs root.
  */
 import { strict as assert } from "assert";
+import * as fs from "fs";
 import * as path from "path";
 import { CATALOG, unitName } from "../../components/catalog";
 import { rolloutWaves, serviceDependencies } from "../../components/rollout";
@@ -65,6 +66,12 @@ describe("rollout on a real systemd host (e2e)", function () {
 
     after(async () => {
         await stage?.teardown();
+        // Nothing may outlive the test: no netns, no mount, no process of the host.
+        const { execFileSync } = await import("child_process");
+        assert.doesNotMatch(execFileSync("ip", ["netns", "list"], { encoding: "utf8" }), /pkst-backend/);
+        assert.doesNotMatch(execFileSync("mount", [], { encoding: "utf8" }), /pakashop-testhost\/hosts\/backend/);
+        // The host's processes lived in its cgroup; the cgroup is removed only once it is empty.
+        assert.ok(!fs.existsSync("/sys/fs/cgroup/unified/pkst-backend") && !fs.existsSync("/sys/fs/cgroup/pkst-backend"), "the host's cgroup is left");
     });
 
     it("first run: all 19 units active and enabled, every health endpoint answers, nginx proxies the gateway", async () => {
