@@ -11,14 +11,12 @@
  * Exit codes: 0 no drift, 7 drift (as `pulumi preview --expect-no-changes`), 1 error, 2 usage.
  */
 import * as fs from "fs";
-import { SettingError } from "../components/errors";
+import { runAsScript, runTool, UsageError } from "./cli";
 import { CONFIG_NAMESPACE } from "../components/settings";
 import { checkHostDrift, DRIFT_EXIT_CODE } from "./drift/check";
 import { loadStackConfig } from "./stackConfig";
 
 const USAGE = "usage: npm run drift -- --stack <name> --host <address> --host-key '<key line>' [--user admin] [--port 22] [--identity <file>] [--set key=value]";
-
-class UsageError extends Error {}
 
 interface Args {
     stack: string;
@@ -66,29 +64,15 @@ function parseArgs(argv: string[]): Args {
     return args as Args;
 }
 
-export async function main(argv: string[]): Promise<number> {
-    let args: Args;
-    try {
-        args = parseArgs(argv);
-    } catch (error) {
-        process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-        return 2;
-    }
-    try {
+export function main(argv: string[]): Promise<number> {
+    return runTool(argv, USAGE, parseArgs, async (args) => {
         const privateKey = args.identity ? fs.readFileSync(args.identity, "utf8") : process.env.PAKASHOP_DEPLOY_KEY;
         if (!privateKey) throw new Error("no deploy key: pass --identity <file> or set PAKASHOP_DEPLOY_KEY");
         const report = await checkHostDrift(loadStackConfig(args.stack, args.overrides),
             { host: args.host, port: args.port, user: args.user, privateKey, hostKey: args.hostKey });
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         return report.drift ? DRIFT_EXIT_CODE : 0;
-    } catch (error) {
-        process.stderr.write(`error: ${error instanceof SettingError ? error.message : (error as Error).message}\n`);
-        return 1;
-    }
-}
-
-if (require.main === module) {
-    main(process.argv.slice(2)).then((code) => {
-        process.exitCode = code;
     });
 }
+
+runAsScript(module, main);

@@ -7,7 +7,7 @@
  * Exit codes: 0 planned, 1 the program rejected the configuration, 2 bad command line.
  */
 import { CATALOG } from "../components/catalog";
-import { SettingError } from "../components/errors";
+import { runAsScript, runTool, UsageError } from "./cli";
 import { runOffline } from "./offlineRun";
 import { Format, formatPlan, FORMATS, planDocument } from "./planFormat";
 import { deployGraph, wavesOf } from "./planModel";
@@ -38,35 +38,13 @@ function parseArgs(argv: string[]): { stack: string; format: Format } {
     return { stack, format };
 }
 
-class UsageError extends Error {}
-
-export async function main(argv: string[]): Promise<number> {
-    let args: { stack: string; format: Format };
-    try {
-        args = parseArgs(argv);
-    } catch (error) {
-        process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-        return 2;
-    }
-    try {
+export function main(argv: string[]): Promise<number> {
+    return runTool(argv, USAGE, parseArgs, async (args) => {
         const run = await runOffline(loadStackConfig(args.stack));
         const waves = wavesOf(deployGraph(run.resources, Object.keys(CATALOG.services)));
         process.stdout.write(formatPlan(planDocument(run, waves), args.format));
         return 0;
-    } catch (error) {
-        const message = error instanceof SettingError ? error.message : String((error as Error).stack ?? error);
-        process.stderr.write(`error: ${message}\n`);
-        return 1;
-    }
+    });
 }
 
-if (require.main === module) {
-    // `npm run plan | head` closes the pipe early; that is not an error.
-    process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-        if (error.code === "EPIPE") process.exit(0);
-        throw error;
-    });
-    main(process.argv.slice(2)).then((code) => {
-        process.exitCode = code;
-    });
-}
+runAsScript(module, main);

@@ -1,0 +1,44 @@
+/**
+ * The shared shape of the command-line tools: parse, run, map failures to exit codes
+ * (2 bad command line, 1 error), and print errors as one line that names the problem.
+ */
+import { SettingError } from "../components/errors";
+
+/** A bad command line: the message is printed with the tool's usage, exit code 2. */
+export class UsageError extends Error {}
+
+/**
+ * Runs a tool: `parse` turns argv into arguments (throwing {@link UsageError}), `body` does
+ * the work and returns the exit code. Any other error prints `error: <message>` and gives 1
+ * (with PAKASHOP_DEBUG set, the stack trace too).
+ */
+export async function runTool<A>(argv: string[], usage: string, parse: (argv: string[]) => A, body: (args: A) => Promise<number>): Promise<number> {
+    let args: A;
+    try {
+        args = parse(argv);
+    } catch (error) {
+        if (!(error instanceof UsageError)) throw error;
+        process.stderr.write(`${error.message}\n${usage}\n`);
+        return 2;
+    }
+    try {
+        return await body(args);
+    } catch (error) {
+        // The message names the problem; a stack trace helps only when debugging the tool itself.
+        const detail = process.env.PAKASHOP_DEBUG && !(error instanceof SettingError) ? (error as Error).stack : undefined;
+        process.stderr.write(`error: ${detail ?? (error instanceof Error ? error.message : String(error))}\n`);
+        return 1;
+    }
+}
+
+/** Runs `main` when the file is executed (not imported); `| head` closing the pipe is no error. */
+export function runAsScript(mainModule: NodeModule, main: (argv: string[]) => Promise<number>): void {
+    if (require.main !== mainModule) return;
+    process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+        if (error.code === "EPIPE") process.exit(0);
+        throw error;
+    });
+    main(process.argv.slice(2)).then((code) => {
+        process.exitCode = code;
+    });
+}
