@@ -7,21 +7,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as ipaddr from "ipaddr.js";
 import { Catalog, CATALOG, ServiceSpec } from "./catalog";
+import { ConfigSource, CONFIG_NAMESPACE, full, parseJson, readInteger, required } from "./configReaders";
 import { SettingError } from "./errors";
+import { PLATFORM_SETTING_KEYS, PlatformSettings, readPlatformSettings } from "./platformSettings";
 import { validateCatalog } from "./rollout";
 
-/** The config namespace: the project name, as Pulumi uses it for project-level settings. */
-export const CONFIG_NAMESPACE = "pakashop-infra";
-
-/** Where raw configuration values come from (Pulumi's runtime, or a stack file offline). */
-export interface ConfigSource {
-    /** The raw value of `<namespace>:<key>` as Pulumi passes it (JSON text for arrays/objects). */
-    get(key: string): string | undefined;
-    /** Whether the value was set with `pulumi config set --secret`. */
-    isSecret(key: string): boolean;
-    /** Every key set in the project namespace, to catch typos. */
-    keys(): string[];
-}
+export { CONFIG_NAMESPACE } from "./configReaders";
+export type { ConfigSource } from "./configReaders";
 
 /** The branch each long-lived stack must deploy (seed section 1: main = staging, production = live). */
 export const STACK_BRANCHES: Readonly<Record<string, string>> = {
@@ -42,6 +34,7 @@ export const SETTING_KEYS = [
     "deployPublicKey",
     "deployPrivateKey",
     "healthTimeoutSeconds",
+    ...PLATFORM_SETTING_KEYS,
 ] as const;
 export type SettingKey = (typeof SETTING_KEYS)[number];
 
@@ -70,9 +63,10 @@ export interface StackSettings {
     /** The matching private key, always a Pulumi secret. */
     readonly deployPrivateKey: pulumi.Output<string>;
     readonly healthTimeoutSeconds: number;
+    /** The network, data tiers, backups, edge and frontend. */
+    readonly platform: PlatformSettings;
 }
 
-const full = (key: string) => `${CONFIG_NAMESPACE}:${key}`;
 const REVISION = /^[0-9a-f]{40}$/;
 const BRANCH = /^(?!-)(?!.*\.\.)(?!.*\/\/)[A-Za-z0-9._/-]{1,100}(?<![./])$/;
 const INSTANCE_TYPE = /^([a-z]+)(\d+)([a-z-]*)\.([a-z0-9]+)$/;
@@ -107,6 +101,7 @@ export function readSettings(source: ConfigSource, stack: string): StackSettings
         deployPrivateKey: readPrivateKey(source),
         healthTimeoutSeconds: readInteger(source, "healthTimeoutSeconds", 5, 600,
             "the health gate must give a service time to start but still fail a deploy in bounded time"),
+        platform: readPlatformSettings(source, stack),
     };
 }
 
@@ -122,13 +117,6 @@ function rejectUnknownKeys(source: ConfigSource): void {
     }
 }
 
-function required(source: ConfigSource, key: SettingKey, how: string): string {
-    const value = source.get(key);
-    if (value === undefined || value.trim() === "") {
-        throw new SettingError(full(key), value, "is required", how);
-    }
-    return value;
-}
 
 function readBranch(source: ConfigSource, stack: string): string {
     const branch = required(source, "branch", `pulumi config set ${full("branch")} <branch> -s ${stack}`);
@@ -154,15 +142,6 @@ function readRevision(value: string | undefined, setting: string): string {
     return value;
 }
 
-function parseJson(source: ConfigSource, key: SettingKey, example: string): unknown {
-    const raw = source.get(key);
-    if (raw === undefined) return undefined;
-    try {
-        return JSON.parse(raw);
-    } catch {
-        throw new SettingError(full(key), raw, "is not valid structured config", `write it as YAML in the stack file, e.g. ${example}`);
-    }
-}
 
 function readServices(source: ConfigSource, revision: string): { catalog: Catalog; serviceRevisions: Record<string, string> } {
     const raw = parseJson(source, "services", "services: { search: { revision: <commit> } }") ?? {};
@@ -243,14 +222,6 @@ export function architectureOf(instanceType: string): "x86_64" | "arm64" {
     return match && match[3].includes("g") ? "arm64" : "x86_64";
 }
 
-function readInteger(source: ConfigSource, key: SettingKey, min: number, max: number, why: string): number {
-    const raw = required(source, key, `set it to an integer from ${min} to ${max}`);
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
-        throw new SettingError(full(key), raw, `must be an integer from ${min} to ${max} (${why})`, `set a value from ${min} to ${max}`);
-    }
-    return value;
-}
 
 function readSshUser(source: ConfigSource): string {
     const user = required(source, "sshUser", "set the image's login user (admin on Debian)");
