@@ -12,6 +12,15 @@ const platform = new Platform(`pakashop-${settings.stack}`, settings);
 
 /** Where the backend answers and deploys connect. */
 export const backendPublicIp = platform.backend.publicIp;
+export const vpcId = platform.network.vpcId;
+export const databaseEndpoint = platform.database.address;
+export const redisAddress = platform.cache.address;
+export const meilisearchUrl = platform.search.url;
+export const backupBucket = platform.backups.bucketName;
+/** The role backup workflows assume (GitHub OIDC). */
+export const backupWriterRoleArn = platform.backups.writerRoleArn;
+export const frontendUrl = platform.frontend.url;
+export const apiUrl = `https://${settings.platform.edge.apiHostname}`;
 export const backendPrivateIp = platform.backend.privateIp;
 /** The pinned SSH host key: `ssh-keyscan` output must match it. */
 export const backendHostKey = platform.backend.hostPublicKey;

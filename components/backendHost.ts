@@ -6,12 +6,8 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import * as tls from "@pulumi/tls";
-import { renderCloudConfig } from "./cloudInit";
+import { Architecture, debianImage, hardenedInstanceArgs, hostIdentity, IGNORE_IMAGE_UPDATES } from "./ec2Host";
 import { resourceTags } from "./tags";
-
-/** Debian's own AWS account, which publishes the official Debian cloud images. */
-export const DEBIAN_AMI_OWNER = "136693071363";
 
 /** Arguments of {@link BackendHost}. */
 export interface BackendHostArgs {
@@ -24,7 +20,7 @@ export interface BackendHostArgs {
     /** EC2 instance type, e.g. `t3.large`. */
     readonly instanceType: string;
     /** CPU architecture of the instance type; picks the Debian image. */
-    readonly architecture: "x86_64" | "arm64";
+    readonly architecture: Architecture;
     /** Size of the encrypted gp3 root volume. */
     readonly rootVolumeSizeGiB: number;
     /** Networks allowed to reach SSH (port 22), split by family. Never empty, never /0. */
@@ -51,17 +47,8 @@ export class BackendHost extends pulumi.ComponentResource {
         super("pakashop:hosts:BackendHost", name, {}, opts);
         const tags = resourceTags(args.stack, "backend");
 
-        const hostKey = new tls.PrivateKey(`${name}-host-key`, { algorithm: "ED25519" }, { parent: this });
-
-        const image = aws.ec2.getAmiOutput({
-            owners: [DEBIAN_AMI_OWNER],
-            mostRecent: true,
-            filters: [
-                { name: "name", values: [`debian-12-${args.architecture === "arm64" ? "arm64" : "amd64"}-*`] },
-                { name: "architecture", values: [args.architecture] },
-                { name: "virtualization-type", values: ["hvm"] },
-            ],
-        }, { parent: this });
+        const identity = hostIdentity(name, args.deployPublicKey, this);
+        const image = debianImage(args.architecture, this);
 
         const securityGroup = new aws.ec2.SecurityGroup(`${name}-sg`, {
             description: "Pakashop backend host: SSH from deploy networks, HTTPS from Cloudflare",
@@ -88,39 +75,15 @@ export class BackendHost extends pulumi.ComponentResource {
             tags,
         }, { parent: this });
 
-        const userData = pulumi.secret(pulumi
-            .all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh])
-            .apply(([hostPrivateKey, hostPublicKey]) =>
-                renderCloudConfig({ hostPrivateKey, hostPublicKey, deployPublicKey: args.deployPublicKey })));
-
         this.instance = new aws.ec2.Instance(`${name}-instance`, {
             ami: image.id,
             instanceType: args.instanceType,
             subnetId: args.subnetId,
             vpcSecurityGroupIds: [securityGroup.id],
-            metadataOptions: {
-                httpEndpoint: "enabled",
-                httpTokens: "required", // IMDSv2 only
-                httpPutResponseHopLimit: 1,
-            },
-            rootBlockDevice: {
-                volumeType: "gp3",
-                volumeSize: args.rootVolumeSizeGiB,
-                encrypted: true,
-                deleteOnTermination: true,
-                tags,
-            },
-            userData,
-            // A new host key means a new host: never change the key of a running one.
-            userDataReplaceOnChange: true,
-            monitoring: true,
+            ...hardenedInstanceArgs(args.rootVolumeSizeGiB, tags),
+            userData: identity.userData,
             tags: { ...tags, Name: `pakashop-${args.stack}-backend` },
-        }, {
-            parent: this,
-            // The image lookup finds Debian's newest build; a newer one must not replace a
-            // running host on an unrelated `pulumi up`. Hosts are re-imaged deliberately.
-            ignoreChanges: ["ami"],
-        });
+        }, { parent: this, ignoreChanges: IGNORE_IMAGE_UPDATES });
 
         const elasticIp = new aws.ec2.Eip(`${name}-eip`, {
             domain: "vpc",
@@ -130,7 +93,7 @@ export class BackendHost extends pulumi.ComponentResource {
 
         this.publicIp = elasticIp.publicIp;
         this.privateIp = this.instance.privateIp;
-        this.hostPublicKey = hostKey.publicKeyOpenssh.apply((key) => key.trim());
+        this.hostPublicKey = identity.hostPublicKey;
         this.securityGroupId = securityGroup.id;
         this.registerOutputs({
             publicIp: this.publicIp,

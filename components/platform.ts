@@ -1,45 +1,87 @@
 /**
- * The whole platform of one stack. Today: the backend host and its service rollout in the
- * default VPC. The network, data tiers, edge and frontend join here as components of their own.
+ * The whole platform of one stack (seed section 2): network, the backend host and its service
+ * rollout, RDS PostgreSQL, the Redis and Meilisearch hosts, the backup bucket, Cloudflare in
+ * front and the frontend on Vercel, wired in the order of section 3.2.
  */
-import * as aws from "@pulumi/aws";
+import * as path from "path";
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import { BackendHost } from "./backendHost";
+import { Backups } from "./backups";
+import { Cache } from "./cache";
+import { Database } from "./database";
+import { Edge } from "./edge";
+import { Frontend } from "./frontend";
+import { Network } from "./network";
+import { Search } from "./search";
 import { ServiceRollout } from "./serviceRollout";
-import { StackSettings } from "./settings";
+import { architectureOf, StackSettings } from "./settings";
+import { assertNoCollisions, readZoneRoutes } from "./zoneRoutes";
+
+/** Where the stack files are: the project folder, one up from components/. */
+const PROJECT_DIR = path.resolve(__dirname, "..");
 
 export class Platform extends pulumi.ComponentResource {
+    public readonly network: Network;
     public readonly backend: BackendHost;
+    public readonly database: Database;
+    public readonly cache: Cache;
+    public readonly search: Search;
+    public readonly backups: Backups;
+    public readonly edge: Edge;
+    public readonly frontend: Frontend;
     public readonly rollout: ServiceRollout;
 
     constructor(name: string, settings: StackSettings, opts?: pulumi.ComponentResourceOptions) {
         super("pakashop:platform:Platform", name, {}, opts);
+        const parent = { parent: this };
+        const p = settings.platform;
+        const routes = readZoneRoutes(PROJECT_DIR);
+        assertNoCollisions(routes);
 
-        // The default VPC until the network component of the tiers issue replaces it.
-        const vpc = aws.ec2.getVpcOutput({ default: true }, { parent: this });
-        const subnets = aws.ec2.getSubnetsOutput({
-            filters: [
-                { name: "vpc-id", values: [vpc.id] },
-                { name: "default-for-az", values: ["true"] },
-            ],
-        }, { parent: this });
-        const cloudflareRanges = cloudflare.getIpRangesOutput({}, { parent: this });
+        this.network = new Network(`${name}-network`, { stack: settings.stack, ...p.network }, parent);
+        const { vpcId, publicSubnetIds, privateSubnetIds } = this.network;
 
         this.backend = new BackendHost(`${name}-backend`, {
             stack: settings.stack,
-            vpcId: vpc.id,
-            subnetId: subnets.ids.apply((ids) => {
-                if (ids.length === 0) throw new pulumi.ResourceError("the default VPC has no default subnet", this);
-                return [...ids].sort()[0];
-            }),
+            vpcId,
+            subnetId: publicSubnetIds[0],
             instanceType: settings.instanceType,
             architecture: settings.architecture,
             rootVolumeSizeGiB: settings.rootVolumeSizeGiB,
             deployCidrs: settings.deployCidrs,
-            httpsCidrs: { ipv4: cloudflareRanges.ipv4Cidrs, ipv6: cloudflareRanges.ipv6Cidrs },
+            // HTTPS from Cloudflare only: the origin is never reachable around the WAF.
+            httpsCidrs: (() => {
+                const ranges = cloudflare.getIpRangesOutput({}, parent);
+                return { ipv4: ranges.ipv4Cidrs, ipv6: ranges.ipv6Cidrs };
+            })(),
             deployPublicKey: settings.deployPublicKey,
-        }, { parent: this });
+        }, parent);
+        const client = this.backend.securityGroupId;
+        const ssh = { deployPublicKey: settings.deployPublicKey, sshUser: settings.sshUser, privateKey: settings.deployPrivateKey };
+        const jumpHost = { host: this.backend.publicIp, hostKey: this.backend.hostPublicKey, user: settings.sshUser, privateKey: settings.deployPrivateKey };
+        // Private hosts fetch packages through NAT and are reached through the backend host.
+        const provisionAfter = [...this.network.natGateways, this.backend];
+
+        this.database = new Database(`${name}-database`, { stack: settings.stack, vpcId, subnetIds: privateSubnetIds, clientSecurityGroupId: client, ...p.database }, parent);
+        this.cache = new Cache(`${name}-cache`, {
+            stack: settings.stack, vpcId, subnetId: privateSubnetIds[0], instanceType: p.redis.instanceType, architecture: architectureOf(p.redis.instanceType),
+            maxMemoryMb: p.redis.maxMemoryMb, evictionPolicy: p.redis.evictionPolicy, clientSecurityGroupId: client, jumpHost, provisionAfter, ...ssh,
+        }, parent);
+        this.search = new Search(`${name}-search`, {
+            stack: settings.stack, vpcId, subnetId: privateSubnetIds[1 % privateSubnetIds.length], instanceType: p.search.instanceType,
+            architecture: architectureOf(p.search.instanceType), volumeSizeGiB: p.search.volumeSizeGiB, version: p.search.version, sha256: p.search.sha256,
+            clientSecurityGroupId: client, jumpHost, provisionAfter, ...ssh,
+        }, parent);
+        this.backups = new Backups(`${name}-backups`, { stack: settings.stack, ...p.backups }, parent);
+        this.edge = new Edge(`${name}-edge`, {
+            stack: settings.stack, zoneId: p.edge.zoneId, apiHostname: p.edge.apiHostname, frontendHostname: p.edge.frontendHostname,
+            originAddress: this.backend.publicIp, ownsSharedResources: p.edge.ownsSharedResources, routes,
+        }, parent);
+        this.frontend = new Frontend(`${name}-frontend`, {
+            stack: settings.stack, projectName: p.frontend.projectName, githubRepository: p.backups.githubRepository, branch: settings.branch,
+            frontendHostname: p.edge.frontendHostname, ownsProject: p.edge.ownsSharedResources, routes,
+        }, parent);
 
         this.rollout = new ServiceRollout(`${name}-rollout`, {
             stack: settings.stack,
@@ -52,7 +94,16 @@ export class Platform extends pulumi.ComponentResource {
             repositoryUrl: settings.repositoryUrl,
             branch: settings.branch,
             healthTimeoutSeconds: settings.healthTimeoutSeconds,
-        }, { parent: this });
+            // Section 3.2, step 1: the first service tier starts once all three are ready.
+            infrastructure: [this.database.instance, this.cache.ready, this.search.ready],
+            environment: pulumi.secret(pulumi.all({
+                DATABASE_URL: this.database.url,
+                REDIS_URL: this.cache.url,
+                MEILI_HOST: this.search.url,
+                MEILI_MASTER_KEY: this.search.masterKey,
+            })),
+            originTls: { certificate: this.edge.originCertificate, key: this.edge.originKey },
+        }, parent);
 
         this.registerOutputs({});
     }

@@ -5,13 +5,15 @@
  * and every step re-runs only when the content hash of its script changes.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { local, remote, types } from "@pulumi/command";
+import { local, remote } from "@pulumi/command";
 import { Catalog, unitName } from "./catalog";
+import { sshConnection } from "./connection";
 import { rolloutWaves, serviceDependencies } from "./rollout";
 import { renderBootstrapScript } from "./scripts/bootstrap";
-import { renderDeployScript, renderRemoveScript } from "./scripts/deployService";
+import { remoteStep } from "./remoteStep";
+import { renderDeployScript, renderEnvironmentFile, renderRemoveScript } from "./scripts/deployService";
 import { renderProxyScript } from "./scripts/proxy";
-import { contentHash, remoteInvocation, scriptHeader } from "./scripts/shell";
+import { contentHash, scriptHeader } from "./scripts/shell";
 import { renderUnit } from "./systemdUnit";
 
 /** How long the deploy waits for a new host's sshd before giving up. */
@@ -46,6 +48,18 @@ export interface ServiceRolloutArgs {
      * @default []
      */
     readonly infrastructure?: pulumi.Resource[];
+    /**
+     * Endpoints and credentials every service gets in its EnvironmentFile (a secret; it reaches
+     * the host on standard input and is written 0600).
+     * @default {}
+     */
+    readonly environment?: pulumi.Input<Record<string, string>>;
+    /**
+     * The Cloudflare Origin CA certificate and its key (PEM) for nginx; without them nginx
+     * serves Debian's snakeoil certificate (fine only where nothing validates it).
+     * @default none
+     */
+    readonly originTls?: { readonly certificate: pulumi.Input<string>; readonly key: pulumi.Input<string> };
 }
 
 export class ServiceRollout extends pulumi.ComponentResource {
@@ -64,25 +78,9 @@ export class ServiceRollout extends pulumi.ComponentResource {
         super("pakashop:rollout:ServiceRollout", name, {}, opts);
         const sshPort = args.sshPort ?? 22;
         const infrastructure = args.infrastructure ?? [];
-        const connection: types.input.remote.ConnectionArgs = {
-            host: args.host,
-            port: sshPort,
-            user: args.sshUser,
-            privateKey: args.privateKey,
-            hostKey: args.hostKey,
-            // The provider retries dials without a pause; sshReady has already waited for the
-            // port, so a few quick retries cover sshd restarting under cloud-init.
-            dialErrorLimit: 20,
-            perDialTimeout: 15,
-        };
-        const step = (stepName: string, script: string, dependsOn: pulumi.Resource[], extra: Partial<remote.CommandArgs> = {}) =>
-            new remote.Command(stepName, {
-                connection,
-                create: remoteInvocation(script, args.sshUser),
-                triggers: [contentHash(script)],
-                addPreviousOutputInEnv: false,
-                ...extra,
-            }, { parent: this, dependsOn });
+        const connection = sshConnection({ host: args.host, port: sshPort, user: args.sshUser, privateKey: args.privateKey, hostKey: args.hostKey });
+        const step = (stepName: string, script: pulumi.Input<string>, dependsOn: pulumi.Resource[], extra: { stdin?: pulumi.Input<string>; deleteScript?: pulumi.Input<string> } = {}) =>
+            remoteStep(stepName, { connection, sshUser: args.sshUser, script, ...extra }, { parent: this, dependsOn });
 
         this.sshReady = new local.Command(`${name}-ssh-ready`, {
             create: renderSshWaitScript(),
@@ -94,7 +92,8 @@ export class ServiceRollout extends pulumi.ComponentResource {
 
         this.bootstrap = step(`${name}-bootstrap`, renderBootstrapScript(), [this.sshReady]);
         const gateway = args.catalog.services["gateway"];
-        this.proxy = step(`${name}-proxy`, renderProxyScript(gateway ? gateway.port : 8000), [this.bootstrap]);
+        const tlsBundle = args.originTls && pulumi.all([args.originTls.key, args.originTls.certificate]).apply(([key, cert]) => `${key.trim()}\n${cert.trim()}\n`);
+        this.proxy = step(`${name}-proxy`, renderProxyScript(gateway ? gateway.port : 8000, tlsBundle !== undefined), [this.bootstrap], { stdin: tlsBundle });
 
         this.waves = rolloutWaves(args.catalog).map((wave) => [...wave.serviceIds]);
         const steps: Record<string, remote.Command> = {};
@@ -102,18 +101,23 @@ export class ServiceRollout extends pulumi.ComponentResource {
             for (const serviceId of wave) {
                 const unitText = renderUnit(args.catalog, serviceId);
                 const revision = args.serviceRevisions[serviceId];
-                const environment = { PAKASHOP_ENVIRONMENT: args.stack };
-                const deployId = contentHash(serviceId, revision, unitText, JSON.stringify(environment), String(args.healthTimeoutSeconds)).slice(0, 16);
-                const script = renderDeployScript(args.catalog, serviceId, {
-                    revision, unitText, environment, healthTimeoutSeconds: args.healthTimeoutSeconds, deployId,
+                const environmentFile = pulumi.output(args.environment ?? {}).apply((shared) =>
+                    renderEnvironmentFile({ ...shared, PAKASHOP_ENVIRONMENT: args.stack }));
+                // The deploy's identity covers everything it installs, the environment included,
+                // so the delete of a replaced step can tell it was superseded.
+                const deployId = environmentFile.apply((env) =>
+                    contentHash(serviceId, revision, unitText, env, String(args.healthTimeoutSeconds)).slice(0, 16));
+                const script = deployId.apply((id) => renderDeployScript(args.catalog, serviceId, {
+                    revision, unitText, healthTimeoutSeconds: args.healthTimeoutSeconds, deployId: id,
                     source: { repositoryUrl: args.repositoryUrl, branch: args.branch },
-                });
+                }));
                 const dependencies = serviceDependencies(args.catalog, serviceId);
                 // Every service of a tier waits for every service of the tier before; the
                 // first tier waits for the infrastructure tier instead.
                 const after = dependencies.length > 0 ? dependencies.map((id) => steps[id]) : infrastructure;
                 steps[serviceId] = step(`${name}-${serviceId}-deploy`, script, [this.bootstrap, ...after], {
-                    delete: remoteInvocation(renderRemoveScript(serviceId, deployId), args.sshUser),
+                    stdin: environmentFile,
+                    deleteScript: deployId.apply((id) => renderRemoveScript(serviceId, id)),
                 });
             }
         }

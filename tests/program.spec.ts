@@ -40,16 +40,50 @@ for (const stack of ["staging", "production"]) {
         });
 
         it("registers exactly the expected resources", () => {
+            const production = stack === "production";
             assert.deepEqual(countByType(run), {
                 "pakashop:platform:Platform": 1,
+                "pakashop:network:Network": 1,
+                "aws:ec2/vpc:Vpc": 1,
+                "aws:ec2/internetGateway:InternetGateway": 1,
+                "aws:ec2/subnet:Subnet": 4,
+                "aws:ec2/routeTable:RouteTable": 3,
+                "aws:ec2/routeTableAssociation:RouteTableAssociation": 4,
+                "aws:ec2/natGateway:NatGateway": production ? 2 : 1,
+                "aws:ec2/eip:Eip": (production ? 2 : 1) + 1,
                 "pakashop:hosts:BackendHost": 1,
-                "tls:index/privateKey:PrivateKey": 1,
-                "aws:ec2/securityGroup:SecurityGroup": 1,
-                "aws:ec2/instance:Instance": 1,
-                "aws:ec2/eip:Eip": 1,
+                "pakashop:hosts:DataHost": 2,
+                "tls:index/privateKey:PrivateKey": 4,
+                "aws:ec2/securityGroup:SecurityGroup": 4,
+                "aws:ec2/instance:Instance": 3,
+                "pakashop:data:Database": 1,
+                "aws:rds/subnetGroup:SubnetGroup": 1,
+                "aws:rds/parameterGroup:ParameterGroup": 1,
+                "aws:rds/instance:Instance": 1,
+                "random:index/randomPassword:RandomPassword": 3,
+                "pakashop:data:Cache": 1,
+                "pakashop:data:Search": 1,
+                "pakashop:backups:Backups": 1,
+                "aws:s3/bucket:Bucket": 1,
+                "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": 1,
+                "aws:s3/bucketVersioning:BucketVersioning": 1,
+                "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": 1,
+                "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": 1,
+                "aws:s3/bucketPolicy:BucketPolicy": 1,
+                "aws:iam/role:Role": 1,
+                "aws:iam/rolePolicy:RolePolicy": 1,
+                "pakashop:edge:Edge": 1,
+                "cloudflare:index/dnsRecord:DnsRecord": 2,
+                "tls:index/certRequest:CertRequest": 1,
+                "cloudflare:index/originCaCertificate:OriginCaCertificate": 1,
+                ...(production ? { "cloudflare:index/zoneSetting:ZoneSetting": 3, "cloudflare:index/ruleset:Ruleset": 2 } : {}),
+                "pakashop:frontend:Frontend": 1,
+                ...(production ? { "vercel:index/project:Project": 1 } : {}),
+                "vercel:index/projectDomain:ProjectDomain": 1,
+                "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable": production ? 2 : 1,
                 "pakashop:rollout:ServiceRollout": 1,
                 "command:local:Command": 1,
-                [REMOTE]: 2 + 19,
+                [REMOTE]: 2 + 19 + 2,
             });
         });
 
@@ -83,14 +117,15 @@ for (const stack of ["staging", "production"]) {
             assert.equal(run.outputs.branch, branch);
         });
 
-        it("the EC2 instance requires IMDSv2, has an encrypted gp3 root volume and secret user data", () => {
-            const instance = single(run, "aws:ec2/instance:Instance");
+        it("every EC2 instance requires IMDSv2, has an encrypted gp3 root volume and secret user data", () => {
+          for (const instance of byType(run, "aws:ec2/instance:Instance")) {
             const inputs = instance.inputs as Record<string, unknown>;
+            const backend = instance.name.endsWith("-backend-instance");
             assert.deepEqual(inputs.metadataOptions, { httpEndpoint: "enabled", httpTokens: "required", httpPutResponseHopLimit: 1 });
             const root = inputs.rootBlockDevice as Record<string, unknown>;
             assert.equal(root.volumeType, "gp3");
             assert.equal(root.encrypted, true);
-            assert.equal(root.volumeSize, stack === "production" ? 80 : 40);
+            assert.equal(root.volumeSize, backend ? (stack === "production" ? 80 : 40) : 20);
             assert.ok(isSecretValue(inputs.userData), "user data holds the host private key: must be secret");
             const cloudConfig = String(unwrapSecrets(inputs.userData));
             assert.match(cloudConfig, /^#cloud-config\n/);
@@ -98,10 +133,11 @@ for (const stack of ["staging", "production"]) {
             assert.deepEqual(parsed.ssh_genkeytypes, []);
             assert.equal(parsed.ssh_deletekeys, true);
             assert.match(parsed.ssh_keys.ed25519_public, /^ssh-ed25519 /);
+          }
         });
 
         it("the security group admits SSH from the deploy CIDRs and HTTPS from Cloudflare only", () => {
-            const sg = single(run, "aws:ec2/securityGroup:SecurityGroup");
+            const sg = byType(run, "aws:ec2/securityGroup:SecurityGroup").find((r) => r.name.endsWith("-backend-sg")) as PlannedResource;
             const ingress = (sg.inputs.ingress as Record<string, unknown>[]).map((rule) => ({
                 port: rule.fromPort, to: rule.toPort, v4: rule.cidrBlocks, v6: rule.ipv6CidrBlocks,
             }));
@@ -119,18 +155,30 @@ for (const stack of ["staging", "production"]) {
                 assert.match(String(connection.hostKey), /^ssh-ed25519 AAAA/);
                 assert.match(String(connection.privateKey), /^-----BEGIN PRIVATE KEY-----/);
                 assert.equal(connection.user, "admin");
-                assert.equal(connection.dialErrorLimit, 20);
-                assert.match(String(r.inputs.create), /^sudo -n bash -c /);
+                assert.match(String(unwrapSecrets(r.inputs.create)), /^sudo -n bash -c /);
+                const proxied = /-(cache|search)-provision$/.test(r.name);
+                assert.equal(connection.dialErrorLimit, proxied ? 60 : 20);
+                if (proxied) {
+                    // Private hosts: reached through the backend host, whose key is pinned too.
+                    const proxy = connection.proxy as Record<string, unknown>;
+                    assert.equal(proxy.host, "203.0.113.10");
+                    assert.match(String(proxy.hostKey), /^ssh-ed25519 AAAA/);
+                    assert.equal(connection.host, "172.31.16.10");
+                } else {
+                    assert.equal(connection.proxy, undefined);
+                }
             }
         });
 
         it("re-runs steps on content hashes of their scripts, never on time", async () => {
             const { createHash } = await import("crypto");
             for (const r of byType(run, REMOTE)) {
-                const inputs = unwrapSecrets(r.inputs) as { create: string; triggers: string[] };
+                const inputs = unwrapSecrets(r.inputs) as { create: string; triggers: string[]; stdin?: string };
                 const script = /<<'PAKASHOP_SCRIPT_EOF'\n([\s\S]*)\nPAKASHOP_SCRIPT_EOF\n\)"$/.exec(inputs.create)?.[1];
                 assert.ok(script, `${r.name}: no script in create`);
-                assert.deepEqual(inputs.triggers, [createHash("sha256").update(script).update("\0").digest("hex")]);
+                const hash = createHash("sha256").update(script).update("\0");
+                if (inputs.stdin) hash.update(inputs.stdin).update("\0");
+                assert.deepEqual(inputs.triggers, [hash.digest("hex")]);
             }
         });
 

@@ -3,6 +3,9 @@ import { CATALOG } from "../components/catalog";
 import { renderBootstrapScript } from "../components/scripts/bootstrap";
 import { renderDeployScript, renderRemoveScript } from "../components/scripts/deployService";
 import { renderNginxSite, renderProxyScript } from "../components/scripts/proxy";
+import { meilisearchDownloadUrl, renderMeilisearchScript } from "../components/scripts/meilisearch";
+import { renderRedisScript } from "../components/scripts/redis";
+import { renderProbeScript } from "../tools/drift/hostState";
 import { contentHash, heredoc, remoteInvocation, shellQuote } from "../components/scripts/shell";
 import { renderSshWaitScript } from "../components/serviceRollout";
 import { renderUnit } from "../components/systemdUnit";
@@ -13,7 +16,7 @@ const SOURCE = { repositoryUrl: "https://github.com/pakashop/pakashop.git", bran
 
 function deployScript(id: string): string {
     return renderDeployScript(CATALOG, id, {
-        revision: REVISION, unitText: renderUnit(CATALOG, id), environment: { PAKASHOP_ENVIRONMENT: "staging" },
+        revision: REVISION, unitText: renderUnit(CATALOG, id),
         healthTimeoutSeconds: 90, deployId: "0123456789abcdef", source: SOURCE,
     });
 }
@@ -23,7 +26,13 @@ function allScripts(): Record<string, string> {
     const scripts: Record<string, string> = {
         bootstrap: renderBootstrapScript(),
         proxy: renderProxyScript(8000),
+        "proxy without origin certificate": renderProxyScript(8000, false),
         "ssh-ready": renderSshWaitScript(),
+        redis: renderRedisScript({ bindAddress: "10.10.128.10", maxMemoryMb: 1024, evictionPolicy: "allkeys-lru" }),
+        meilisearch: renderMeilisearchScript({
+            version: "v1.7.6", sha256: "a".repeat(64), downloadUrl: meilisearchDownloadUrl("v1.7.6", "x86_64"), bindAddress: "10.10.144.10", dataVolumeId: "vol-0123",
+        }),
+        "drift probe": renderProbeScript(Object.keys(CATALOG.services)),
     };
     for (const id of Object.keys(CATALOG.services)) {
         scripts[`deploy ${id}`] = deployScript(id);
@@ -39,8 +48,25 @@ function shellcheck(text: string, shell: "bash" | "sh") {
 describe("rendered scripts", () => {
     const scripts = allScripts();
 
-    it("renders the 3 host scripts and a deploy and a remove script per service", () => {
-        assert.equal(Object.keys(scripts).length, 3 + 2 * 19);
+    it("renders the 7 host scripts and a deploy and a remove script per service", () => {
+        assert.equal(Object.keys(scripts).length, 7 + 2 * 19);
+    });
+
+    it("secrets reach the hosts on standard input, never in a script", () => {
+        assert.match(scripts["deploy backend"], /cat > "\$tmp"\n\[\[ -s \$tmp \]\] \|\| fail "no environment on standard input"/);
+        assert.match(scripts.redis, /IFS= read -r password/);
+        assert.match(scripts.meilisearch, /IFS= read -r master_key/);
+        assert.doesNotMatch(scripts.redis, /requirepass [^%]/);
+    });
+
+    it("the Meilisearch script refuses a binary whose SHA-256 differs, and Redis is configured as set", () => {
+        assert.match(scripts.meilisearch, /sha256sum --check --status \\\n\s+\|\| fail "SHA-256 of/);
+        assert.match(scripts.meilisearch, /--env production/);
+        assert.match(scripts.redis, /^bind 10\.10\.128\.10 127\.0\.0\.1$/m);
+        assert.match(scripts.redis, /^appendonly yes$/m);
+        assert.match(scripts.redis, /^maxmemory 1024mb$/m);
+        assert.match(scripts.redis, /^maxmemory-policy allkeys-lru$/m);
+        assert.match(scripts.redis, /systemctl enable --quiet redis-server/);
     });
 
     for (const [name, text] of Object.entries(allScripts())) {
@@ -99,8 +125,10 @@ describe("rendered scripts", () => {
         assert.match(scripts["deploy search"], /runuser -u pakashop-build -- env -i /);
     });
 
-    it("proxies nginx on 80 and 443 to the gateway", () => {
+    it("proxies nginx on 80 and 443 to the gateway, with the Origin CA certificate when given one", () => {
         const site = renderNginxSite(8000);
+        assert.match(site, /ssl_certificate \/etc\/nginx\/tls\/origin\.pem;/);
+        assert.match(renderNginxSite(8000, false), /ssl-cert-snakeoil\.pem/);
         assert.equal((site.match(/proxy_pass http:\/\/127\.0\.0\.1:8000;/g) ?? []).length, 2);
         assert.match(site, /listen 443 ssl default_server;/);
         assert.match(site, /ssl_protocols TLSv1\.2 TLSv1\.3;/);

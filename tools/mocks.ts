@@ -27,6 +27,7 @@ export const CLOUDFLARE_IPV6 = [
 /** Address the mocked Elastic IP gets (TEST-NET-3, never routed). */
 export const MOCK_PUBLIC_IP = "203.0.113.10";
 export const MOCK_PRIVATE_IP = "172.31.16.10";
+export const MOCK_ACCOUNT_ID = "123456789012";
 export const MOCK_HOST_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockHostKeyForOfflinePlansOnlyxxxxxxxxxxx";
 
 /** A hook that lets a caller (the real-host e2e) compute a resource's state itself. */
@@ -56,10 +57,12 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
         switch (args.token) {
             case "aws:ec2/getAmi:getAmi":
                 return { id: "ami-0123456789abcdef0", name: "debian-12-amd64-20261101-1234", architecture: "x86_64" };
-            case "aws:ec2/getVpc:getVpc":
-                return { id: "vpc-0mock0default0", cidrBlock: "172.31.0.0/16" };
-            case "aws:ec2/getSubnets:getSubnets":
-                return { id: "subnets", ids: ["subnet-0mock0b", "subnet-0mock0a"] };
+            case "aws:index/getAvailabilityZones:getAvailabilityZones":
+                return { id: "zones", names: ["ap-south-1a", "ap-south-1b", "ap-south-1c"], zoneIds: ["aps1-az1", "aps1-az3", "aps1-az2"] };
+            case "aws:index/getCallerIdentity:getCallerIdentity":
+                return { id: MOCK_ACCOUNT_ID, accountId: MOCK_ACCOUNT_ID, arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:user/mock`, userId: "mock" };
+            case "vercel:index/getProject:getProject":
+                return { id: "prj_mockfrontend", name: args.inputs.name };
             case "cloudflare:index/getIpRanges:getIpRanges":
                 return { ipv4Cidrs: CLOUDFLARE_IPV4, ipv6Cidrs: CLOUDFLARE_IPV6, etag: "mock", jdcloudCidrs: [] };
             default:
@@ -72,11 +75,30 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
 function computedState(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
     switch (args.type) {
         case "aws:ec2/instance:Instance":
-            return { privateIp: MOCK_PRIVATE_IP, publicIp: MOCK_PUBLIC_IP, arn: `arn:aws:ec2:::instance/${args.name}` };
+            return {
+                privateIp: MOCK_PRIVATE_IP, publicIp: "", arn: `arn:aws:ec2:::instance/${args.name}`,
+                ebsBlockDevices: (args.inputs.ebsBlockDevices ?? []).map((d: Record<string, unknown>, i: number) => ({ ...d, volumeId: `vol-0mock${i}${args.name.length}` })),
+            };
+        case "aws:rds/instance:Instance":
+            return { address: `${args.inputs.identifier}.mock.ap-south-1.rds.amazonaws.com`, endpoint: `${args.inputs.identifier}.mock:5432` };
+        case "random:index/randomPassword:RandomPassword":
+            return { result: `mockpassword${args.name.replace(/[^a-z0-9]/gi, "")}`.slice(0, args.inputs.length ?? 32) };
+        case "aws:s3/bucket:Bucket":
+            return { bucket: `${args.inputs.bucketPrefix}mock`, arn: `arn:aws:s3:::${args.inputs.bucketPrefix}mock` };
+        case "aws:iam/role:Role":
+            return { arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:role/${args.name}` };
+        case "tls:index/certRequest:CertRequest":
+            return { certRequestPem: "-----BEGIN CERTIFICATE REQUEST-----\nmock\n-----END CERTIFICATE REQUEST-----\n" };
+        case "cloudflare:index/originCaCertificate:OriginCaCertificate":
+            return { certificate: "-----BEGIN CERTIFICATE-----\nmock origin certificate\n-----END CERTIFICATE-----\n" };
         case "aws:ec2/eip:Eip":
             return { publicIp: MOCK_PUBLIC_IP };
         case "tls:index/privateKey:PrivateKey":
-            return { publicKeyOpenssh: `${MOCK_HOST_PUBLIC_KEY}\n`, privateKeyOpenssh: "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n" };
+            return {
+                publicKeyOpenssh: `${MOCK_HOST_PUBLIC_KEY}\n`,
+                privateKeyOpenssh: "-----BEGIN OPENSSH PRIVATE KEY-----\nmock\n-----END OPENSSH PRIVATE KEY-----\n",
+                privateKeyPem: "-----BEGIN EC PRIVATE KEY-----\nmock\n-----END EC PRIVATE KEY-----\n",
+            };
         case "command:remote:Command":
         case "command:local:Command":
             return { stdout: "", stderr: "" };

@@ -16,8 +16,6 @@ export interface DeployScriptArgs {
     readonly revision: string;
     /** The unit text (from `renderUnit`). */
     readonly unitText: string;
-    /** Variables written to the unit's `EnvironmentFile` (mode 0600). */
-    readonly environment: Readonly<Record<string, string>>;
     /** How long the health gate waits for `is-active` and HTTP 2xx before rolling back. */
     readonly healthTimeoutSeconds: number;
     /** Identifies this deploy; the delete step compares it to tell removal from replacement. */
@@ -53,14 +51,16 @@ export function buildCommand(service: ServiceSpec): string {
     }
 }
 
-function renderEnvironmentFile(environment: Readonly<Record<string, string>>): string {
+/** The unit's EnvironmentFile. It reaches the host on the step's standard input, never in the script. */
+export function renderEnvironmentFile(environment: Readonly<Record<string, string>>): string {
     return Object.entries(environment)
         .map(([key, value]) => {
             if (!/^[A-Z_][A-Z0-9_]*$/.test(key)) throw new Error(`environment key ${key} is not a valid variable name`);
             if (/[\n\r]/.test(value)) throw new Error(`environment value of ${key} spans lines`);
             return `${key}=${value}`;
         })
-        .join("\n");
+        .map((line) => `${line}\n`)
+        .join("");
 }
 
 export function renderDeployScript(catalog: Catalog, serviceId: string, args: DeployScriptArgs): string {
@@ -169,9 +169,11 @@ finish() {
 }
 trap finish EXIT
 # The environment comes first: migrations read it. The previous one is kept for a roll back.
+# It arrives on standard input (it holds credentials), so it is in no command line or log.
 rm -f "$service_dir/env.previous"
 [[ -f $env_file ]] && cp -p "$env_file" "$service_dir/env.previous"
-${heredoc('cat > "$tmp"', "ENVIRONMENT_EOF", renderEnvironmentFile(args.environment))}
+cat > "$tmp"
+[[ -s $tmp ]] || fail "no environment on standard input"
 install -m 0600 -o root -g root "$tmp" "$env_file"
 
 build_release

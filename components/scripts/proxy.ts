@@ -6,9 +6,13 @@
 import { scriptHeader, heredoc } from "./shell";
 
 export const NGINX_SITE_PATH = "/etc/nginx/sites-available/pakashop";
+/** The Cloudflare Origin CA certificate and key, when the step is given them. */
+export const ORIGIN_TLS = { certificate: "/etc/nginx/tls/origin.pem", key: "/etc/nginx/tls/origin.key" } as const;
+const SNAKEOIL_TLS = { certificate: "/etc/ssl/certs/ssl-cert-snakeoil.pem", key: "/etc/ssl/private/ssl-cert-snakeoil.key" } as const;
 
 /** The nginx site proxying everything to the gateway. */
-export function renderNginxSite(gatewayPort: number): string {
+export function renderNginxSite(gatewayPort: number, originCertificate = true): string {
+    const tlsFiles = originCertificate ? ORIGIN_TLS : SNAKEOIL_TLS;
     const proxy = [
         `    location / {`,
         `        proxy_pass http://127.0.0.1:${gatewayPort};`,
@@ -32,19 +36,35 @@ server {
     listen [::]:443 ssl default_server;
     server_tokens off;
     ssl_protocols TLSv1.2 TLSv1.3;
-    ssl_certificate /etc/ssl/certs/ssl-cert-snakeoil.pem;
-    ssl_certificate_key /etc/ssl/private/ssl-cert-snakeoil.key;
+    ssl_certificate ${tlsFiles.certificate};
+    ssl_certificate_key ${tlsFiles.key};
 ${proxy}
 }
 `;
 }
 
-/** Installs the site, checks the configuration and reloads nginx (never a broken config). */
-export function renderProxyScript(gatewayPort: number): string {
+/**
+ * Installs the site, checks the configuration and reloads nginx (never a broken config). With
+ * `originCertificate`, the key and then the certificate (PEM) arrive on standard input.
+ */
+export function renderProxyScript(gatewayPort: number, originCertificate = true): string {
+    const installCertificate = originCertificate ? `
+bundle=$(mktemp)
+cat > "$bundle"
+install -d -m 0700 /etc/nginx/tls
+awk '{ print } /^-----END .*PRIVATE KEY-----$/ { exit }' "$bundle" > "$tmp"
+grep -q 'PRIVATE KEY-----$' "$tmp" || fail "no private key on standard input"
+install -m 0600 -o root -g root "$tmp" ${ORIGIN_TLS.key}
+awk 'found { print } /^-----END .*PRIVATE KEY-----$/ { found = 1 }' "$bundle" > "$tmp"
+rm -f "$bundle"
+grep -q '^-----BEGIN CERTIFICATE-----$' "$tmp" || fail "no certificate after the key on standard input"
+install -m 0644 -o root -g root "$tmp" ${ORIGIN_TLS.certificate}
+` : "";
     return `${scriptHeader("proxy")}
 tmp=$(mktemp)
 trap 'rm -f "$tmp"' EXIT
-${heredoc('cat > "$tmp"', "NGINX_SITE_EOF", renderNginxSite(gatewayPort))}
+${installCertificate}
+${heredoc('cat > "$tmp"', "NGINX_SITE_EOF", renderNginxSite(gatewayPort, originCertificate))}
 install -m 0644 -o root -g root "$tmp" ${NGINX_SITE_PATH}
 ln -sfn ${NGINX_SITE_PATH} /etc/nginx/sites-enabled/pakashop
 rm -f /etc/nginx/sites-enabled/default

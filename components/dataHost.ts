@@ -1,0 +1,84 @@
+/**
+ * A private EC2 host of a data tier (Redis, Meilisearch): no public address, reachable only
+ * from the backend host's security group on the tier's port and, for SSH, as the jump host.
+ */
+import * as aws from "@pulumi/aws";
+import * as pulumi from "@pulumi/pulumi";
+import { Architecture, debianImage, hardenedInstanceArgs, hostIdentity, IGNORE_IMAGE_UPDATES } from "./ec2Host";
+import { resourceTags } from "./tags";
+
+/** Arguments of {@link DataHost}. */
+export interface DataHostArgs {
+    /** The stack name, for tags. */
+    readonly stack: string;
+    /** Tag value and name part: `redis`, `search`. */
+    readonly role: string;
+    readonly vpcId: pulumi.Input<string>;
+    /** A private subnet. */
+    readonly subnetId: pulumi.Input<string>;
+    readonly instanceType: string;
+    readonly architecture: Architecture;
+    /** @default 20 */
+    readonly rootVolumeSizeGiB?: number;
+    /** The tier's TCP port, open to `clientSecurityGroupId` only. */
+    readonly port: number;
+    /** The backend host's security group: the tier's only client, and the SSH jump host. */
+    readonly clientSecurityGroupId: pulumi.Input<string>;
+    /** Public key authorized for the image's default user. */
+    readonly deployPublicKey: string;
+    /**
+     * An extra encrypted gp3 volume for the tier's data, created with the instance so it is
+     * attached at first boot. It goes with the instance: search indexes are rebuilt from the
+     * database, so the volume holds no data of record.
+     * @default none
+     */
+    readonly dataVolumeSizeGiB?: number;
+}
+
+/** Device name the data volume is attached as; on Nitro it shows up as NVMe, found by serial. */
+export const DATA_VOLUME_DEVICE = "/dev/sdf";
+
+export class DataHost extends pulumi.ComponentResource {
+    public readonly instance: aws.ec2.Instance;
+    public readonly privateIp: pulumi.Output<string>;
+    public readonly hostPublicKey: pulumi.Output<string>;
+    public readonly securityGroupId: pulumi.Output<string>;
+    /** The data volume's id (`vol-...`), or an empty string without one. */
+    public readonly dataVolumeId: pulumi.Output<string>;
+
+    constructor(name: string, args: DataHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("pakashop:hosts:DataHost", name, {}, opts);
+        const tags = resourceTags(args.stack, args.role);
+        const identity = hostIdentity(name, args.deployPublicKey, this);
+        const securityGroup = new aws.ec2.SecurityGroup(`${name}-sg`, {
+            description: `Pakashop ${args.role}: port ${args.port} and SSH from the backend host only`,
+            vpcId: args.vpcId,
+            ingress: [
+                { description: `${args.role} from the backend host`, protocol: "tcp", fromPort: args.port, toPort: args.port, securityGroups: [args.clientSecurityGroupId] },
+                { description: "SSH from the backend host (jump host)", protocol: "tcp", fromPort: 22, toPort: 22, securityGroups: [args.clientSecurityGroupId] },
+            ],
+            egress: [{ description: "Packages through NAT", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }],
+            tags,
+        }, { parent: this });
+
+        this.instance = new aws.ec2.Instance(`${name}-instance`, {
+            ami: debianImage(args.architecture, this).id,
+            instanceType: args.instanceType,
+            subnetId: args.subnetId,
+            associatePublicIpAddress: false,
+            vpcSecurityGroupIds: [securityGroup.id],
+            ...hardenedInstanceArgs(args.rootVolumeSizeGiB ?? 20, tags),
+            ebsBlockDevices: args.dataVolumeSizeGiB
+                ? [{ deviceName: DATA_VOLUME_DEVICE, volumeType: "gp3", volumeSize: args.dataVolumeSizeGiB, encrypted: true, deleteOnTermination: true, tags }]
+                : [],
+            userData: identity.userData,
+            tags: { ...tags, Name: `pakashop-${args.stack}-${args.role}` },
+        }, { parent: this, ignoreChanges: IGNORE_IMAGE_UPDATES });
+
+        this.privateIp = this.instance.privateIp;
+        this.hostPublicKey = identity.hostPublicKey;
+        this.securityGroupId = securityGroup.id;
+        this.dataVolumeId = this.instance.ebsBlockDevices.apply((devices) => devices?.find((d) => d.deviceName === DATA_VOLUME_DEVICE)?.volumeId ?? "");
+        this.registerOutputs({ privateIp: this.privateIp, hostPublicKey: this.hostPublicKey, securityGroupId: this.securityGroupId });
+    }
+}

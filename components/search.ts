@@ -1,0 +1,63 @@
+/**
+ * The Meilisearch tier: a private EC2 host with its data on an encrypted volume of its own,
+ * running a pinned, checksum-verified release with a generated master key.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { remote } from "@pulumi/command";
+import { sshConnection, SshEndpoint } from "./connection";
+import { DataHost } from "./dataHost";
+import { Architecture } from "./ec2Host";
+import { remoteStep } from "./remoteStep";
+import { MEILISEARCH_PORT, meilisearchDownloadUrl, renderMeilisearchScript } from "./scripts/meilisearch";
+
+/** Arguments of {@link Search}. */
+export interface SearchArgs {
+    readonly stack: string;
+    readonly vpcId: pulumi.Input<string>;
+    readonly subnetId: pulumi.Input<string>;
+    readonly instanceType: string;
+    readonly architecture: Architecture;
+    readonly volumeSizeGiB: number;
+    /** Release tag, e.g. `v1.7.6`. */
+    readonly version: string;
+    /** SHA-256 the downloaded binary must have. */
+    readonly sha256: string;
+    readonly clientSecurityGroupId: pulumi.Input<string>;
+    readonly deployPublicKey: string;
+    readonly sshUser: string;
+    readonly privateKey: pulumi.Input<string>;
+    readonly jumpHost: SshEndpoint;
+    readonly provisionAfter: pulumi.Resource[];
+}
+
+export class Search extends pulumi.ComponentResource {
+    public readonly host: DataHost;
+    /** `http://<address>:7700`. */
+    public readonly url: pulumi.Output<string>;
+    /** The master key, secret. */
+    public readonly masterKey: pulumi.Output<string>;
+    /** Done when Meilisearch reports `available`: section 3.2's step 1 for search. */
+    public readonly ready: remote.Command;
+
+    constructor(name: string, args: SearchArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("pakashop:data:Search", name, {}, opts);
+        this.host = new DataHost(`${name}-host`, {
+            stack: args.stack, role: "search", vpcId: args.vpcId, subnetId: args.subnetId, instanceType: args.instanceType,
+            architecture: args.architecture, port: MEILISEARCH_PORT, clientSecurityGroupId: args.clientSecurityGroupId,
+            deployPublicKey: args.deployPublicKey, dataVolumeSizeGiB: args.volumeSizeGiB,
+        }, { parent: this });
+        const masterKey = new random.RandomPassword(`${name}-master-key`, { length: 48, special: false }, { parent: this });
+        this.ready = remoteStep(`${name}-provision`, {
+            connection: sshConnection({ host: this.host.privateIp, hostKey: this.host.hostPublicKey, user: args.sshUser, privateKey: args.privateKey }, args.jumpHost),
+            sshUser: args.sshUser,
+            script: pulumi.all([this.host.privateIp, this.host.dataVolumeId]).apply(([bindAddress, dataVolumeId]) => renderMeilisearchScript({
+                version: args.version, sha256: args.sha256, downloadUrl: meilisearchDownloadUrl(args.version, args.architecture), bindAddress, dataVolumeId,
+            })),
+            stdin: masterKey.result,
+        }, { parent: this, dependsOn: [this.host, ...args.provisionAfter] });
+        this.url = pulumi.interpolate`http://${this.host.privateIp}:${MEILISEARCH_PORT}`;
+        this.masterKey = pulumi.secret(masterKey.result);
+        this.registerOutputs({ url: this.url });
+    }
+}
