@@ -47,6 +47,25 @@ const BAD: { what: string; stack?: string; overrides: Record<string, unknown>; s
     { what: "an ssh user with a space", overrides: { [`${NS}:sshUser`]: "ad min" }, setting: `${NS}:sshUser`, value: "ad min", rule: /Linux user name/ },
     { what: "a plain-http repository", overrides: { [`${NS}:repositoryUrl`]: "http://github.com/pakashop/pakashop.git" }, setting: `${NS}:repositoryUrl`, value: "http://github.com", rule: /no plain http/ },
     { what: "an unauthenticated git:// repository", overrides: { [`${NS}:repositoryUrl`]: "git://example.org/pakashop.git" }, setting: `${NS}:repositoryUrl`, value: "git://example.org", rule: /no plain http or git:\/\// },
+    { what: "a VPC range that is not CIDR", overrides: { [`${NS}:vpcCidr`]: "10.20.0.0/99" }, setting: `${NS}:vpcCidr`, value: "10.20.0.0/99", rule: /not a valid CIDR/ },
+    { what: "a public VPC range", overrides: { [`${NS}:vpcCidr`]: "8.8.0.0/16" }, setting: `${NS}:vpcCidr`, value: "8.8.0.0/16", rule: /private IPv4 range/ },
+    { what: "a VPC too small for its subnets", overrides: { [`${NS}:vpcCidr`]: "10.20.0.0/24" }, setting: `${NS}:vpcCidr`, value: "10.20.0.0/24", rule: /\/16 to \/20/ },
+    { what: "a single availability zone", overrides: { [`${NS}:availabilityZoneCount`]: 1 }, setting: `${NS}:availabilityZoneCount`, value: "1", rule: /integer from 2 to 3/ },
+    { what: "backups kept below the minimum", overrides: { [`${NS}:databaseBackupRetentionDays`]: 3 }, setting: `${NS}:databaseBackupRetentionDays`, value: "3", rule: /integer from 7 to 35/ },
+    { what: "production backups kept 14 days", stack: "production", overrides: { [`${NS}:databaseBackupRetentionDays`]: 14 }, setting: `${NS}:databaseBackupRetentionDays`, value: "14", rule: /at least 30 days/ },
+    { what: "a production stack without deletion protection", stack: "production", overrides: { [`${NS}:databaseDeletionProtection`]: false }, setting: `${NS}:databaseDeletionProtection`, value: "false", rule: /protected from deletion/ },
+    { what: "a production database without Multi-AZ", stack: "production", overrides: { [`${NS}:databaseMultiAz`]: false }, setting: `${NS}:databaseMultiAz`, value: "false", rule: /Multi-AZ/ },
+    { what: "a storage ceiling below the storage", overrides: { [`${NS}:databaseMaxStorageGiB`]: 30, [`${NS}:databaseStorageGiB`]: 50 }, setting: `${NS}:databaseMaxStorageGiB`, value: "30", rule: /at least databaseStorageGiB \(50\)/ },
+    { what: "deletion protection as text", overrides: { [`${NS}:databaseDeletionProtection`]: "yes" }, setting: `${NS}:databaseDeletionProtection`, value: "yes", rule: /true or false/ },
+    { what: "an unknown Redis eviction policy", overrides: { [`${NS}:redisEvictionPolicy`]: "lru" }, setting: `${NS}:redisEvictionPolicy`, value: "lru", rule: /must be one of noeviction, allkeys-lru/ },
+    { what: "Meilisearch at latest", overrides: { [`${NS}:meilisearchVersion`]: "latest" }, setting: `${NS}:meilisearchVersion`, value: "latest", rule: /pinned release tag/ },
+    { what: "a checksum that is not SHA-256", overrides: { [`${NS}:meilisearchSha256`]: "abc123" }, setting: `${NS}:meilisearchSha256`, value: "abc123", rule: /64 lower-case hex/ },
+    { what: "a domain outside the zone", overrides: { [`${NS}:frontendHostname`]: "staging.pakashop.com" }, setting: `${NS}:frontendHostname`, value: "staging.pakashop.com", rule: /must be in the zone pakashop\.store/ },
+    { what: "a hostname two levels deep", overrides: { [`${NS}:apiHostname`]: "api.staging.pakashop.store" }, setting: `${NS}:apiHostname`, value: "api.staging.pakashop.store", rule: /universal certificate covers.*Fix: use api-staging\.pakashop\.store/ },
+    { what: "a staging hostname that production could claim", overrides: { [`${NS}:apiHostname`]: "api.pakashop.store" }, setting: `${NS}:apiHostname`, value: "api.pakashop.store", rule: /carries the stack name.*Fix: use api-staging\.pakashop\.store/ },
+    { what: "the API on the zone apex", stack: "production", overrides: { [`${NS}:apiHostname`]: "pakashop.store", [`${NS}:frontendHostname`]: "www.pakashop.store" }, setting: `${NS}:apiHostname`, value: "pakashop.store", rule: /not be the zone apex/ },
+    { what: "a malformed zone id", overrides: { [`${NS}:cloudflareZoneId`]: "pakashop.store" }, setting: `${NS}:cloudflareZoneId`, value: "pakashop.store", rule: /32-character id/ },
+    { what: "a GitHub repository without owner", overrides: { [`${NS}:githubRepository`]: "pakashop" }, setting: `${NS}:githubRepository`, value: "pakashop", rule: /owner\/name/ },
     { what: "a misspelt setting", overrides: { [`${NS}:deployCidr`]: ["203.0.113.0/24"] }, setting: `${NS}:deployCidr`, value: "203.0.113.0/24", rule: /not a setting.*did you mean|not a setting/ },
 ];
 
@@ -107,6 +126,14 @@ describe("stack settings", () => {
         assert.throws(() => settingsFor("staging", { [`${NS}:deployPrivateKey`]: key }), (e: Error) => !e.message.includes("topsecretmaterial"));
         assert.throws(() => settingsFor("staging", { [`${NS}:deployPrivateKey`]: { secure: "x" }, [`${NS}:typo`]: { secure: "y" } }),
             (e: Error) => e.message.includes('"[secret]"'));
+    });
+
+    it("refuses two stack files that claim the same hostname in the shared zone", () => {
+        const { assertNoCollisions } = require("../components/zoneRoutes"); // eslint-disable-line @typescript-eslint/no-require-imports
+        assert.throws(() => assertNoCollisions([
+            { stack: "production", frontendHostname: "pakashop.store", apiHostname: "api.pakashop.store" },
+            { stack: "staging", frontendHostname: "staging.pakashop.store", apiHostname: "api.pakashop.store" },
+        ]), /pakashop-infra:apiHostname = "api\.pakashop\.store": stacks production and staging both claim it.*Fix: give Pulumi\.staging\.yaml a hostname of its own/);
     });
 
     it("the real program refuses a bad configuration before registering anything", async () => {

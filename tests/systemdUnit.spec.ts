@@ -4,6 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { CATALOG, unitName } from "../components/catalog";
 import { renderUnit, execStart } from "../components/systemdUnit";
+import { MEILISEARCH_UNIT, renderMeilisearchUnit } from "../components/scripts/meilisearch";
 import { exec } from "./helpers";
 
 /** Highest `systemd-analyze security` exposure a unit may have (the issue's limit). */
@@ -107,6 +108,19 @@ describe("systemd units", () => {
                 `WorkingDirectory=/opt/pakashop/services/${id}/current`, `Environment=PORT=${CATALOG.services[id].port} PAKASHOP_SERVICE=${id}`]) {
                 assert.ok(text.split("\n").includes(line), `${id} lacks ${line}`);
             }
+        }
+    });
+
+    it("the Meilisearch unit passes verify and the exposure limit too", () => {
+        const meiliRoot = unitRoot({ [MEILISEARCH_UNIT]: renderMeilisearchUnit("v1.7.6", "10.10.144.10") });
+        try {
+            const result = verify(meiliRoot, [MEILISEARCH_UNIT]);
+            assert.equal(result.status, 0, result.output);
+            assert.equal(result.output.trim(), "");
+            const score = exposure(meiliRoot, MEILISEARCH_UNIT);
+            assert.ok(score <= MAX_EXPOSURE, `meilisearch: ${score}`);
+        } finally {
+            fs.rmSync(meiliRoot, { recursive: true, force: true });
         }
     });
 

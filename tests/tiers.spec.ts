@@ -1,0 +1,169 @@
+import { strict as assert } from "assert";
+import { MANAGED_RULESETS, VERCEL_CNAME_TARGET } from "../components/edge";
+import { OfflineRun, PlannedResource, isSecretValue, unwrapSecrets } from "../tools/offlineRun";
+import { byType, planStack, single } from "./helpers";
+
+function named(run: OfflineRun, suffix: string): PlannedResource {
+    const found = run.resources.filter((r) => r.name.endsWith(suffix) && r.custom);
+    assert.equal(found.length, 1, `one resource named *${suffix}`);
+    return found[0];
+}
+const inputs = (r: PlannedResource) => unwrapSecrets(r.inputs) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** What differs between the stacks, by design (Pulumi.<stack>.yaml). */
+const EXPECTED = {
+    staging: { vpc: "10.20.0.0/16", nat: 1, dbClass: "db.t4g.micro", backups: 7, multiAz: false, deletionProtection: false, frontend: "staging.pakashop.store", api: "api-staging.pakashop.store", owner: false },
+    production: { vpc: "10.10.0.0/16", nat: 2, dbClass: "db.m6g.large", backups: 30, multiAz: true, deletionProtection: true, frontend: "pakashop.store", api: "api.pakashop.store", owner: true },
+} as const;
+
+for (const stack of ["staging", "production"] as const) {
+    const want = EXPECTED[stack];
+    describe(`platform tiers, ${stack} stack (mocks)`, () => {
+        let run: OfflineRun;
+        before(async () => {
+            run = await planStack(stack);
+        });
+
+        it("network: a VPC over two zones, public and private subnets, NAT for the private ones", () => {
+            assert.equal(inputs(single(run, "aws:ec2/vpc:Vpc")).cidrBlock, want.vpc);
+            const subnets = byType(run, "aws:ec2/subnet:Subnet").map(inputs);
+            const base = want.vpc.split(".").slice(0, 2).join(".");
+            assert.deepEqual(subnets.map((s) => [s.tags.Tier, s.cidrBlock, s.availabilityZone]), [
+                ["public", `${base}.0.0/20`, "ap-south-1a"], ["public", `${base}.16.0/20`, "ap-south-1b"],
+                ["private", `${base}.128.0/20`, "ap-south-1a"], ["private", `${base}.144.0/20`, "ap-south-1b"],
+            ]);
+            assert.ok(subnets.every((s) => s.mapPublicIpOnLaunch === false));
+            assert.equal(byType(run, "aws:ec2/natGateway:NatGateway").length, want.nat);
+            const privateRoutes = byType(run, "aws:ec2/routeTable:RouteTable").filter((r) => r.name.includes("private")).map(inputs);
+            assert.ok(privateRoutes.every((rt) => rt.routes.length === 1 && rt.routes[0].cidrBlock === "0.0.0.0/0" && rt.routes[0].natGatewayId && !rt.routes[0].gatewayId));
+        });
+
+        it("no data tier is reachable from the internet: their groups admit the backend host's group only", () => {
+            const backendSg = `${named(run, "-backend-sg").name}-id`;
+            for (const [suffix, port] of [["-database-sg", 5432], ["-cache-host-sg", 6379], ["-search-host-sg", 7700]] as const) {
+                const rules = inputs(named(run, suffix)).ingress as Record<string, unknown>[];
+                for (const rule of rules) {
+                    assert.deepEqual(rule.securityGroups, [backendSg], `${suffix}: ${JSON.stringify(rule)}`);
+                    assert.equal(rule.cidrBlocks, undefined);
+                    assert.equal(rule.ipv6CidrBlocks, undefined);
+                }
+                assert.ok(rules.some((r) => r.fromPort === port && r.toPort === port), `${suffix} opens ${port}`);
+            }
+            for (const suffix of ["-cache-host-instance", "-search-host-instance"]) {
+                const host = inputs(named(run, suffix));
+                assert.equal(host.associatePublicIpAddress, false);
+                assert.match(String(host.subnetId), /private/);
+            }
+        });
+
+        it("RDS PostgreSQL 16: encrypted, private, TLS forced, final snapshot, secret password, stack-sized", () => {
+            const db = named(run, "-database-instance");
+            const d = inputs(db);
+            assert.equal(d.engine, "postgres");
+            assert.equal(d.engineVersion, "16");
+            assert.equal(d.storageEncrypted, true);
+            assert.equal(d.publiclyAccessible, false);
+            assert.equal(d.skipFinalSnapshot, false);
+            assert.equal(d.finalSnapshotIdentifier, `pakashop-${stack}-final`);
+            assert.ok(isSecretValue(db.inputs.password), "the master password is a secret");
+            assert.equal(d.instanceClass, want.dbClass);
+            assert.equal(d.backupRetentionPeriod, want.backups);
+            assert.equal(d.multiAz, want.multiAz);
+            assert.equal(d.deletionProtection, want.deletionProtection);
+            assert.deepEqual(inputs(single(run, "aws:rds/parameterGroup:ParameterGroup")).parameters, [{ name: "rds.force_ssl", value: "1", applyMethod: "pending-reboot" }]);
+            assert.equal(inputs(single(run, "aws:rds/parameterGroup:ParameterGroup")).family, "postgres16");
+        });
+
+        it("Meilisearch keeps its data on an encrypted volume of its own", () => {
+            const devices = inputs(named(run, "-search-host-instance")).ebsBlockDevices;
+            assert.deepEqual(devices.map((d: Record<string, unknown>) => [d.deviceName, d.volumeType, d.encrypted]), [["/dev/sdf", "gp3", true]]);
+        });
+
+        it("backups: private, versioned, encrypted, TLS only, retention by lifecycle, write-only role", () => {
+            assert.deepEqual(inputs(single(run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")), {
+                bucket: inputs(single(run, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")).bucket,
+                blockPublicAcls: true, blockPublicPolicy: true, ignorePublicAcls: true, restrictPublicBuckets: true,
+            });
+            assert.equal(inputs(single(run, "aws:s3/bucketVersioning:BucketVersioning")).versioningConfiguration.status, "Enabled");
+            assert.equal(inputs(single(run, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")).rules[0].applyServerSideEncryptionByDefault.sseAlgorithm, "aws:kms");
+            const rules = inputs(single(run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")).rules;
+            assert.deepEqual(rules.map((r: Record<string, any>) => [r.filter.prefix, r.expiration.days, r.status]), [["daily/", 30, "Enabled"], ["production/", 90, "Enabled"]]); // eslint-disable-line @typescript-eslint/no-explicit-any
+            const policy = JSON.parse(inputs(single(run, "aws:s3/bucketPolicy:BucketPolicy")).policy);
+            assert.deepEqual(policy.Statement[0].Condition, { Bool: { "aws:SecureTransport": "false" } });
+            assert.equal(policy.Statement[0].Effect, "Deny");
+            const trust = JSON.parse(inputs(single(run, "aws:iam/role:Role")).assumeRolePolicy);
+            assert.equal(trust.Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"], `repo:pakashop/pakashop:environment:${stack}`);
+            const access = JSON.parse(inputs(single(run, "aws:iam/rolePolicy:RolePolicy")).policy);
+            assert.deepEqual(access.Statement.map((s: Record<string, unknown>) => s.Action), [["s3:PutObject", "s3:AbortMultipartUpload"]]);
+            assert.ok((access.Statement[0].Resource as string[]).every((r) => /\/(daily|production)\/\*$/.test(r)));
+        });
+
+        it("Cloudflare: proxied records for the API origin and the frontend, an Origin CA certificate for both", () => {
+            const records = byType(run, "cloudflare:index/dnsRecord:DnsRecord").map(inputs);
+            assert.deepEqual(records.map((r) => [r.name, r.type, r.content, r.proxied]), [
+                [want.api, "A", "203.0.113.10", true],
+                [want.frontend, "CNAME", VERCEL_CNAME_TARGET, true],
+            ]);
+            const cert = inputs(single(run, "cloudflare:index/originCaCertificate:OriginCaCertificate"));
+            assert.deepEqual(cert.hostnames, [want.api, want.frontend]);
+        });
+
+        it(want.owner ? "owns the zone: SSL strict, TLS 1.2, always HTTPS, OWASP + Cloudflare managed WAF, API routes of both stacks"
+            : "leaves the zone-wide settings, WAF and origin rules to production", () => {
+            const settings = byType(run, "cloudflare:index/zoneSetting:ZoneSetting").map(inputs).map((z) => [z.settingId, z.value]);
+            const rulesets = byType(run, "cloudflare:index/ruleset:Ruleset").map(inputs);
+            if (!want.owner) {
+                assert.deepEqual([settings, rulesets], [[], []]);
+                return;
+            }
+            assert.deepEqual(settings, [["ssl", "strict"], ["min_tls_version", "1.2"], ["always_use_https", "on"]]);
+            const waf = rulesets.find((r) => r.phase === "http_request_firewall_managed");
+            assert.deepEqual(waf?.rules.map((r: Record<string, any>) => [r.action, r.actionParameters.id]), // eslint-disable-line @typescript-eslint/no-explicit-any
+                [["execute", MANAGED_RULESETS.owaspCore], ["execute", MANAGED_RULESETS.cloudflareManaged]]);
+            const routes = rulesets.find((r) => r.phase === "http_request_origin");
+            assert.deepEqual(routes?.rules.map((r: Record<string, any>) => [r.expression, r.actionParameters.origin.host]), [ // eslint-disable-line @typescript-eslint/no-explicit-any
+                ['(http.host eq "pakashop.store" and starts_with(http.request.uri.path, "/api/"))', "api.pakashop.store"],
+                ['(http.host eq "staging.pakashop.store" and starts_with(http.request.uri.path, "/api/"))', "api-staging.pakashop.store"],
+            ]);
+        });
+
+        it("Vercel: production owns the project on branch production with protected previews; staging binds its domain to main", () => {
+            const domain = inputs(single(run, "vercel:index/projectDomain:ProjectDomain"));
+            assert.equal(domain.domain, want.frontend);
+            if (want.owner) {
+                const project = inputs(single(run, "vercel:index/project:Project"));
+                assert.equal(project.gitRepository.productionBranch, "production");
+                assert.equal(project.rootDirectory, "frontend");
+                assert.equal(project.vercelAuthentication.deploymentType, "standardProtectionNew");
+                assert.match(project.ignoreCommand, /feature\/\.\+\|hotfix\/\.\+/);
+                assert.equal(domain.gitBranch, undefined);
+            } else {
+                assert.equal(byType(run, "vercel:index/project:Project").length, 0);
+                assert.equal(domain.gitBranch, "main");
+            }
+            const variables = byType(run, "vercel:index/projectEnvironmentVariable:ProjectEnvironmentVariable").map(inputs);
+            assert.deepEqual(variables[0].value, `https://${want.frontend}/api/v1`);
+        });
+
+        it("services get the tiers' endpoints and credentials in a secret environment, after all three are ready", () => {
+            const step = named(run, "-rollout-config-deploy");
+            assert.ok(isSecretValue(step.inputs.stdin), "the environment file is a secret");
+            const env = String(unwrapSecrets(step.inputs.stdin));
+            assert.match(env, /^DATABASE_URL=postgresql:\/\/pakashop:\S+@pakashop-\w+\.mock\.ap-south-1\.rds\.amazonaws\.com:5432\/pakashop\?sslmode=require$/m);
+            assert.match(env, /^REDIS_URL=redis:\/\/:\S+@172\.31\.16\.10:6379$/m);
+            assert.match(env, /^MEILI_HOST=http:\/\/172\.31\.16\.10:7700$/m);
+            assert.match(env, /^MEILI_MASTER_KEY=\S{16,}$/m);
+            assert.match(env, new RegExp(`^PAKASHOP_ENVIRONMENT=${stack}$`, "m"));
+            const deps = step.dependsOn.map((urn) => urn.slice(urn.lastIndexOf("::") + 2)).sort();
+            assert.deepEqual(deps, [`pakashop-${stack}-cache-provision`, `pakashop-${stack}-database-instance`, `pakashop-${stack}-rollout-bootstrap`, `pakashop-${stack}-search-provision`]);
+        });
+
+        it("outputs what an engineer needs, with no secret in plain text", () => {
+            for (const key of ["backendPublicIp", "databaseEndpoint", "redisAddress", "meilisearchUrl", "backupBucket", "frontendUrl", "apiUrl", "vpcId"]) {
+                assert.ok(run.outputs[key], `output ${key}`);
+            }
+            assert.equal(run.outputs.frontendUrl, `https://${want.frontend}`);
+            assert.ok(!JSON.stringify(run.outputs).includes("mockpassword"));
+        });
+    });
+}
