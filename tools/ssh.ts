@@ -18,6 +18,8 @@ export interface SshTarget {
     readonly privateKey: string;
     /** The host's public key line (`ssh-ed25519 AAAA...`); the connection fails on any other. */
     readonly hostKey: string;
+    /** A jump host to reach this one through (`ssh -W`), with its own pinned key. */
+    readonly proxy?: SshTarget;
 }
 
 export interface CommandResult {
@@ -26,36 +28,46 @@ export interface CommandResult {
     readonly stderr: string;
 }
 
-/** Runs `command` through the remote login shell, as `@pulumi/command` does. */
-export async function runOverSsh(target: SshTarget, command: string, timeoutSeconds = 600): Promise<CommandResult> {
-    if (!target.hostKey) throw new Error(`no pinned host key for ${target.host}: refusing to connect`);
+/** Runs `command` through the remote login shell, as `@pulumi/command` does; `input` is its stdin. */
+export async function runOverSsh(target: SshTarget, command: string, timeoutSeconds = 600, input?: string): Promise<CommandResult> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-ssh-"));
     try {
-        const keyFile = path.join(dir, "key");
-        const knownHosts = path.join(dir, "known_hosts");
-        fs.writeFileSync(keyFile, target.privateKey.endsWith("\n") ? target.privateKey : `${target.privateKey}\n`, { mode: 0o600 });
-        const port = target.port ?? 22;
-        const hostPattern = port === 22 ? target.host : `[${target.host}]:${port}`;
-        fs.writeFileSync(knownHosts, `${hostPattern} ${target.hostKey.trim()}\n`);
-        return await spawnCollect("ssh", [
-            "-F", "/dev/null", "-i", keyFile, "-p", String(port),
-            "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes",
-            "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=15", "-o", "LogLevel=ERROR",
-            `${target.user}@${target.host}`, command,
-        ], timeoutSeconds);
+        const args = [...sshArguments(target, dir, "target"), `${target.user}@${target.host}`, command];
+        return await spawnCollect("ssh", args, timeoutSeconds, process.env, input);
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
     }
 }
 
+/** Options for one hop: its key, its pinned host key, and (recursively) its jump host. */
+function sshArguments(target: SshTarget, dir: string, label: string): string[] {
+    if (!target.hostKey) throw new Error(`no pinned host key for ${target.host}: refusing to connect`);
+    const keyFile = path.join(dir, `${label}.key`);
+    const knownHosts = path.join(dir, `${label}.known_hosts`);
+    fs.writeFileSync(keyFile, target.privateKey.endsWith("\n") ? target.privateKey : `${target.privateKey}\n`, { mode: 0o600 });
+    const port = target.port ?? 22;
+    fs.writeFileSync(knownHosts, `${port === 22 ? target.host : `[${target.host}]:${port}`} ${target.hostKey.trim()}\n`);
+    const args = [
+        "-F", "/dev/null", "-i", keyFile, "-p", String(port),
+        "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes",
+        "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=15", "-o", "LogLevel=ERROR",
+    ];
+    if (target.proxy) {
+        const jump = ["ssh", ...sshArguments(target.proxy, dir, `${label}-jump`), "-W", "%h:%p", `${target.proxy.user}@${target.proxy.host}`];
+        args.push("-o", `ProxyCommand=${jump.map((a) => (/^[\w@%:./=-]+$/.test(a) ? a : `'${a}'`)).join(" ")}`);
+    }
+    return args;
+}
+
 /** Runs a program and collects its output; never rejects for a non-zero exit. */
-export function spawnCollect(file: string, args: string[], timeoutSeconds = 600, env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
+export function spawnCollect(file: string, args: string[], timeoutSeconds = 600, env: NodeJS.ProcessEnv = process.env, input?: string): Promise<CommandResult> {
     return new Promise((resolve, reject) => {
-        const child = spawn(file, args, { env, stdio: ["ignore", "pipe", "pipe"], timeout: timeoutSeconds * 1000 });
+        const child = spawn(file, args, { env, stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"], timeout: timeoutSeconds * 1000 });
+        if (input !== undefined) child.stdin?.end(input);
         let stdout = "";
         let stderr = "";
-        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+        child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
         child.on("error", reject);
         child.on("close", (code) => resolve({ exitCode: code ?? -1, stdout, stderr }));
     });

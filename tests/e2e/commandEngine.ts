@@ -33,6 +33,7 @@ interface CommandInputs {
     connection?: SshTarget;
     environment?: Record<string, string>;
     interpreter?: string[];
+    stdin?: string;
 }
 
 interface StoredResource {
@@ -120,7 +121,7 @@ export class CommandEngine {
         }
         const { exitCode, stdout, stderr } = type === "command:local:Command"
             ? await this.runLocal(command, inputs)
-            : await runRemoteWithDialRetries(inputs.connection as SshTarget & { dialErrorLimit?: number }, command);
+            : await runRemoteWithDialRetries(inputs.connection as SshTarget & { dialErrorLimit?: number }, command, inputs.stdin);
         return this.record({ name, action, startedMs, endedMs: Date.now() - this.t0, exitCode, stdout, stderr });
     }
 
@@ -132,7 +133,7 @@ export class CommandEngine {
 
     private runLocal(command: string, inputs: CommandInputs) {
         const [interpreter, ...flags] = inputs.interpreter ?? ["/bin/sh", "-c"];
-        return spawnCollect(interpreter, [...flags, command], 600, { ...process.env, ...(inputs.environment ?? {}) });
+        return spawnCollect(interpreter, [...flags, command], 600, { ...process.env, ...(inputs.environment ?? {}) }, inputs.stdin);
     }
 }
 
@@ -140,10 +141,10 @@ export class CommandEngine {
 const DIAL_ERROR = /kex_exchange_identification|Connection refused|Connection timed out|Connection reset|Connection closed by/;
 
 /** Like the provider: retry dial errors up to `dialErrorLimit` times (default 10), no pause. */
-async function runRemoteWithDialRetries(target: SshTarget & { dialErrorLimit?: number }, command: string) {
+async function runRemoteWithDialRetries(target: SshTarget & { dialErrorLimit?: number }, command: string, stdin?: string) {
     const limit = target.dialErrorLimit ?? 10;
     for (let attempt = 1; ; attempt++) {
-        const result = await runOverSsh(target, command);
+        const result = await runOverSsh(target, command, 600, stdin);
         if (result.exitCode !== 255 || !DIAL_ERROR.test(result.stderr) || attempt >= limit) return result;
     }
 }

@@ -93,6 +93,24 @@ describe("rollout on a real systemd host (e2e)", function () {
         assert.equal((await httpGet(host, 443, "/api/v1/health/ready", "https")).status, 200);
     });
 
+    it("Redis and Meilisearch run on hosts of their own, and the services reach them with the configured credentials", async () => {
+        const redis = await stage.redisHost.ssh("systemctl is-active redis-server; systemctl is-enabled redis-server; grep -c '^requirepass ' /etc/redis/pakashop.conf; stat -c %a /etc/redis/pakashop.conf");
+        assert.deepEqual(redis.stdout.trim().split("\n"), ["active", "enabled", "1", "640"]);
+        const search = await stage.searchHost.ssh("systemctl is-active meilisearch; systemctl is-enabled meilisearch; stat -c %a /etc/meilisearch/env");
+        assert.deepEqual(search.stdout.trim().split("\n"), ["active", "enabled", "600"]);
+        // From the backend host, with exactly what a service's EnvironmentFile holds.
+        const check = await host.ssh(`set -a; . /etc/pakashop/gateway.env; set +a
+            stat -c %a /etc/pakashop/gateway.env
+            password=\${REDIS_URL#redis://:}; password=\${password%%@*}
+            address=\${REDIS_URL##*@}; address=\${address%:*}
+            REDISCLI_AUTH=$password redis-cli -h "$address" ping
+            redis-cli -h "$address" ping 2>&1 | head -1
+            curl -s -o /dev/null -w '%{http_code}\\n' -H "Authorization: Bearer $MEILI_MASTER_KEY" "$MEILI_HOST/version"
+            curl -s -o /dev/null -w '%{http_code}\\n' "$MEILI_HOST/version"`);
+        assert.equal(check.code, 0, check.stderr);
+        assert.deepEqual(check.stdout.trim().split("\n"), ["600", "PONG", "NOAUTH Authentication required.", "200", "401"]);
+    });
+
     it("deployed in the order of section 3.2, each wave in parallel", async () => {
         const steps = new Map(engine.executions.filter((e) => e.name.endsWith("-deploy")).map((e) => [e.name.replace(/^.*-rollout-|-deploy$/g, ""), e]));
         assert.equal(steps.size, 19);

@@ -7,11 +7,13 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { meilisearchBinary } from "../../components/scripts/meilisearch";
 import { runOffline, OfflineRun } from "../../tools/offlineRun";
 import { loadStackConfig, StackConfig } from "../../tools/stackConfig";
 import { CommandEngine } from "./commandEngine";
 import { createReleaseRepository, ReleaseRepository } from "./fixture";
 import { destroyAllTestHosts, ensureRootfs, TestHost } from "./testHost";
+import { netnsName } from "./testHostResources";
 
 const NS = "pakashop-infra";
 /** Where the host finds the monorepo: a local mirror, as it has no network. */
@@ -21,7 +23,14 @@ export const REPO_ON_HOST = "/srv/pakashop.git";
 export type ServiceRevisions = Record<string, { revision: string }>;
 
 export interface Stage {
+    /** The backend host (public: reachable from this machine). */
     readonly host: TestHost;
+    /** The Redis host, reachable only from the backend host (as in a private subnet). */
+    readonly redisHost: TestHost;
+    /** The Meilisearch host, likewise private. */
+    readonly searchHost: TestHost;
+    /** The data hosts' addresses as the backend host sees them. */
+    readonly privateAddresses: { readonly redis: string; readonly search: string };
     readonly repo: ReleaseRepository;
     readonly engine: CommandEngine;
     /** The staging stack's config for the test host at these revisions, with the real key. */
@@ -41,20 +50,48 @@ export async function prepareStage(name: string, subnetIndex: number, healthTime
     await destroyAllTestHosts();
     await ensureRootfs();
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-stage-"));
-    let host: TestHost | undefined;
+    const hosts: TestHost[] = [];
     try {
         const repo = await createReleaseRepository(path.join(workDir, "repo"));
-        host = await TestHost.boot({ name, subnetIndex });
-        const booted = host;
+        const booted = await TestHost.boot({ name, subnetIndex });
+        hosts.push(booted);
+        const redisHost = await TestHost.boot({ name: `${name}-redis`, subnetIndex: subnetIndex + 1 });
+        hosts.push(redisHost);
+        const searchHost = await TestHost.boot({ name: `${name}-search`, subnetIndex: subnetIndex + 2 });
+        hosts.push(searchHost);
+        // The data hosts are private: a link to the backend host only, like a private subnet
+        // behind it. The deploy reaches them through the backend host as jump host.
+        // One deploy key for every host, as in the program: the data hosts accept the backend's.
+        const deployPublicKey = fs.readFileSync(path.join(booted.dir, "id_ed25519.pub"), "utf8");
+        for (const data of [redisHost, searchHost]) fs.appendFileSync(path.join(data.rootfs, "root/.ssh/authorized_keys"), deployPublicKey);
+        const privateAddresses = {
+            redis: linkPrivately(booted, redisHost, subnetIndex + 1),
+            search: linkPrivately(booted, searchHost, subnetIndex + 2),
+        };
         execFileSync("git", ["clone", "--quiet", "--bare", repo.path, path.join(booted.rootfs, REPO_ON_HOST)]);
+        // No download here: the stand-in takes the pinned binary's place, so the provisioning
+        // script skips the download and runs everything after it for real.
+        const binary = path.join(searchHost.rootfs, meilisearchBinary(MEILISEARCH_VERSION));
+        fs.mkdirSync(path.dirname(binary), { recursive: true });
+        fs.copyFileSync(path.join(__dirname, "fixture", "meilisearch-standin.py"), binary);
+        fs.chmodSync(binary, 0o755);
+
+        const byRole = (resourceName: string): TestHost => (resourceName.includes("-cache-") ? redisHost : resourceName.includes("-search-") ? searchHost : booted);
+        const addressOf = (host: TestHost) => (host === redisHost ? privateAddresses.redis : host === searchHost ? privateAddresses.search : booted.address);
+        const origin = selfSignedOrigin(workDir);
         const engine = new CommandEngine(async (args) => {
             switch (args.type) {
                 case "tls:index/privateKey:PrivateKey":
-                    // The generated host key is what cloud-init would install: here, the test host's.
-                    return { id: args.name, state: { ...args.inputs, publicKeyOpenssh: `${booted.hostPublicKey}\n`, privateKeyOpenssh: "held by the test host" } };
+                    if (args.name.endsWith("-origin-key")) return { id: args.name, state: { ...args.inputs, privateKeyPem: origin.key } };
+                    // A generated host key is what cloud-init would install: here, the test host's own.
+                    return { id: args.name, state: { ...args.inputs, publicKeyOpenssh: `${byRole(args.name).hostPublicKey}\n`, privateKeyOpenssh: "held by the test host" } };
+                case "cloudflare:index/originCaCertificate:OriginCaCertificate":
+                    return { id: args.name, state: { ...args.inputs, certificate: origin.certificate } };
                 case "aws:ec2/eip:Eip":
-                case "aws:ec2/instance:Instance":
-                    return { id: args.name, state: { ...args.inputs, publicIp: booted.address, privateIp: booted.address } };
+                case "aws:ec2/instance:Instance": {
+                    const address = addressOf(byRole(args.name));
+                    return { id: args.name, state: { ...args.inputs, publicIp: address, privateIp: address } };
+                }
                 default:
                     return undefined;
             }
@@ -74,6 +111,9 @@ export async function prepareStage(name: string, subnetIndex: number, healthTime
         };
         return {
             host: booted,
+            redisHost,
+            searchHost,
+            privateAddresses,
             repo,
             engine,
             stackConfig,
@@ -82,13 +122,41 @@ export async function prepareStage(name: string, subnetIndex: number, healthTime
                 return runOffline(stackConfig(revision, services), { hook: engine.hook });
             },
             teardown: async () => {
-                await booted.destroy();
+                for (const host of hosts) await host.destroy();
                 fs.rmSync(workDir, { recursive: true, force: true });
             },
         };
     } catch (error) {
-        await host?.destroy();
+        for (const host of hosts) await host.destroy();
         fs.rmSync(workDir, { recursive: true, force: true });
         throw error;
     }
+}
+
+/** The Meilisearch release the staging stack pins (Pulumi.yaml's default). */
+const MEILISEARCH_VERSION = "v1.7.6";
+
+/**
+ * A point-to-point link between the backend host and a data host, in their own namespaces:
+ * 10.214.<index>.1 on the backend side, .2 on the data host. Returns the data host's address.
+ * The link goes when either namespace goes.
+ */
+function linkPrivately(backend: TestHost, data: TestHost, index: number): string {
+    const [a, b] = [`pkst-l${index}a`, `pkst-l${index}b`];
+    execFileSync("ip", ["link", "add", a, "netns", netnsName(backend.name), "type", "veth", "peer", "name", b, "netns", netnsName(data.name)]);
+    const inside = (host: TestHost, ...args: string[]) => execFileSync("ip", ["netns", "exec", netnsName(host.name), "ip", ...args]);
+    inside(backend, "addr", "add", `10.214.${index}.1/30`, "dev", a);
+    inside(backend, "link", "set", a, "up");
+    inside(data, "addr", "add", `10.214.${index}.2/30`, "dev", b);
+    inside(data, "link", "set", b, "up");
+    return `10.214.${index}.2`;
+}
+
+/** A real key and certificate for nginx, standing in for Cloudflare's Origin CA. */
+function selfSignedOrigin(dir: string): { key: string; certificate: string } {
+    const key = path.join(dir, "origin.key");
+    const certificate = path.join(dir, "origin.pem");
+    execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", certificate,
+        "-days", "2", "-subj", "/CN=api-staging.pakashop.store"], { stdio: "ignore" });
+    return { key: fs.readFileSync(key, "utf8"), certificate: fs.readFileSync(certificate, "utf8") };
 }
