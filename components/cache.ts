@@ -5,30 +5,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { remote } from "@pulumi/command";
-import { sshConnection, SshEndpoint } from "./connection";
-import { DataHost } from "./dataHost";
-import { Architecture } from "./ec2Host";
+import { sshConnection } from "./connection";
+import { DataHost, DataTierArgs } from "./dataHost";
 import { remoteStep } from "./remoteStep";
 import { REDIS_PORT, renderRedisScript } from "./scripts/redis";
 
 /** Arguments of {@link Cache}. */
-export interface CacheArgs {
-    readonly stack: string;
-    readonly vpcId: pulumi.Input<string>;
-    readonly subnetId: pulumi.Input<string>;
-    readonly instanceType: string;
-    readonly architecture: Architecture;
+export interface CacheArgs extends DataTierArgs {
+    /** Redis `maxmemory`, in MB. */
     readonly maxMemoryMb: number;
+    /** Redis `maxmemory-policy`. */
     readonly evictionPolicy: string;
-    /** The backend host's security group: Redis's only client. */
-    readonly clientSecurityGroupId: pulumi.Input<string>;
-    readonly deployPublicKey: string;
-    readonly sshUser: string;
-    readonly privateKey: pulumi.Input<string>;
-    /** The backend host, through which the deploy reaches this private host. */
-    readonly jumpHost: SshEndpoint;
-    /** What must exist before provisioning (NAT for packages, the jump host's bootstrap). */
-    readonly provisionAfter: pulumi.Resource[];
 }
 
 export class Cache extends pulumi.ComponentResource {

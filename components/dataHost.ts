@@ -5,6 +5,7 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { Architecture, debianImage, hardenedInstanceArgs, hostIdentity, IGNORE_IMAGE_UPDATES } from "./ec2Host";
+import { SshEndpoint } from "./connection";
 import { resourceTags } from "./tags";
 
 /** Arguments of {@link DataHost}. */
@@ -33,6 +34,27 @@ export interface DataHostArgs {
      * @default none
      */
     readonly dataVolumeSizeGiB?: number;
+}
+
+/** What a data tier component (Redis, Meilisearch) needs to place and provision its host. */
+export interface DataTierArgs {
+    readonly stack: string;
+    readonly vpcId: pulumi.Input<string>;
+    /** A private subnet. */
+    readonly subnetId: pulumi.Input<string>;
+    readonly instanceType: string;
+    readonly architecture: Architecture;
+    /** The backend host's security group: the tier's only client, and the SSH jump host. */
+    readonly clientSecurityGroupId: pulumi.Input<string>;
+    readonly deployPublicKey: string;
+    /** SSH user; provisioning runs under `sudo -n` unless root. */
+    readonly sshUser: string;
+    /** Deploy private key (a Pulumi secret). */
+    readonly privateKey: pulumi.Input<string>;
+    /** The backend host, through which the deploy reaches this private host. */
+    readonly jumpHost: SshEndpoint;
+    /** What must exist before provisioning (NAT for packages, the jump host). */
+    readonly provisionAfter: pulumi.Resource[];
 }
 
 /** Device name the data volume is attached as; on Nitro it shows up as NVMe, found by serial. */

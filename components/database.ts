@@ -7,25 +7,23 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { PlatformSettings } from "./platformSettings";
 import { resourceTags } from "./tags";
+
+/** Size, backups, Multi-AZ and deletion protection: what a stack may choose. */
+type DatabaseSettings = PlatformSettings["database"];
 
 export const POSTGRES_PORT = 5432;
 export const DATABASE_NAME = "pakashop";
 export const DATABASE_USER = "pakashop";
 
 /** Arguments of {@link Database}. */
-export interface DatabaseArgs {
+export interface DatabaseArgs extends DatabaseSettings {
     readonly stack: string;
     readonly vpcId: pulumi.Input<string>;
     readonly subnetIds: pulumi.Input<string>[];
     /** The backend host's security group: the database's only client. */
     readonly clientSecurityGroupId: pulumi.Input<string>;
-    readonly instanceClass: string;
-    readonly storageGiB: number;
-    readonly maxStorageGiB: number;
-    readonly backupRetentionDays: number;
-    readonly multiAz: boolean;
-    readonly deletionProtection: boolean;
 }
 
 export class Database extends pulumi.ComponentResource {

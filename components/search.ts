@@ -5,30 +5,18 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { remote } from "@pulumi/command";
-import { sshConnection, SshEndpoint } from "./connection";
-import { DataHost } from "./dataHost";
-import { Architecture } from "./ec2Host";
+import { sshConnection } from "./connection";
+import { DataHost, DataTierArgs } from "./dataHost";
 import { remoteStep } from "./remoteStep";
 import { MEILISEARCH_PORT, meilisearchDownloadUrl, renderMeilisearchScript } from "./scripts/meilisearch";
 
 /** Arguments of {@link Search}. */
-export interface SearchArgs {
-    readonly stack: string;
-    readonly vpcId: pulumi.Input<string>;
-    readonly subnetId: pulumi.Input<string>;
-    readonly instanceType: string;
-    readonly architecture: Architecture;
+export interface SearchArgs extends DataTierArgs {
     readonly volumeSizeGiB: number;
     /** Release tag, e.g. `v1.7.6`. */
     readonly version: string;
     /** SHA-256 the downloaded binary must have. */
     readonly sha256: string;
-    readonly clientSecurityGroupId: pulumi.Input<string>;
-    readonly deployPublicKey: string;
-    readonly sshUser: string;
-    readonly privateKey: pulumi.Input<string>;
-    readonly jumpHost: SshEndpoint;
-    readonly provisionAfter: pulumi.Resource[];
 }
 
 export class Search extends pulumi.ComponentResource {

@@ -5,6 +5,7 @@
 import { Catalog, ServiceSpec, unitName } from "./catalog";
 import { currentReleaseDir, environmentFile, HOST_LAYOUT } from "./hostLayout";
 import { serviceDependencies } from "./rollout";
+import { SANDBOX_DIRECTIVES } from "./sandbox";
 
 /** The node binary on the hosts: Debian's `nodejs` package. */
 export const NODE_BINARY = "/usr/bin/node";
@@ -22,41 +23,8 @@ export function execStart(service: ServiceSpec): string {
     }
 }
 
-/**
- * Hardening shared by every service. Each line lowers `systemd-analyze security`'s exposure;
- * the services only need to listen on TCP, read their release and write their state folder.
- */
-const HARDENING: readonly string[] = [
-    "NoNewPrivileges=yes",
-    "ProtectSystem=strict",
-    "ProtectHome=yes",
-    "PrivateTmp=yes",
-    "PrivateDevices=yes",
-    "PrivateUsers=yes",
-    "ProtectKernelTunables=yes",
-    "ProtectKernelModules=yes",
-    "ProtectKernelLogs=yes",
-    "ProtectControlGroups=yes",
-    "ProtectClock=yes",
-    "ProtectHostname=yes",
-    "ProtectProc=invisible",
-    "ProcSubset=pid",
-    "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
-    "RestrictNamespaces=yes",
-    "RestrictRealtime=yes",
-    "RestrictSUIDSGID=yes",
-    "LockPersonality=yes",
-    "RemoveIPC=yes",
-    "KeyringMode=private",
-    "DevicePolicy=closed",
-    "UMask=0077",
-    "CapabilityBoundingSet=",
-    "AmbientCapabilities=",
-    "SystemCallArchitectures=native",
-    "SystemCallFilter=@system-service",
-    "SystemCallFilter=~@privileged @resources",
-    "SystemCallErrorNumber=EPERM",
-];
+/** The services' system-call filter: the service set, minus privileged and resource calls. */
+const SERVICE_SYSCALLS = ["SystemCallFilter=@system-service", "SystemCallFilter=~@privileged @resources"];
 
 /**
  * V8 and CPython's ctypes need writable+executable memory; Go binaries don't. So only Go
@@ -108,7 +76,8 @@ export function renderUnit(catalog: Catalog, serviceId: string): string {
         "RestartSec=2s",
         "TimeoutStopSec=30s",
         `StateDirectory=pakashop/${service.id}`,
-        ...HARDENING,
+        ...SANDBOX_DIRECTIVES,
+        ...SERVICE_SYSCALLS,
         ...languageHardening(service),
         "",
         "[Install]",

@@ -4,6 +4,7 @@
  * systemd unit running `--env production` with the master key from an EnvironmentFile. The
  * master key arrives on standard input, never in the script or a command line.
  */
+import { SANDBOX_DIRECTIVES } from "../sandbox";
 import { heredoc, scriptHeader, shellQuote } from "./shell";
 
 export const MEILISEARCH_PORT = 7700;
@@ -49,35 +50,10 @@ export function renderMeilisearchUnit(version: string, bindAddress: string): str
         "RestartSec=2s",
         "LimitNOFILE=65536",
         `ReadWritePaths=${MEILISEARCH_DATA}`,
-        "NoNewPrivileges=yes",
-        "ProtectSystem=strict",
-        "ProtectHome=yes",
-        "PrivateTmp=yes",
-        "PrivateDevices=yes",
-        "PrivateUsers=yes",
-        "ProtectKernelTunables=yes",
-        "ProtectKernelModules=yes",
-        "ProtectKernelLogs=yes",
-        "ProtectControlGroups=yes",
-        "ProtectClock=yes",
-        "ProtectHostname=yes",
-        "ProtectProc=invisible",
-        "ProcSubset=pid",
-        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
-        "RestrictNamespaces=yes",
-        "RestrictRealtime=yes",
-        "RestrictSUIDSGID=yes",
-        "LockPersonality=yes",
-        "RemoveIPC=yes",
-        "KeyringMode=private",
-        "DevicePolicy=closed",
-        "UMask=0077",
-        "CapabilityBoundingSet=",
-        "AmbientCapabilities=",
-        "SystemCallArchitectures=native",
+        ...SANDBOX_DIRECTIVES,
+        // LMDB and Rust's runtime may adjust resource limits: @resources stays allowed.
         "SystemCallFilter=@system-service",
         "SystemCallFilter=~@privileged",
-        "SystemCallErrorNumber=EPERM",
         "",
         "[Install]",
         "WantedBy=multi-user.target",
