@@ -12,6 +12,7 @@ import { MEILISEARCH_PORT, meilisearchDownloadUrl, renderMeilisearchScript } fro
 
 /** Arguments of {@link Search}. */
 export interface SearchArgs extends DataTierArgs {
+    /** Size of the encrypted gp3 data volume. */
     readonly volumeSizeGiB: number;
     /** Release tag, e.g. `v1.7.6`. */
     readonly version: string;
