@@ -29,5 +29,7 @@ export function remoteStep(name: string, args: RemoteStepArgs, opts: pulumi.Cust
         stdin,
         triggers: [trigger],
         addPreviousOutputInEnv: false,
+        // With secret input, progress (stdout) stays out of Pulumi's log; errors still show.
+        logging: stdin ? "stderr" : "stdoutAndStderr",
     }, stdin ? { ...opts, additionalSecretOutputs: ["stdout", "stderr"] } : opts);
 }

@@ -1,7 +1,13 @@
 /**
- * Every policy of the pack, in one list. Empty until the policy-pack issue adds the domain
- * modules (ec2, rds, s3, cloudflare, vercel, rollout) and lists their policies here.
+ * Every policy of the pack, by domain. The pack's entry (index.ts) and the offline check
+ * (tools/policyCheck.ts) both take them from here.
  */
 import { Policies } from "@pulumi/policy";
+import { awsPolicies } from "./aws";
+import { cloudflarePolicies } from "./cloudflare";
+import { rdsPolicies } from "./rds";
+import { rolloutPolicies } from "./rollout";
+import { s3Policies } from "./s3";
+import { vercelPolicies } from "./vercel";
 
-export const ALL_POLICIES: Policies = [];
+export const ALL_POLICIES: Policies = [...awsPolicies, ...rdsPolicies, ...s3Policies, ...cloudflarePolicies, ...vercelPolicies, ...rolloutPolicies];

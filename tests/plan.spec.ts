@@ -23,7 +23,7 @@ describe("npm run plan", function () {
 
     it("prints one JSON object with the documented schema", () => {
         const doc = JSON.parse(outputs.json);
-        assert.deepEqual(Object.keys(doc).sort(), ["outputs", "placeholderSecrets", "project", "resources", "rollout", "stack"]);
+        assert.deepEqual(Object.keys(doc).sort(), ["outputs", "placeholderSecrets", "policies", "project", "resources", "rollout", "stack"]);
         assert.equal(doc.project, "pakashop-infra");
         assert.equal(doc.stack, "production");
         assert.equal(doc.resources.length, 92);
@@ -35,6 +35,7 @@ describe("npm run plan", function () {
         assert.deepEqual(doc.rollout.waves.map((w: string[]) => w.length), [1, 1, 3, 14]);
         assert.deepEqual(doc.placeholderSecrets, ["pakashop-infra:deployPrivateKey"]);
         assert.equal(doc.outputs.branch, "production");
+        assert.deepEqual(doc.policies, { violations: [] });
     });
 
     it("never prints a secret, in any format", () => {
@@ -62,7 +63,7 @@ describe("npm run plan", function () {
     it("exits 2 on a bad command line and 1 on an unknown stack", () => {
         const usage = plan("--stack", "production", "--format", "yaml");
         assert.equal(usage.status, 2);
-        assert.match(usage.output, /--format must be one of text, json, markdown, not yaml/);
+        assert.match(usage.output, /--format must be one of text, json, markdown, sarif, not yaml/);
         assert.equal(plan().status, 2);
         const unknown = plan("--stack", "prod");
         assert.equal(unknown.status, 1);

@@ -14,7 +14,7 @@ const TARGET_SECONDS = 2;
 const TARGET_MB = 350;
 const root = path.resolve(__dirname, "..");
 
-interface Sample { seconds: number; peakMB: number }
+interface Sample { seconds: number; peakMB: number; policyMs: number }
 
 /** One fresh process; `compileCacheDir` points Node's compile cache somewhere (empty = a cold run). */
 function measure(stack: string, compileCacheDir?: string): Sample {
@@ -25,14 +25,14 @@ function measure(stack: string, compileCacheDir?: string): Sample {
     });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const report = child.stderr.trim().split("\n").pop() ?? "";
-    let parsed: { exitCode: number; maxRssKiB: number };
+    let parsed: { exitCode: number; maxRssKiB: number; policyMs: number };
     try {
         parsed = JSON.parse(report);
     } catch {
         throw new Error(`plan run failed (status ${child.status}):\n${child.stderr}`);
     }
     if (parsed.exitCode !== 0) throw new Error(`plan exited ${parsed.exitCode}:\n${child.stderr}`);
-    return { seconds, peakMB: parsed.maxRssKiB / 1024 };
+    return { seconds, peakMB: parsed.maxRssKiB / 1024, policyMs: parsed.policyMs };
 }
 
 function median(values: number[]): number {
@@ -52,4 +52,6 @@ const verdict = (ok: boolean) => (ok ? "within target" : "OVER TARGET");
 console.log(`offline plan, ${stack} stack, ${RUNS} runs, Node ${process.version}`);
 console.log(`first run, cold compile cache: ${cold.seconds.toFixed(2)} s, ${cold.peakMB.toFixed(0)} MB`);
 console.log(`wall time   median ${median(seconds).toFixed(2)} s  min ${Math.min(...seconds).toFixed(2)} s  max ${Math.max(...seconds).toFixed(2)} s  (target <= ${TARGET_SECONDS} s: ${verdict(Math.max(...seconds) <= TARGET_SECONDS)})`);
+const policyMs = samples.map((s) => s.policyMs);
+console.log(`policies    median ${median(policyMs).toFixed(0)} ms  max ${Math.max(...policyMs).toFixed(0)} ms to evaluate every policy (target < 1000 ms: ${verdict(Math.max(...policyMs) < 1000)})`);
 console.log(`peak memory median ${median(peaks).toFixed(0)} MB  max ${Math.max(...peaks).toFixed(0)} MB  (target <= ${TARGET_MB} MB: ${verdict(Math.max(...peaks) <= TARGET_MB)})`);

@@ -4,7 +4,10 @@
  * Runs the program for a stack offline, under Pulumi's mocks, with that stack's config file,
  * and prints what it would deploy: resources grouped by component with their dependencies,
  * the rollout waves, and the outputs. No cloud account or Pulumi CLI is needed.
- * Exit codes: 0 planned, 1 the program rejected the configuration, 2 bad command line.
+ * The policy pack runs over the plan with `policy/<stack>.json`; its verdict is part of every
+ * format (`--format sarif` gives only that verdict, as SARIF 2.1.0 for code scanning).
+ * Exit codes: 0 planned, 5 a mandatory policy is violated (as `pulumi preview`), 1 the program
+ * rejected the configuration, 2 bad command line.
  */
 import "./compileCache"; // first: caches the compilation of everything imported after it
 import { CATALOG } from "../components/catalog";
@@ -12,6 +15,7 @@ import { runAsScript, runTool, UsageError } from "./cli";
 import { runOffline } from "./offlineRun";
 import { Format, formatPlan, FORMATS, planDocument } from "./planFormat";
 import { deployGraph, wavesOf } from "./planModel";
+import { checkPolicies, exitCodeFor, loadPackConfig } from "./policyCheck";
 import { listStacks, loadStackConfig } from "./stackConfig";
 
 const USAGE = `usage: npm run plan -- --stack <${listStacks().join("|")}> [--format ${FORMATS.join("|")}]`;
@@ -43,8 +47,9 @@ export function main(argv: string[]): Promise<number> {
     return runTool(argv, USAGE, parseArgs, async (args) => {
         const run = await runOffline(loadStackConfig(args.stack));
         const waves = wavesOf(deployGraph(run.resources, Object.keys(CATALOG.services)));
-        process.stdout.write(formatPlan(planDocument(run, waves), args.format));
-        return 0;
+        const violations = await checkPolicies(run, loadPackConfig(args.stack));
+        process.stdout.write(formatPlan(planDocument(run, waves, violations), args.format));
+        return exitCodeFor(violations);
     });
 }
 

@@ -3,8 +3,10 @@
  * pull-request comment). Every format redacts secrets to "[secret]".
  */
 import { OfflineRun, PlannedResource, redactSecrets } from "./offlineRun";
+import { Violation } from "./policyCheck";
+import { toSarif } from "./sarif";
 
-export const FORMATS = ["text", "json", "markdown"] as const;
+export const FORMATS = ["text", "json", "markdown", "sarif"] as const;
 export type Format = (typeof FORMATS)[number];
 
 /** The JSON document of `npm run plan -- --format json`. */
@@ -16,9 +18,11 @@ export interface PlanDocument {
     readonly outputs: unknown;
     /** Secret settings that were encrypted in the stack file and replaced by offline placeholders. */
     readonly placeholderSecrets: string[];
+    /** The policy pack's verdict on this plan. */
+    readonly policies: { readonly violations: Violation[] };
 }
 
-export function planDocument(run: OfflineRun, waves: string[][]): PlanDocument {
+export function planDocument(run: OfflineRun, waves: string[][], violations: Violation[]): PlanDocument {
     return {
         project: run.project,
         stack: run.stack,
@@ -33,7 +37,18 @@ export function planDocument(run: OfflineRun, waves: string[][]): PlanDocument {
         rollout: { waves },
         outputs: redactSecrets(run.outputs),
         placeholderSecrets: run.placeholderSecrets,
+        policies: { violations },
     };
+}
+
+const SEVERITIES = ["critical", "high", "medium", "low"] as const;
+
+/** One line: how many violations, how many block the deploy. */
+export function policySummary(doc: PlanDocument): string {
+    const all = doc.policies.violations;
+    const mandatory = all.filter((v) => v.enforcementLevel === "mandatory").length;
+    return all.length === 0 ? "Policies: 0 violations."
+        : `Policies: ${all.length} violation${all.length === 1 ? "" : "s"}, ${mandatory} mandatory (${mandatory > 0 ? "blocks the deploy" : "advisory only"}).`;
 }
 
 function placeholderNote(doc: PlanDocument): string {
@@ -74,6 +89,8 @@ export function formatText(doc: PlanDocument): string {
     for (const r of roots(doc)) walk(r, 0);
     lines.push("", "Rollout waves (seed section 3.2; each wave starts when the one before is healthy):");
     doc.rollout.waves.forEach((wave, i) => lines.push(`  ${i + 1}. ${wave.join(", ")}`));
+    lines.push("", policySummary(doc));
+    for (const v of doc.policies.violations) lines.push(`  [${v.enforcementLevel}, ${v.severity}] ${v.policy}: ${shortName(v.urn || "stack")}: ${v.message}`);
     lines.push("", "Outputs:");
     for (const [key, value] of Object.entries(doc.outputs as Record<string, unknown>)) {
         lines.push(`  ${key} = ${JSON.stringify(value)}`);
@@ -83,7 +100,14 @@ export function formatText(doc: PlanDocument): string {
 
 export function formatMarkdown(doc: PlanDocument): string {
     const children = childrenByParent(doc.resources);
-    const lines = [`### Plan for \`${doc.stack}\`: ${doc.resources.length} resources`, ""];
+    const lines = [`### Plan for \`${doc.stack}\`: ${doc.resources.length} resources`, "", `**${policySummary(doc)}**`, ""];
+    for (const severity of SEVERITIES) {
+        const group = doc.policies.violations.filter((v) => v.severity === severity);
+        if (group.length === 0) continue;
+        lines.push(`#### ${severity} (${group.length})`, "", "| policy | level | resource | message |", "|---|---|---|---|");
+        for (const v of group) lines.push(`| \`${v.policy}\` | ${v.enforcementLevel} | ${shortName(v.urn || "stack")} | ${v.message.replace(/\|/g, "\\|")} |`);
+        lines.push("");
+    }
     const note = placeholderNote(doc);
     if (note) lines.push(`> ${note}`, "");
     lines.push("**Rollout waves** (seed section 3.2)", "");
@@ -105,6 +129,8 @@ export function formatPlan(doc: PlanDocument, format: Format): string {
     switch (format) {
         case "json":
             return `${JSON.stringify(doc, null, 2)}\n`;
+        case "sarif":
+            return `${JSON.stringify(toSarif(doc.stack, doc.policies.violations), null, 2)}\n`;
         case "markdown":
             return formatMarkdown(doc);
         case "text":

@@ -1,0 +1,76 @@
+/**
+ * The rollout: remote steps pin host keys and keep secret-fed output out of logs; deploy steps
+ * follow the tiers of the seed's section 3.2; each stack deploys its own branch.
+ */
+import { PolicyResource } from "@pulumi/policy";
+import { CATALOG } from "../components/catalog";
+import { serviceDependencies } from "../components/rollout";
+import { nameOf, ofType, Props, resourcePolicy, stackPolicy } from "./policyKit";
+
+const REMOTE = "command:remote:Command";
+
+/** The service a deploy step deploys, from its name `<rollout>-<service>-deploy`. */
+function serviceOf(step: PolicyResource): string | undefined {
+    const name = nameOf(step.urn);
+    return name.endsWith("-deploy") ? Object.keys(CATALOG.services).find((id) => name.endsWith(`-${id}-deploy`)) : undefined;
+}
+
+export const rolloutPolicies = [
+    resourcePolicy({
+        name: "command-remote-enforce-host-key",
+        description: "Checks that every remote command pins the host key of its host (and of its jump host).",
+        severity: "critical",
+        remediationSteps: "Set connection.hostKey (and connection.proxy.hostKey) to the host's generated public key.",
+        types: [REMOTE],
+        check: (p) => {
+            const problems: string[] = [];
+            if (!p.connection?.hostKey) problems.push(`connection to ${p.connection?.host} has no hostKey; pin the host's key.`);
+            if (p.connection?.proxy && !p.connection.proxy.hostKey) problems.push(`jump host ${p.connection.proxy.host} has no hostKey; pin it.`);
+            return problems;
+        },
+    }),
+    resourcePolicy({
+        name: "command-remote-disable-secret-logging",
+        description: "Checks that a remote command fed secrets on stdin does not log its standard output.",
+        severity: "high",
+        remediationSteps: "Set logging to \"stderr\" or \"none\" on commands with stdin (components/remoteStep.ts does).",
+        types: [REMOTE],
+        check: (p: Props) => (p.stdin && !["stderr", "none"].includes(p.logging)
+            ? `logging is ${JSON.stringify(p.logging ?? "stdoutAndStderr")} on a command fed secrets on stdin; set it to "stderr" or "none".` : undefined),
+    }),
+    stackPolicy({
+        name: "pakashop-rollout-enforce-tier-order",
+        description: "Checks that every deploy step waits for every deploy step of the tier before it, and for none of its own or a later tier (seed section 3.2).",
+        severity: "critical",
+        remediationSteps: "Keep the tiers in components/catalog.ts as section 3.2 lists them; ServiceRollout adds the dependsOn edges.",
+        check: (resources) => {
+            const steps = ofType(resources, REMOTE).filter((r) => serviceOf(r));
+            const violations: { message: string; urn: string }[] = [];
+            for (const step of steps) {
+                const service = serviceOf(step) as string;
+                const waitsFor = new Set(step.dependencies.map(serviceOf).filter((s): s is string => s !== undefined));
+                const required = serviceDependencies(CATALOG, service);
+                const missing = required.filter((s) => !waitsFor.has(s));
+                const extra = [...waitsFor].filter((s) => !required.includes(s));
+                if (missing.length) violations.push({ urn: step.urn, message: `${service} deploys without waiting for ${missing.join(", ")} (the tier before); add them to dependsOn.` });
+                if (extra.length) violations.push({ urn: step.urn, message: `${service} waits for ${extra.join(", ")}, which are not in the tier before it; remove them from dependsOn.` });
+            }
+            return violations;
+        },
+    }),
+    stackPolicy<{ branch?: string }>({
+        name: "pakashop-rollout-enforce-branch",
+        description: "Checks that the stack deploys its own branch (production deploys production, staging deploys main).",
+        severity: "critical",
+        remediationSteps: "Set pakashop-infra:branch in Pulumi.<stack>.yaml to the stack's branch.",
+        configSchema: { properties: { branch: { type: "string" } } },
+        check: (resources, config) => {
+            if (!config.branch) return [];
+            return ofType(resources, REMOTE).flatMap((step) => {
+                const deployed = /local branch='([^']*)'/.exec(String(step.props.create ?? ""))?.[1];
+                return deployed !== undefined && deployed !== config.branch
+                    ? [{ urn: step.urn, message: `${nameOf(step.urn)} deploys branch ${deployed}; this stack deploys ${config.branch}.` }] : [];
+            });
+        },
+    }),
+];

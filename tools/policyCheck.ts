@@ -1,0 +1,132 @@
+/**
+ * Runs the policy pack over an offline plan, without the Pulumi engine or a cloud account.
+ * Policies get their arguments built the way @pulumi/policy builds them: props as plain values
+ * (secrets unwrapped), `isType`/`asType` by type token, `getConfig` merging the policy's schema
+ * defaults with the stack's pack config, `notApplicable`, and for stack policies every resource
+ * with its parent and dependencies. Where this can differ from `pulumi preview`: see README.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import {
+    EnforcementLevel, Policies, PolicyPackConfig, PolicyResource, ResourceValidationPolicy, Severity, StackValidationPolicy,
+} from "@pulumi/policy";
+import { ALL_POLICIES } from "../policy/policies";
+import { OfflineRun, PlannedResource, unwrapSecrets } from "./offlineRun";
+import { REPO_ROOT } from "./stackConfig";
+
+/** One reported violation. */
+export interface Violation {
+    readonly policy: string;
+    readonly enforcementLevel: EnforcementLevel;
+    readonly severity: Severity;
+    readonly urn: string;
+    readonly message: string;
+}
+
+/** Exit code of `pulumi preview` when a mandatory policy is violated; the plan uses it too. */
+export const POLICY_VIOLATION_EXIT_CODE = 5;
+
+/** The plan's exit code for these violations: 5 when any mandatory one is among them. */
+export function exitCodeFor(violations: readonly Violation[]): number {
+    return violations.some((v) => v.enforcementLevel === "mandatory") ? POLICY_VIOLATION_EXIT_CODE : 0;
+}
+
+/** The stack's pack config (`policy/<stack>.json`), or none. */
+export function loadPackConfig(stack: string, root = REPO_ROOT): PolicyPackConfig {
+    const file = path.join(root, "policy", `${stack}.json`);
+    return fs.existsSync(file) ? (JSON.parse(fs.readFileSync(file, "utf8")) as PolicyPackConfig) : {};
+}
+
+class NotApplicable extends Error {}
+
+type AnyPolicy = ResourceValidationPolicy | StackValidationPolicy;
+type ResourceClass = { __pulumiType?: string };
+
+function enforcementOf(policy: AnyPolicy, config: PolicyPackConfig): EnforcementLevel {
+    const entry = config[policy.name];
+    if (typeof entry === "string") return entry;
+    return entry?.enforcementLevel ?? policy.enforcementLevel ?? "advisory";
+}
+
+/** Schema defaults, overridden by the pack config's values (as the engine does). */
+function configOf(policy: AnyPolicy, config: PolicyPackConfig): Record<string, unknown> {
+    const defaults = Object.fromEntries(Object.entries(policy.configSchema?.properties ?? {})
+        .filter(([, schema]) => (schema as { default?: unknown }).default !== undefined)
+        .map(([key, schema]) => [key, (schema as { default?: unknown }).default]));
+    const entry = config[policy.name];
+    const values = typeof entry === "object" ? Object.fromEntries(Object.entries(entry).filter(([k]) => k !== "enforcementLevel")) : {};
+    return { ...defaults, ...values };
+}
+
+const typeChecks = (type: string, props: Record<string, unknown>) => ({
+    isType: (cls: ResourceClass) => cls.__pulumiType === type,
+    asType: (cls: ResourceClass) => (cls.__pulumiType === type ? props : undefined),
+});
+
+/** The stack's resources as @pulumi/policy's PolicyResource, parents and dependencies linked. */
+function policyResources(resources: readonly PlannedResource[]): PolicyResource[] {
+    const byUrn = new Map<string, PolicyResource & { dependencies: PolicyResource[] }>();
+    for (const r of resources) {
+        const props = unwrapSecrets(r.inputs) as Record<string, unknown>;
+        byUrn.set(r.urn, {
+            type: r.type, props, urn: r.urn, name: r.name,
+            opts: { protect: false, ignoreChanges: [], deleteBeforeReplace: undefined, aliases: [], additionalSecretOutputs: [], customTimeouts: {} } as unknown as PolicyResource["opts"],
+            dependencies: [], propertyDependencies: {},
+            ...typeChecks(r.type, props),
+        } as unknown as PolicyResource & { dependencies: PolicyResource[] });
+    }
+    for (const r of resources) {
+        const resource = byUrn.get(r.urn) as PolicyResource & { dependencies: PolicyResource[]; parent?: PolicyResource };
+        if (r.parent && byUrn.has(r.parent)) resource.parent = byUrn.get(r.parent);
+        resource.dependencies.push(...r.dependsOn.map((urn) => byUrn.get(urn)).filter((d): d is PolicyResource => d !== undefined));
+    }
+    return [...byUrn.values()];
+}
+
+function validators(policy: ResourceValidationPolicy) {
+    const v = policy.validateResource;
+    return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
+/** Evaluates every policy over the plan; resolves to the violations in policy order. */
+export async function checkPolicies(run: OfflineRun, packConfig: PolicyPackConfig, policies: Policies = ALL_POLICIES): Promise<Violation[]> {
+    const resources = policyResources(run.resources);
+    const custom = resources.filter((r) => run.resources.find((p) => p.urn === r.urn)?.custom);
+    const violations: Violation[] = [];
+    for (const policy of policies) {
+        const enforcementLevel = enforcementOf(policy, packConfig);
+        if (enforcementLevel === "disabled") continue;
+        const config = configOf(policy, packConfig);
+        const record = (fallbackUrn: string) => (message: string, urn?: string) =>
+            violations.push({ policy: policy.name, enforcementLevel, severity: policy.severity ?? "medium", urn: urn ?? fallbackUrn, message });
+        const notApplicable = (reason?: string): never => {
+            throw new NotApplicable(reason);
+        };
+        const guarded = async (validation: () => Promise<void> | void) => {
+            try {
+                await validation();
+            } catch (error) {
+                if (!(error instanceof NotApplicable)) throw error;
+            }
+        };
+        if ("validateStack" in policy && policy.validateStack) {
+            const validateStack = policy.validateStack;
+            await guarded(() => validateStack({ resources, stackTags: new Map(), getConfig: <T>() => config as T, notApplicable }, record("")));
+        } else if ("validateResource" in policy) {
+            for (const resource of custom) {
+                for (const validate of validators(policy)) {
+                    await guarded(() => validate({
+                        type: resource.type, props: resource.props, urn: resource.urn, name: resource.name, opts: resource.opts,
+                        stackTags: new Map(), getConfig: <T>() => config as T, notApplicable, ...typeChecks(resource.type, resource.props),
+                    } as Parameters<typeof validate>[0], record(resource.urn)));
+                }
+            }
+        }
+    }
+    return violations;
+}
+
+/** The pack's policies with their level for a stack (for the README and SARIF rules). */
+export function policyLevels(packConfig: PolicyPackConfig, policies: Policies = ALL_POLICIES) {
+    return policies.map((p) => ({ name: p.name, description: p.description, severity: p.severity ?? "medium", enforcementLevel: enforcementOf(p, packConfig), remediationSteps: p.remediationSteps ?? "" }));
+}
