@@ -72,9 +72,10 @@ describe("npm run plan", function () {
 });
 
 describe("README", () => {
-    it("its generated blocks (the rollout diagram) are up to date: run npm run readme", () => {
+    it("its generated blocks (the rollout diagram, the policy table) are up to date: run npm run readme", () => {
         const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
         assert.equal(regenerate(readme), readme);
         assert.match(readme, /core --> supporting/);
+        assert.match(readme, /^\| `aws-rds-instance-enable-multi-az` \| medium \| mandatory \| advisory \|/m);
     });
 });

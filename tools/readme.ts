@@ -1,12 +1,14 @@
 /**
  * `npm run readme`: regenerates the parts of README.md that are derived from code (the
- * rollout diagram, from the catalog), between `<!-- generated:NAME -->` markers.
+ * rollout diagram from the catalog, the policy table from the pack), between
+ * `<!-- generated:NAME -->` markers.
  * `npm run readme -- --check` exits 1 when README.md is stale; a test runs the same check.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { Catalog, CATALOG, INFRASTRUCTURE_TIER, unitName } from "../components/catalog";
 import { rolloutWaves } from "../components/rollout";
+import { loadPackConfig, policyLevels } from "./policyCheck";
 
 const README = path.resolve(__dirname, "..", "README.md");
 
@@ -29,8 +31,20 @@ export function renderRolloutDiagram(catalog: Catalog): string {
     return lines.join("\n");
 }
 
+/** A table of every policy with its severity and its level per stack, from the pack itself. */
+export function renderPolicyTable(): string {
+    const production = policyLevels(loadPackConfig("production"));
+    const staging = new Map(policyLevels(loadPackConfig("staging")).map((p) => [p.name, p.enforcementLevel]));
+    return [
+        "| policy | severity | production | staging | checks that |",
+        "|---|---|---|---|---|",
+        ...production.map((p) => `| \`${p.name}\` | ${p.severity} | ${p.enforcementLevel} | ${staging.get(p.name)} | ${p.description.replace(/^Checks that /, "")} |`),
+    ].join("\n");
+}
+
 export const GENERATED: Record<string, () => string> = {
     rollout: () => renderRolloutDiagram(CATALOG),
+    policies: renderPolicyTable,
 };
 
 /** README text with every generated block replaced by its current rendering. */
