@@ -17,6 +17,18 @@ function ownsZone(resources: Parameters<typeof ofType>[0]): boolean {
     return ofType(resources, ZONE_SETTING).length > 0;
 }
 
+/** The stack owning the zone must execute this managed ruleset in the managed WAF phase. */
+function managedRulesetPolicy(name: string, ruleset: string, id: string) {
+    return stackPolicy({
+        name,
+        description: `Checks that the stack owning the zone executes the ${ruleset} in http_request_firewall_managed.`,
+        severity: "high",
+        remediationSteps: `Add an execute rule for ${id} to the Ruleset in phase http_request_firewall_managed.`,
+        check: (resources) => (!ownsZone(resources) || executes(resources, id)) ? []
+            : [{ message: `no ruleset executes the ${ruleset} (${id}); add it to the managed WAF phase.` }],
+    });
+}
+
 export const cloudflarePolicies = [
     resourcePolicy({
         name: "cloudflare-zonesetting-enforce-ssl-strict",
@@ -43,22 +55,8 @@ export const cloudflarePolicies = [
         check: (resources) => (!ownsZone(resources) || ofType(resources, ZONE_SETTING).some((r) => r.props.settingId === "always_use_https" && r.props.value === "on"))
             ? [] : [{ message: "the zone's always_use_https is not on; add the zone setting always_use_https = \"on\"." }],
     }),
-    stackPolicy({
-        name: "cloudflare-ruleset-enable-owasp",
-        description: "Checks that the stack owning the zone executes the OWASP Core Ruleset in http_request_firewall_managed.",
-        severity: "high",
-        remediationSteps: `Add a Ruleset in phase http_request_firewall_managed with an execute rule for ${OWASP_CORE_RULESET}.`,
-        check: (resources) => (!ownsZone(resources) || executes(resources, OWASP_CORE_RULESET)) ? []
-            : [{ message: `no ruleset executes the OWASP Core Ruleset (${OWASP_CORE_RULESET}); add it to the managed WAF phase.` }],
-    }),
-    stackPolicy({
-        name: "cloudflare-ruleset-enable-managed",
-        description: "Checks that the stack owning the zone executes the Cloudflare Managed Ruleset.",
-        severity: "high",
-        remediationSteps: `Add an execute rule for ${CLOUDFLARE_MANAGED_RULESET} to the http_request_firewall_managed ruleset.`,
-        check: (resources) => (!ownsZone(resources) || executes(resources, CLOUDFLARE_MANAGED_RULESET)) ? []
-            : [{ message: `no ruleset executes the Cloudflare Managed Ruleset (${CLOUDFLARE_MANAGED_RULESET}); add it to the managed WAF phase.` }],
-    }),
+    managedRulesetPolicy("cloudflare-ruleset-enable-owasp", "OWASP Core Ruleset", OWASP_CORE_RULESET),
+    managedRulesetPolicy("cloudflare-ruleset-enable-managed", "Cloudflare Managed Ruleset", CLOUDFLARE_MANAGED_RULESET),
     resourcePolicy({
         name: "cloudflare-dnsrecord-enforce-proxied",
         description: "Checks that A, AAAA and CNAME records are proxied, so traffic goes through the WAF and the origin stays hidden.",

@@ -42,7 +42,8 @@ function report(messages: string | string[] | undefined, reportViolation: Report
     for (const message of [messages ?? []].flat()) reportViolation(message, urn);
 }
 
-export function resourcePolicy<C extends object>(rule: ResourceRule<C>): ResourceValidationPolicy {
+/** The metadata every policy carries, with the pack's default level. */
+function metadata(rule: Common) {
     return {
         name: rule.name,
         description: rule.description,
@@ -50,6 +51,12 @@ export function resourcePolicy<C extends object>(rule: ResourceRule<C>): Resourc
         severity: rule.severity,
         remediationSteps: rule.remediationSteps,
         configSchema: rule.configSchema,
+    };
+}
+
+export function resourcePolicy<C extends object>(rule: ResourceRule<C>): ResourceValidationPolicy {
+    return {
+        ...metadata(rule),
         validateResource: (args, reportViolation) => {
             if (!rule.types.includes(args.type)) return;
             report(rule.check(args.props, args.getConfig<C>(), args), reportViolation);
@@ -59,12 +66,7 @@ export function resourcePolicy<C extends object>(rule: ResourceRule<C>): Resourc
 
 export function stackPolicy<C extends object>(rule: StackRule<C>): StackValidationPolicy {
     return {
-        name: rule.name,
-        description: rule.description,
-        enforcementLevel: rule.enforcementLevel ?? "mandatory",
-        severity: rule.severity,
-        remediationSteps: rule.remediationSteps,
-        configSchema: rule.configSchema,
+        ...metadata(rule),
         validateStack: (args, reportViolation) => {
             for (const violation of rule.check(args.resources, args.getConfig<C>(), args)) reportViolation(violation.message, violation.urn);
         },
