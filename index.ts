@@ -14,12 +14,17 @@ const platform = new Platform(`pakashop-${settings.stack}`, settings);
 export const backendPublicIp = platform.backend.publicIp;
 export const vpcId = platform.network.vpcId;
 export const databaseEndpoint = platform.database.address;
+/** For the backup jobs (through an SSH tunnel over the backend host); a secret. */
+export const databaseUrl = platform.database.url;
 export const redisAddress = platform.cache.address;
 export const meilisearchUrl = platform.search.url;
 export const backupBucket = platform.backups.bucketName;
 /** The role backup workflows assume (GitHub OIDC). */
 export const backupWriterRoleArn = platform.backups.writerRoleArn;
 export const frontendUrl = platform.frontend.url;
+/** Roles the GitHub workflows assume through OIDC. */
+export const deployRoleArn = platform.ci.deployRoleArn;
+export const readOnlyRoleArn = platform.ci.readOnlyRoleArn;
 export const apiUrl = `https://${settings.platform.edge.apiHostname}`;
 export const backendPrivateIp = platform.backend.privateIp;
 /** The pinned SSH host key: `ssh-keyscan` output must match it. */

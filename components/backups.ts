@@ -6,6 +6,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { GITHUB_OIDC_HOST, githubTrustPolicy } from "./githubAccess";
 import { DAILY_BACKUP_RETENTION_DAYS } from "./platformSettings";
 import { resourceTags } from "./tags";
 
@@ -70,21 +71,9 @@ export class Backups extends pulumi.ComponentResource {
         const role = new aws.iam.Role(`${name}-writer`, {
             description: `Pakashop ${args.stack}: database backup jobs (GitHub Actions OIDC) write dumps`,
             maxSessionDuration: 3600,
-            assumeRolePolicy: pulumi.jsonStringify({
-                Version: "2012-10-17",
-                Statement: [{
-                    Effect: "Allow",
-                    Action: "sts:AssumeRoleWithWebIdentity",
-                    Principal: { Federated: pulumi.interpolate`arn:aws:iam::${account.accountId}:oidc-provider/token.actions.githubusercontent.com` },
-                    Condition: {
-                        StringEquals: {
-                            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
-                            // Only workflow jobs running in this stack's GitHub environment.
-                            "token.actions.githubusercontent.com:sub": `repo:${args.githubRepository}:environment:${args.stack}`,
-                        },
-                    },
-                }],
-            }),
+            // Only workflow jobs running in this stack's GitHub environment.
+            assumeRolePolicy: githubTrustPolicy(pulumi.interpolate`arn:aws:iam::${account.accountId}:oidc-provider/${GITHUB_OIDC_HOST}`,
+                [`repo:${args.githubRepository}:environment:${args.stack}`]),
             tags,
         }, parent);
         new aws.iam.RolePolicy(`${name}-writer`, {

@@ -12,6 +12,7 @@ import { Cache } from "./cache";
 import { Database } from "./database";
 import { Edge } from "./edge";
 import { Frontend } from "./frontend";
+import { GithubAccess } from "./githubAccess";
 import { Network } from "./network";
 import { Search } from "./search";
 import { ServiceRollout } from "./serviceRollout";
@@ -31,6 +32,7 @@ export class Platform extends pulumi.ComponentResource {
     public readonly edge: Edge;
     public readonly frontend: Frontend;
     public readonly rollout: ServiceRollout;
+    public readonly ci: GithubAccess;
 
     constructor(name: string, settings: StackSettings, opts?: pulumi.ComponentResourceOptions) {
         super("pakashop:platform:Platform", name, {}, opts);
@@ -103,6 +105,10 @@ export class Platform extends pulumi.ComponentResource {
                 MEILI_MASTER_KEY: this.search.masterKey,
             })),
             originTls: { certificate: this.edge.originCertificate, key: this.edge.originKey },
+        }, parent);
+
+        this.ci = new GithubAccess(`${name}-ci`, {
+            stack: settings.stack, githubRepository: p.backups.githubRepository, ownsProvider: p.edge.ownsSharedResources,
         }, parent);
 
         this.registerOutputs({});

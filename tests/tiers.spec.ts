@@ -1,10 +1,10 @@
 import { strict as assert } from "assert";
 import { MANAGED_RULESETS, VERCEL_CNAME_TARGET } from "../components/edge";
-import { OfflineRun, PlannedResource, isSecretValue, unwrapSecrets } from "../tools/offlineRun";
+import { OfflineRun, PlannedResource, isSecretValue, redactSecrets, unwrapSecrets } from "../tools/offlineRun";
 import { byType, planStack, single } from "./helpers";
 
-function named(run: OfflineRun, suffix: string): PlannedResource {
-    const found = run.resources.filter((r) => r.name.endsWith(suffix) && r.custom);
+function named(run: OfflineRun, suffix: string, type?: string): PlannedResource {
+    const found = run.resources.filter((r) => r.name.endsWith(suffix) && r.custom && (!type || r.type === type));
     assert.equal(found.length, 1, `one resource named *${suffix}`);
     return found[0];
 }
@@ -91,9 +91,14 @@ for (const stack of ["staging", "production"] as const) {
             const policy = JSON.parse(inputs(single(run, "aws:s3/bucketPolicy:BucketPolicy")).policy);
             assert.deepEqual(policy.Statement[0].Condition, { Bool: { "aws:SecureTransport": "false" } });
             assert.equal(policy.Statement[0].Effect, "Deny");
-            const trust = JSON.parse(inputs(single(run, "aws:iam/role:Role")).assumeRolePolicy);
-            assert.equal(trust.Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"], `repo:pakashop/pakashop:environment:${stack}`);
+            const trust = JSON.parse(inputs(named(run, "-backups-writer", "aws:iam/role:Role")).assumeRolePolicy);
+            assert.deepEqual(trust.Statement[0].Condition.StringLike["token.actions.githubusercontent.com:sub"], [`repo:pakashop/pakashop:environment:${stack}`]);
             const access = JSON.parse(inputs(single(run, "aws:iam/rolePolicy:RolePolicy")).policy);
+            // The workflows' own roles: deploy only from the stack's environment, previews read-only.
+            const deployTrust = JSON.parse(inputs(named(run, "-ci-deploy", "aws:iam/role:Role")).assumeRolePolicy);
+            assert.deepEqual(deployTrust.Statement[0].Condition.StringLike["token.actions.githubusercontent.com:sub"], [`repo:pakashop/pakashop:environment:${stack}`]);
+            assert.equal(inputs(named(run, "-ci-read-only", "aws:iam/rolePolicyAttachment:RolePolicyAttachment")).policyArn, "arn:aws:iam::aws:policy/ReadOnlyAccess");
+            assert.equal(byType(run, "aws:iam/openIdConnectProvider:OpenIdConnectProvider").length, want.owner ? 1 : 0);
             assert.deepEqual(access.Statement.map((s: Record<string, unknown>) => s.Action), [["s3:PutObject", "s3:AbortMultipartUpload"]]);
             assert.ok((access.Statement[0].Resource as string[]).every((r) => /\/(daily|production)\/\*$/.test(r)));
         });
@@ -163,7 +168,8 @@ for (const stack of ["staging", "production"] as const) {
                 assert.ok(run.outputs[key], `output ${key}`);
             }
             assert.equal(run.outputs.frontendUrl, `https://${want.frontend}`);
-            assert.ok(!JSON.stringify(run.outputs).includes("mockpassword"));
+            assert.ok(!JSON.stringify(redactSecrets(run.outputs)).includes("mockpassword"));
+            assert.ok(isSecretValue(run.outputs.databaseUrl));
         });
     });
 }
