@@ -21,7 +21,7 @@ export interface BackupsArgs {
     /** Days `production/` pre-deploy dumps are kept. */
     readonly preDeployRetentionDays: number;
     /** owner/name of the repository whose workflows may assume the backup role. */
-    readonly githubRepository: string;
+    readonly workflowRepository: string;
 }
 
 export class Backups extends pulumi.ComponentResource {
@@ -73,7 +73,7 @@ export class Backups extends pulumi.ComponentResource {
             maxSessionDuration: 3600,
             // Only workflow jobs running in this stack's GitHub environment.
             assumeRolePolicy: githubTrustPolicy(pulumi.interpolate`arn:aws:iam::${account.accountId}:oidc-provider/${GITHUB_OIDC_HOST}`,
-                [`repo:${args.githubRepository}:environment:${args.stack}`]),
+                [`repo:${args.workflowRepository}:environment:${args.stack}`]),
             tags,
         }, parent);
         new aws.iam.RolePolicy(`${name}-writer`, {

@@ -75,7 +75,9 @@ export class Platform extends pulumi.ComponentResource {
             architecture: architectureOf(p.search.instanceType), volumeSizeGiB: p.search.volumeSizeGiB, version: p.search.version, sha256: p.search.sha256,
             clientSecurityGroupId: client, jumpHost, provisionAfter, ...ssh,
         }, parent);
-        this.backups = new Backups(`${name}-backups`, { stack: settings.stack, ...p.backups }, parent);
+        this.backups = new Backups(`${name}-backups`, {
+            stack: settings.stack, preDeployRetentionDays: p.backups.preDeployRetentionDays, workflowRepository: p.backups.workflowRepository,
+        }, parent);
         this.edge = new Edge(`${name}-edge`, {
             stack: settings.stack, zoneId: p.edge.zoneId, apiHostname: p.edge.apiHostname, frontendHostname: p.edge.frontendHostname,
             originAddress: this.backend.publicIp, ownsSharedResources: p.edge.ownsSharedResources, routes,
@@ -108,7 +110,7 @@ export class Platform extends pulumi.ComponentResource {
         }, parent);
 
         this.ci = new GithubAccess(`${name}-ci`, {
-            stack: settings.stack, githubRepository: p.backups.githubRepository, ownsProvider: p.edge.ownsSharedResources,
+            stack: settings.stack, githubRepository: p.backups.workflowRepository, ownsProvider: p.edge.ownsSharedResources,
         }, parent);
 
         this.registerOutputs({});

@@ -26,6 +26,7 @@ export const PLATFORM_SETTING_KEYS = [
     "meilisearchSha256",
     "preDeployBackupRetentionDays",
     "githubRepository",
+    "workflowRepository",
     "zoneName",
     "cloudflareZoneId",
     "frontendHostname",
@@ -61,7 +62,13 @@ export interface PlatformSettings {
     };
     readonly redis: { readonly instanceType: string; readonly maxMemoryMb: number; readonly evictionPolicy: string };
     readonly search: { readonly instanceType: string; readonly volumeSizeGiB: number; readonly version: string; readonly sha256: string };
-    readonly backups: { readonly preDeployRetentionDays: number; readonly githubRepository: string };
+    readonly backups: {
+        readonly preDeployRetentionDays: number;
+        /** The services monorepo (the frontend project builds from it). */
+        readonly githubRepository: string;
+        /** This repository: its workflows assume the AWS roles through OIDC. */
+        readonly workflowRepository: string;
+    };
     readonly edge: {
         readonly zoneName: string;
         readonly zoneId: string;
@@ -104,6 +111,8 @@ export function readPlatformSettings(source: ConfigSource, stack: string): Platf
             preDeployRetentionDays: readInteger(source, "preDeployBackupRetentionDays", 7, 3650, "production/ pre-deploy dumps are the restore point of a bad release"),
             githubRepository: readMatching(source, "githubRepository", /^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/, "must be owner/name of the GitHub repository",
                 "set e.g. pakashop/pakashop"),
+            workflowRepository: readMatching(source, "workflowRepository", /^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/, "must be owner/name of the GitHub repository",
+                "set e.g. pakashop/pakashop-infra"),
         },
         edge: readEdge(source, stack, production),
         frontend: {

@@ -92,11 +92,11 @@ for (const stack of ["staging", "production"] as const) {
             assert.deepEqual(policy.Statement[0].Condition, { Bool: { "aws:SecureTransport": "false" } });
             assert.equal(policy.Statement[0].Effect, "Deny");
             const trust = JSON.parse(inputs(named(run, "-backups-writer", "aws:iam/role:Role")).assumeRolePolicy);
-            assert.deepEqual(trust.Statement[0].Condition.StringLike["token.actions.githubusercontent.com:sub"], [`repo:pakashop/pakashop:environment:${stack}`]);
+            assert.deepEqual(trust.Statement[0].Condition.StringLike["token.actions.githubusercontent.com:sub"], [`repo:pakashop/pakashop-infra:environment:${stack}`]);
             const access = JSON.parse(inputs(single(run, "aws:iam/rolePolicy:RolePolicy")).policy);
             // The workflows' own roles: deploy only from the stack's environment, previews read-only.
             const deployTrust = JSON.parse(inputs(named(run, "-ci-deploy", "aws:iam/role:Role")).assumeRolePolicy);
-            assert.deepEqual(deployTrust.Statement[0].Condition.StringLike["token.actions.githubusercontent.com:sub"], [`repo:pakashop/pakashop:environment:${stack}`]);
+            assert.deepEqual(deployTrust.Statement[0].Condition.StringLike["token.actions.githubusercontent.com:sub"], [`repo:pakashop/pakashop-infra:environment:${stack}`]);
             assert.equal(inputs(named(run, "-ci-read-only", "aws:iam/rolePolicyAttachment:RolePolicyAttachment")).policyArn, "arn:aws:iam::aws:policy/ReadOnlyAccess");
             assert.equal(byType(run, "aws:iam/openIdConnectProvider:OpenIdConnectProvider").length, want.owner ? 1 : 0);
             assert.deepEqual(access.Statement.map((s: Record<string, unknown>) => s.Action), [["s3:PutObject", "s3:AbortMultipartUpload"]]);
