@@ -152,13 +152,28 @@ describe("rollout on a real systemd host (e2e)", function () {
         assert.equal(JSON.parse((await httpGet(host, service.port, service.healthPath)).body).revision, "v2");
     });
 
+    it("runbook: a single-service rollback (services.<id>.revision) puts that service back on its earlier commit and touches nothing else", async () => {
+        const pidsBefore = await unitStates(host);
+        const before = engine.executions.length;
+        await deploy(repo.commits.v1, { [repo.changedService]: { revision: repo.commits.v1 } });
+        assert.deepEqual(engine.since(before).map((e) => `${e.action} ${e.name}`), [
+            `replace pakashop-staging-rollout-${repo.changedService}-deploy`,
+            `delete pakashop-staging-rollout-${repo.changedService}-deploy`,
+        ]);
+        // The earlier release is still on the host: nothing is rebuilt.
+        assert.match(engine.since(before)[0].stdout, /release [0-9a-f]{40} already built/);
+        const service = CATALOG.services[repo.changedService];
+        assert.equal(JSON.parse((await httpGet(host, service.port, service.healthPath)).body).revision, "v1");
+        const pidsAfter = await unitStates(host);
+        for (const id of ids.filter((i) => i !== repo.changedService)) assert.equal(pidsAfter[id].pid, pidsBefore[id].pid, `${id} was restarted`);
+    });
+
     it("host drift check: clean after a deploy; a hand-edited unit and a stopped service are exactly what it reports (exit 7)", async () => {
         const { spawnSync } = await import("child_process");
         const drift = () => {
             const result = spawnSync(process.execPath, ["--require", "tsx/cjs", path.join(REPO_ROOT, "tools/drift.ts"),
                 "--stack", "staging", "--host", host.address, "--host-key", host.hostPublicKey, "--user", "root",
-                "--identity", path.join(host.dir, "id_ed25519"), "--set", `revision=${repo.commits.v1}`,
-                "--set", `services=${JSON.stringify({ [repo.changedService]: { revision: repo.commits.v2 } })}`], { encoding: "utf8", cwd: REPO_ROOT });
+                "--identity", path.join(host.dir, "id_ed25519"), "--set", `revision=${repo.commits.v1}`], { encoding: "utf8", cwd: REPO_ROOT });
             return { status: result.status, report: result.stdout ? JSON.parse(result.stdout) : undefined, stderr: result.stderr };
         };
         const clean = drift();
@@ -198,8 +213,21 @@ describe("rollout on a real systemd host (e2e)", function () {
         const states = await unitStates(host);
         assert.equal(states[broken].active, "active");
         const service = CATALOG.services[broken];
-        assert.equal(JSON.parse((await httpGet(host, service.port, service.healthPath)).body).revision, "v2");
+        // Back on the release it ran before (v1, after the single-service rollback above).
+        assert.equal(JSON.parse((await httpGet(host, service.port, service.healthPath)).body).revision, "v1");
         for (const id of later) assert.equal(states[id].pid, pidsBefore[id].pid, `${id} was restarted`);
+    });
+
+    it("runbook: a code rollback deploys the last good commit to every service, from releases already on the host", async () => {
+        const before = engine.executions.length;
+        await deploy(repo.commits.v1);
+        const ran = engine.since(before).filter((e) => e.action === "replace");
+        assert.ok(ran.length > 0);
+        for (const execution of ran) assert.doesNotMatch(execution.stdout, /building /, `${execution.name} rebuilt a release`);
+        for (const id of ids) {
+            const service = CATALOG.services[id];
+            assert.equal(JSON.parse((await httpGet(host, service.port, service.healthPath)).body).revision, "v1", id);
+        }
     });
 
     it("after a poweroff and a new boot, all 19 come back in dependency order", async () => {
