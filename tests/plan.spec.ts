@@ -7,7 +7,7 @@ import { exec } from "./helpers";
 
 /** Runs `npm run plan -- ARGS` the way the script does, on this Node. */
 function plan(...args: string[]) {
-    return exec(process.execPath, ["--require", "tsx/cjs", path.join(REPO_ROOT, "tools/plan.ts"), ...args], { cwd: REPO_ROOT });
+    return exec(process.execPath, ["--require", path.join(REPO_ROOT, "tools/register.js"), path.join(REPO_ROOT, "tools/plan.ts"), ...args], { cwd: REPO_ROOT });
 }
 
 describe("npm run plan", function () {

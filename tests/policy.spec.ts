@@ -173,7 +173,7 @@ describe("policy pack", () => {
         this.timeout(180_000);
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-sarif-"));
         try {
-            const plan = exec(process.execPath, ["--require", "tsx/cjs", path.join(REPO_ROOT, "tools/plan.ts"), "--stack", "staging", "--format", "sarif"], { cwd: REPO_ROOT });
+            const plan = exec(process.execPath, ["--require", path.join(REPO_ROOT, "tools/register.js"), path.join(REPO_ROOT, "tools/plan.ts"), "--stack", "staging", "--format", "sarif"], { cwd: REPO_ROOT });
             assert.equal(plan.status, 0, plan.output);
             const sarif = JSON.parse(plan.output);
             assert.equal(sarif.version, "2.1.0");

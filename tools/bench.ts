@@ -20,7 +20,7 @@ interface Sample { seconds: number; peakMB: number; policyMs: number }
 function measure(stack: string, compileCacheDir?: string): Sample {
     const started = process.hrtime.bigint();
     const env = compileCacheDir ? { ...process.env, NODE_COMPILE_CACHE: compileCacheDir } : process.env;
-    const child = spawnSync(process.execPath, ["--require", "tsx/cjs", path.join(root, "tools/benchChild.ts"), stack], {
+    const child = spawnSync(process.execPath, ["--require", path.join(root, "tools/register.js"), path.join(root, "tools/benchChild.ts"), stack], {
         cwd: root, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, env,
     });
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -1,5 +1,5 @@
 /**
- * `node --require tsx/cjs tools/testhost.ts <command>` (as root): the end-to-end test hosts by hand.
+ * `node --require ./tools/register.js tools/testhost.ts <command>` (as root): the end-to-end test hosts by hand.
  *
  *   smoke     boot a host, check systemd, ssh and a DynamicUser service across a reboot, destroy
  *             it and check nothing is left; prints timings
@@ -13,7 +13,7 @@ import * as fs from "fs";
 import { ensureRootfs, destroyAllTestHosts, TestHost } from "../tests/e2e/testHost";
 import { cgroupDir, HOSTS_DIR, NAME_PREFIX, netnsName } from "../tests/e2e/testHostResources";
 
-const USAGE = "usage: node --require tsx/cjs tools/testhost.ts <smoke|rootfs|clean>";
+const USAGE = "usage: node --require ./tools/register.js tools/testhost.ts <smoke|rootfs|clean>";
 const SMOKE_NAME = "smoke";
 /** Far from the low indexes tests are likely to pick, so a smoke run can go alongside them. */
 const SMOKE_SUBNET = 250;

@@ -7,7 +7,7 @@
  * `Environment=`, probes it with curl as the health gate does, and stops it with SIGTERM.
  * The `broken` revision must build and then fail to start; `v2` must report its new marker.
  *
- *     node --require tsx/cjs tests/e2e/fixtureCheck.ts [--keep] [--changed=<id>] [--broken=<id>]
+ *     node --require ./tools/register.js tests/e2e/fixtureCheck.ts [--keep] [--changed=<id>] [--broken=<id>]
  *
  * Exits 1 if any check fails. `--keep` leaves the work folder for inspection; `--changed` and
  * `--broken` pass the fixture's options, to check other languages' v2 and crash code.

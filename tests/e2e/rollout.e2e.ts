@@ -171,7 +171,7 @@ describe("rollout on a real systemd host (e2e)", function () {
     it("host drift check: clean after a deploy; a hand-edited unit and a stopped service are exactly what it reports (exit 7)", async () => {
         const { spawnSync } = await import("child_process");
         const drift = () => {
-            const result = spawnSync(process.execPath, ["--require", "tsx/cjs", path.join(REPO_ROOT, "tools/drift.ts"),
+            const result = spawnSync(process.execPath, ["--require", path.join(REPO_ROOT, "tools/register.js"), path.join(REPO_ROOT, "tools/drift.ts"),
                 "--stack", "staging", "--host", host.address, "--host-key", host.hostPublicKey, "--user", "root",
                 "--identity", path.join(host.dir, "id_ed25519"), "--set", `revision=${repo.commits.v1}`], { encoding: "utf8", cwd: REPO_ROOT });
             return { status: result.status, report: result.stdout ? JSON.parse(result.stdout) : undefined, stderr: result.stderr };
