@@ -5,9 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { remote } from "@pulumi/command";
-import { sshConnection } from "./connection";
-import { DataHost, DataTierArgs } from "./dataHost";
-import { remoteStep } from "./remoteStep";
+import { DataHost, DataTierArgs, provisionDataHost } from "./dataHost";
 import { REDIS_PORT, renderRedisScript } from "./scripts/redis";
 
 /** Arguments of {@link Cache}. */
@@ -28,18 +26,12 @@ export class Cache extends pulumi.ComponentResource {
 
     constructor(name: string, args: CacheArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pakashop:data:Cache", name, {}, opts);
-        this.host = new DataHost(`${name}-host`, {
-            stack: args.stack, role: "redis", vpcId: args.vpcId, subnetId: args.subnetId, instanceType: args.instanceType,
-            architecture: args.architecture, port: REDIS_PORT, clientSecurityGroupId: args.clientSecurityGroupId, deployPublicKey: args.deployPublicKey,
-        }, { parent: this });
+        this.host = new DataHost(`${name}-host`, { ...args, role: "redis", port: REDIS_PORT }, { parent: this });
         // Letters and digits only: safe in a URL and in redis.conf without quoting.
         const password = new random.RandomPassword(`${name}-password`, { length: 40, special: false }, { parent: this });
-        this.ready = remoteStep(`${name}-provision`, {
-            connection: sshConnection({ host: this.host.privateIp, hostKey: this.host.hostPublicKey, user: args.sshUser, privateKey: args.privateKey }, args.jumpHost),
-            sshUser: args.sshUser,
-            script: this.host.privateIp.apply((bindAddress) => renderRedisScript({ bindAddress, maxMemoryMb: args.maxMemoryMb, evictionPolicy: args.evictionPolicy })),
-            stdin: password.result,
-        }, { parent: this, dependsOn: [this.host, ...args.provisionAfter] });
+        this.ready = provisionDataHost(`${name}-provision`, this.host, args,
+            this.host.privateIp.apply((bindAddress) => renderRedisScript({ bindAddress, maxMemoryMb: args.maxMemoryMb, evictionPolicy: args.evictionPolicy })),
+            password.result, this);
         this.address = this.host.privateIp;
         this.url = pulumi.secret(pulumi.interpolate`redis://:${password.result}@${this.host.privateIp}:${REDIS_PORT}`);
         this.registerOutputs({ address: this.address });

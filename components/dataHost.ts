@@ -5,7 +5,9 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { Architecture, debianImage, hardenedInstanceArgs, hostIdentity, IGNORE_IMAGE_UPDATES } from "./ec2Host";
-import { SshEndpoint } from "./connection";
+import { remote } from "@pulumi/command";
+import { sshConnection, SshEndpoint } from "./connection";
+import { remoteStep } from "./remoteStep";
 import { resourceTags } from "./tags";
 
 /** Arguments of {@link DataHost}. */
@@ -103,4 +105,17 @@ export class DataHost extends pulumi.ComponentResource {
         this.dataVolumeId = this.instance.ebsBlockDevices.apply((devices) => devices?.find((d) => d.deviceName === DATA_VOLUME_DEVICE)?.volumeId ?? "");
         this.registerOutputs({ privateIp: this.privateIp, hostPublicKey: this.hostPublicKey, securityGroupId: this.securityGroupId });
     }
+}
+
+/**
+ * Runs a data tier's provisioning script on its host, reached through the backend host as jump
+ * host, once the host and `tier.provisionAfter` exist. The tier's secret goes on stdin.
+ */
+export function provisionDataHost(name: string, host: DataHost, tier: DataTierArgs, script: pulumi.Input<string>, secret: pulumi.Input<string>, parent: pulumi.Resource): remote.Command {
+    return remoteStep(name, {
+        connection: sshConnection({ host: host.privateIp, hostKey: host.hostPublicKey, user: tier.sshUser, privateKey: tier.privateKey }, tier.jumpHost),
+        sshUser: tier.sshUser,
+        script,
+        stdin: secret,
+    }, { parent, dependsOn: [host, ...tier.provisionAfter] });
 }

@@ -10,13 +10,10 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { MANAGED_RULESETS } from "./managedRulesets";
 import { ZoneRoute } from "./zoneRoutes";
 
-/** Cloudflare's managed rulesets (design card: checked ids). */
-export const MANAGED_RULESETS = {
-    owaspCore: "4814384a9e5d4991b9815dcfc25d2f1f",
-    cloudflareManaged: "efb7b8c949ac4650a09736fc376e9aee",
-} as const;
+export { MANAGED_RULESETS };
 /** Where Vercel wants custom domains pointed. */
 export const VERCEL_CNAME_TARGET = "cname.vercel-dns.com";
 /** Cloudflare's "automatic" TTL, required for proxied records. */

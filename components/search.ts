@@ -5,9 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { remote } from "@pulumi/command";
-import { sshConnection } from "./connection";
-import { DataHost, DataTierArgs } from "./dataHost";
-import { remoteStep } from "./remoteStep";
+import { DataHost, DataTierArgs, provisionDataHost } from "./dataHost";
 import { MEILISEARCH_PORT, meilisearchDownloadUrl, renderMeilisearchScript } from "./scripts/meilisearch";
 
 /** Arguments of {@link Search}. */
@@ -31,20 +29,13 @@ export class Search extends pulumi.ComponentResource {
 
     constructor(name: string, args: SearchArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pakashop:data:Search", name, {}, opts);
-        this.host = new DataHost(`${name}-host`, {
-            stack: args.stack, role: "search", vpcId: args.vpcId, subnetId: args.subnetId, instanceType: args.instanceType,
-            architecture: args.architecture, port: MEILISEARCH_PORT, clientSecurityGroupId: args.clientSecurityGroupId,
-            deployPublicKey: args.deployPublicKey, dataVolumeSizeGiB: args.volumeSizeGiB,
-        }, { parent: this });
+        this.host = new DataHost(`${name}-host`, { ...args, role: "search", port: MEILISEARCH_PORT, dataVolumeSizeGiB: args.volumeSizeGiB }, { parent: this });
         const masterKey = new random.RandomPassword(`${name}-master-key`, { length: 48, special: false }, { parent: this });
-        this.ready = remoteStep(`${name}-provision`, {
-            connection: sshConnection({ host: this.host.privateIp, hostKey: this.host.hostPublicKey, user: args.sshUser, privateKey: args.privateKey }, args.jumpHost),
-            sshUser: args.sshUser,
-            script: pulumi.all([this.host.privateIp, this.host.dataVolumeId]).apply(([bindAddress, dataVolumeId]) => renderMeilisearchScript({
+        this.ready = provisionDataHost(`${name}-provision`, this.host, args,
+            pulumi.all([this.host.privateIp, this.host.dataVolumeId]).apply(([bindAddress, dataVolumeId]) => renderMeilisearchScript({
                 version: args.version, sha256: args.sha256, downloadUrl: meilisearchDownloadUrl(args.version, args.architecture), bindAddress, dataVolumeId,
             })),
-            stdin: masterKey.result,
-        }, { parent: this, dependsOn: [this.host, ...args.provisionAfter] });
+            masterKey.result, this);
         this.url = pulumi.interpolate`http://${this.host.privateIp}:${MEILISEARCH_PORT}`;
         this.masterKey = pulumi.secret(masterKey.result);
         this.registerOutputs({ url: this.url });

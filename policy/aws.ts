@@ -1,4 +1,5 @@
 /** EC2 hosts, their network exposure, and the tags every taggable AWS resource carries. */
+import { REQUIRED_TAG_KEYS } from "../components/tags";
 import { Props, resourcePolicy } from "./policyKit";
 
 const INSTANCE = "aws:ec2/instance:Instance";
@@ -7,7 +8,8 @@ const WORLD = ["0.0.0.0/0", "::/0"];
 /** SSH and the data tiers' ports: never open to the world. */
 const SENSITIVE_PORTS: Record<number, string> = { 22: "SSH", 5432: "PostgreSQL", 6379: "Redis", 7700: "Meilisearch" };
 
-export const REQUIRED_TAGS = ["Project", "Environment", "ManagedBy", "Component"];
+/** The tags components/tags.ts gives every taggable resource. */
+export const REQUIRED_TAGS: readonly string[] = REQUIRED_TAG_KEYS;
 /** The AWS types this program creates that carry tags. */
 export const TAGGABLE_TYPES = [
     INSTANCE, SECURITY_GROUP, "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/internetGateway:InternetGateway",

@@ -1,10 +1,9 @@
 /** Cloudflare: strict TLS to the origin, modern TLS at the edge, the managed WAF, proxied records. */
+import { MANAGED_RULESETS } from "../components/managedRulesets";
 import { ofType, Props, resourcePolicy, stackPolicy } from "./policyKit";
 
 const ZONE_SETTING = "cloudflare:index/zoneSetting:ZoneSetting";
 const RULESET = "cloudflare:index/ruleset:Ruleset";
-export const OWASP_CORE_RULESET = "4814384a9e5d4991b9815dcfc25d2f1f";
-export const CLOUDFLARE_MANAGED_RULESET = "efb7b8c949ac4650a09736fc376e9aee";
 const TLS_VERSIONS = ["1.0", "1.1", "1.2", "1.3"];
 
 function executes(resources: Parameters<typeof ofType>[0], id: string): boolean {
@@ -55,8 +54,8 @@ export const cloudflarePolicies = [
         check: (resources) => (!ownsZone(resources) || ofType(resources, ZONE_SETTING).some((r) => r.props.settingId === "always_use_https" && r.props.value === "on"))
             ? [] : [{ message: "the zone's always_use_https is not on; add the zone setting always_use_https = \"on\"." }],
     }),
-    managedRulesetPolicy("cloudflare-ruleset-enable-owasp", "OWASP Core Ruleset", OWASP_CORE_RULESET),
-    managedRulesetPolicy("cloudflare-ruleset-enable-managed", "Cloudflare Managed Ruleset", CLOUDFLARE_MANAGED_RULESET),
+    managedRulesetPolicy("cloudflare-ruleset-enable-owasp", "OWASP Core Ruleset", MANAGED_RULESETS.owaspCore),
+    managedRulesetPolicy("cloudflare-ruleset-enable-managed", "Cloudflare Managed Ruleset", MANAGED_RULESETS.cloudflareManaged),
     resourcePolicy({
         name: "cloudflare-dnsrecord-enforce-proxied",
         description: "Checks that A, AAAA and CNAME records are proxied, so traffic goes through the WAF and the origin stays hidden.",

@@ -3,7 +3,7 @@
  * exactly as `npm run plan -- --stack production --format json` does it, then this process's
  * peak RSS and how long evaluating the policies took.
  */
-import "./compileCache"; // first: caches the compilation of everything imported after it
+import "./fastStart"; // first: caches the compilation of everything imported after it
 import { CATALOG } from "../components/catalog";
 import { runOffline } from "./offlineRun";
 import { formatPlan, planDocument } from "./planFormat";

@@ -10,7 +10,7 @@
  * stack file, e.g. the revision the last deploy set.
  * Exit codes: 0 no drift, 7 drift (as `pulumi preview --expect-no-changes`), 1 error, 2 usage.
  */
-import "./compileCache"; // first: caches the compilation of everything imported after it
+import "./fastStart"; // first: caches the compilation of everything imported after it
 import * as fs from "fs";
 import { runAsScript, runTool, UsageError } from "./cli";
 import { CONFIG_NAMESPACE } from "../components/settings";

@@ -9,7 +9,7 @@
  * Exit codes: 0 planned, 5 a mandatory policy is violated (as `pulumi preview`), 1 the program
  * rejected the configuration, 2 bad command line.
  */
-import "./compileCache"; // first: caches the compilation of everything imported after it
+import "./fastStart"; // first: caches the compilation of everything imported after it
 import { CATALOG } from "../components/catalog";
 import { runAsScript, runTool, UsageError } from "./cli";
 import { runOffline } from "./offlineRun";

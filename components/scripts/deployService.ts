@@ -7,7 +7,7 @@
  */
 import { Catalog, ServiceSpec, unitName } from "../catalog";
 import { environmentFile, HOST_LAYOUT, serviceDir } from "../hostLayout";
-import { renderEnsureSourceFunction, SourceArgs } from "./release";
+import { renderEnsureSourceFunction, SourceArgs } from "./source";
 import { heredoc, scriptHeader, shellQuote } from "./shell";
 
 /** What one service's deploy needs besides the catalog. */
