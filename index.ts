@@ -6,9 +6,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { Platform } from "./components/platform";
 import { pulumiConfigSource } from "./components/pulumiConfigSource";
 import { readSettings } from "./components/settings";
+import { packServiceSources } from "./components/sources";
 
 const settings = readSettings(pulumiConfigSource(), pulumi.getStack());
-const platform = new Platform(`pakashop-${settings.stack}`, settings);
+// The hosts never fetch sources: this machine packs them from a local clone of the monorepo.
+const sources = packServiceSources({ projectDir: __dirname, branch: settings.branch, serviceRevisions: settings.serviceRevisions });
+const platform = new Platform(`pakashop-${settings.stack}`, settings, sources);
 
 /** Where the backend answers and deploys connect. */
 export const backendPublicIp = platform.backend.publicIp;

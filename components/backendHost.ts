@@ -1,12 +1,12 @@
 /**
- * The backend EC2 host of one stack: Debian 12, IMDSv2 only, encrypted gp3 root volume, an
+ * The backend EC2 host of one stack: Debian 13, IMDSv2 only, encrypted gp3 root volume, an
  * Elastic IP, and a security group that admits SSH from the deploy networks and HTTPS from
  * Cloudflare only. Its SSH host key is generated here and installed by cloud-init, so every
  * remote command can pin it from the first connection on.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { Architecture, debianImage, hardenedInstanceArgs, hostIdentity, IGNORE_IMAGE_UPDATES } from "./ec2Host";
+import { Architecture, debianImage, hardenedInstanceArgs, hostIdentity, IGNORE_IMAGE_UPDATES, instanceResourceName } from "./ec2Host";
 import { resourceTags } from "./tags";
 
 /** Arguments of {@link BackendHost}. */
@@ -29,11 +29,20 @@ export interface BackendHostArgs {
     readonly httpsCidrs: { readonly ipv4: pulumi.Input<string[]>; readonly ipv6: pulumi.Input<string[]> };
     /** OpenSSH public key authorized for the image's default user. */
     readonly deployPublicKey: string;
+    /**
+     * The VPC's internet gateway. An Elastic IP associated with an instance needs it attached
+     * first, and nothing in the EIP's inputs refers to it, so the order is explicit (the
+     * provider's docs: "EIP may require IGW to exist prior to association. Use depends_on to
+     * set an explicit dependency on the IGW", https://www.pulumi.com/registry/packages/aws/api-docs/ec2/eip/).
+     */
+    readonly internetGateway: pulumi.Resource;
 }
 
 export class BackendHost extends pulumi.ComponentResource {
     /** The instance. */
     public readonly instance: aws.ec2.Instance;
+    /** The instance id: it changes exactly when the host is replaced, so every step on it re-runs. */
+    public readonly instanceId: pulumi.Output<string>;
     /** The address deploys connect to and Cloudflare proxies to. */
     public readonly publicIp: pulumi.Output<string>;
     /** The address other tiers see the host from. */
@@ -75,7 +84,7 @@ export class BackendHost extends pulumi.ComponentResource {
             tags,
         }, { parent: this });
 
-        this.instance = new aws.ec2.Instance(`${name}-instance`, {
+        this.instance = new aws.ec2.Instance(instanceResourceName(name, args.architecture), {
             ami: image.id,
             instanceType: args.instanceType,
             subnetId: args.subnetId,
@@ -89,8 +98,9 @@ export class BackendHost extends pulumi.ComponentResource {
             domain: "vpc",
             instance: this.instance.id,
             tags,
-        }, { parent: this });
+        }, { parent: this, dependsOn: [args.internetGateway] });
 
+        this.instanceId = this.instance.id;
         this.publicIp = elasticIp.publicIp;
         this.privateIp = this.instance.privateIp;
         this.hostPublicKey = identity.hostPublicKey;

@@ -6,7 +6,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { GITHUB_OIDC_HOST, githubTrustPolicy } from "./githubAccess";
+import { GithubOidcProvider, githubTrustPolicy, trustingRoleOptions } from "./githubAccess";
 import { DAILY_BACKUP_RETENTION_DAYS } from "./platformSettings";
 import { resourceTags } from "./tags";
 
@@ -22,6 +22,11 @@ export interface BackupsArgs {
     readonly preDeployRetentionDays: number;
     /** owner/name of the repository whose workflows may assume the backup role. */
     readonly workflowRepository: string;
+    /**
+     * The account's GitHub OIDC provider (`GithubAccess.oidcProvider`, components/githubAccess.ts): the role's
+     * trust policy names its ARN, and the role is created after it in the stack that creates it.
+     */
+    readonly githubOidcProvider: GithubOidcProvider;
 }
 
 export class Backups extends pulumi.ComponentResource {
@@ -67,15 +72,15 @@ export class Backups extends pulumi.ComponentResource {
             }),
         }, { parent: this, dependsOn: [publicAccess] });
 
-        const account = aws.getCallerIdentityOutput({}, parent);
         const role = new aws.iam.Role(`${name}-writer`, {
             description: `Pakashop ${args.stack}: database backup jobs (GitHub Actions OIDC) write dumps`,
             maxSessionDuration: 3600,
-            // Only workflow jobs running in this stack's GitHub environment.
-            assumeRolePolicy: githubTrustPolicy(pulumi.interpolate`arn:aws:iam::${account.accountId}:oidc-provider/${GITHUB_OIDC_HOST}`,
-                [`repo:${args.workflowRepository}:environment:${args.stack}`]),
+            // Only workflow jobs running in this stack's GitHub environment. IAM refuses a trust
+            // policy naming a provider that does not exist yet: the ARN is the provider's own
+            // output (or the lookup's), never an ARN built from the account id.
+            assumeRolePolicy: githubTrustPolicy(args.githubOidcProvider.arn, [`repo:${args.workflowRepository}:environment:${args.stack}`]),
             tags,
-        }, parent);
+        }, trustingRoleOptions(args.githubOidcProvider, this));
         new aws.iam.RolePolicy(`${name}-writer`, {
             role: role.id,
             policy: pulumi.jsonStringify({

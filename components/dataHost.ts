@@ -4,7 +4,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { Architecture, debianImage, hardenedInstanceArgs, hostIdentity, IGNORE_IMAGE_UPDATES } from "./ec2Host";
+import { Architecture, debianImage, hardenedInstanceArgs, hostIdentity, IGNORE_IMAGE_UPDATES, instanceResourceName } from "./ec2Host";
 import { remote } from "@pulumi/command";
 import { sshConnection, SshEndpoint } from "./connection";
 import { remoteStep } from "./remoteStep";
@@ -64,6 +64,8 @@ export const DATA_VOLUME_DEVICE = "/dev/sdf";
 
 export class DataHost extends pulumi.ComponentResource {
     public readonly instance: aws.ec2.Instance;
+    /** `redis`, `search`. */
+    public readonly role: string;
     public readonly privateIp: pulumi.Output<string>;
     public readonly hostPublicKey: pulumi.Output<string>;
     public readonly securityGroupId: pulumi.Output<string>;
@@ -73,6 +75,7 @@ export class DataHost extends pulumi.ComponentResource {
     constructor(name: string, args: DataHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pakashop:hosts:DataHost", name, {}, opts);
         const tags = resourceTags(args.stack, args.role);
+        this.role = args.role;
         const identity = hostIdentity(name, args.deployPublicKey, this);
         const securityGroup = new aws.ec2.SecurityGroup(`${name}-sg`, {
             description: `Pakashop ${args.role}: port ${args.port} and SSH from the backend host only`,
@@ -85,7 +88,7 @@ export class DataHost extends pulumi.ComponentResource {
             tags,
         }, { parent: this });
 
-        this.instance = new aws.ec2.Instance(`${name}-instance`, {
+        this.instance = new aws.ec2.Instance(instanceResourceName(name, args.architecture), {
             ami: debianImage(args.architecture, this).id,
             instanceType: args.instanceType,
             subnetId: args.subnetId,
@@ -116,6 +119,8 @@ export function provisionDataHost(name: string, host: DataHost, tier: DataTierAr
         connection: sshConnection({ host: host.privateIp, hostKey: host.hostPublicKey, user: tier.sshUser, privateKey: tier.privateKey }, tier.jumpHost),
         sshUser: tier.sshUser,
         script,
+        hostId: host.instance.id,
+        summary: { host: host.role },
         stdin: secret,
     }, { parent, dependsOn: [host, ...tier.provisionAfter] });
 }

@@ -11,15 +11,16 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { MANAGED_RULESETS } from "./managedRulesets";
+import {
+    CLOUDFLARE_AUTOMATIC_TTL, CLOUDFLARE_DNS_RECORD_TYPE, CLOUDFLARE_ORIGIN_CA, CLOUDFLARE_PHASE, CLOUDFLARE_RULE_ACTION, CLOUDFLARE_RULESET_KIND,
+    CLOUDFLARE_ZONE_SETTING, TLS_PRIVATE_KEY,
+} from "./providerValues";
+import { isHostname } from "./platformSettings";
 import { ZoneRoute } from "./zoneRoutes";
 
 export { MANAGED_RULESETS };
 /** Where Vercel wants custom domains pointed. */
 export const VERCEL_CNAME_TARGET = "cname.vercel-dns.com";
-/** Cloudflare's "automatic" TTL, required for proxied records. */
-const AUTOMATIC_TTL = 1;
-/** Origin CA certificates may last 15 years; renewal is a `pulumi up` away. */
-const ORIGIN_CERT_VALIDITY_DAYS = 5475;
 
 /** Arguments of {@link Edge}. */
 export interface EdgeArgs {
@@ -35,9 +36,25 @@ export interface EdgeArgs {
     readonly routes: readonly ZoneRoute[];
 }
 
-/** The expression an origin rule matches: a frontend host's `/api/` paths. */
+/**
+ * `value` if it is a lower-case hostname, else an error. Values that reach Cloudflare's Rules
+ * language go through this even though the settings were validated upstream (defence in depth):
+ * an expression's string literal is delimited by `"` and gives `"` and `\` a meaning (written
+ * `\"` and `\\`; https://developers.cloudflare.com/ruleset-engine/rules-language/values/,
+ * "Quoted string syntax"), so one stray quote turns a value into expression code. A hostname
+ * (letters, digits, '-', '.') has neither character: an allow-list, not escaping.
+ */
+export function ruleHostname(value: string, where: string): string {
+    if (!isHostname(value)) {
+        throw new Error(`${where}: refusing ${JSON.stringify(value)}: only a lower-case hostname (letters, digits, '-', '.') may go into a Cloudflare rule`);
+    }
+    return value;
+}
+
+/** The expression an origin rule matches: a frontend host's `/api/` paths. Throws on anything but a hostname. */
 export function apiRouteExpression(frontendHostname: string): string {
-    return `(http.host eq "${frontendHostname}" and starts_with(http.request.uri.path, "/api/"))`;
+    const host = ruleHostname(frontendHostname, "apiRouteExpression");
+    return `(http.host eq "${host}" and starts_with(http.request.uri.path, "/api/"))`;
 }
 
 export class Edge extends pulumi.ComponentResource {
@@ -51,14 +68,14 @@ export class Edge extends pulumi.ComponentResource {
         const parent = { parent: this };
         const comment = `pakashop-infra ${args.stack}`;
         new cloudflare.DnsRecord(`${name}-api`, {
-            zoneId: args.zoneId, name: args.apiHostname, type: "A", content: args.originAddress, proxied: true, ttl: AUTOMATIC_TTL, comment,
+            zoneId: args.zoneId, name: args.apiHostname, type: CLOUDFLARE_DNS_RECORD_TYPE.a, content: args.originAddress, proxied: true, ttl: CLOUDFLARE_AUTOMATIC_TTL, comment,
         }, parent);
         new cloudflare.DnsRecord(`${name}-frontend`, {
-            zoneId: args.zoneId, name: args.frontendHostname, type: "CNAME", content: VERCEL_CNAME_TARGET, proxied: true, ttl: AUTOMATIC_TTL, comment,
+            zoneId: args.zoneId, name: args.frontendHostname, type: CLOUDFLARE_DNS_RECORD_TYPE.cname, content: VERCEL_CNAME_TARGET, proxied: true, ttl: CLOUDFLARE_AUTOMATIC_TTL, comment,
         }, parent);
 
         // The origin answers for the API host and, through the origin rule, the frontend host.
-        const key = new tls.PrivateKey(`${name}-origin-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, parent);
+        const key = new tls.PrivateKey(`${name}-origin-key`, { algorithm: TLS_PRIVATE_KEY.ecdsa.algorithm, ecdsaCurve: TLS_PRIVATE_KEY.ecdsa.curve }, parent);
         const hostnames = [args.apiHostname, args.frontendHostname];
         const csr = new tls.CertRequest(`${name}-origin-csr`, {
             privateKeyPem: key.privateKeyPem,
@@ -66,7 +83,7 @@ export class Edge extends pulumi.ComponentResource {
             dnsNames: hostnames,
         }, parent);
         const certificate = new cloudflare.OriginCaCertificate(`${name}-origin-cert`, {
-            csr: csr.certRequestPem, hostnames, requestType: "origin-ecc", requestedValidity: ORIGIN_CERT_VALIDITY_DAYS,
+            csr: csr.certRequestPem, hostnames, requestType: CLOUDFLARE_ORIGIN_CA.requestType.ecc, requestedValidity: CLOUDFLARE_ORIGIN_CA.validityDays,
         }, parent);
         this.originCertificate = certificate.certificate;
         this.originKey = pulumi.secret(key.privateKeyPem);
@@ -77,35 +94,49 @@ export class Edge extends pulumi.ComponentResource {
 
     private zoneWide(name: string, args: EdgeArgs): void {
         const parent = { parent: this };
+        // Zone settings always exist: creating one PATCHes the setting, deleting one leaves it as it
+        // is (terraform-provider-cloudflare internal/services/zone_setting/resource.go).
         const setting = (id: string, value: string) =>
             new cloudflare.ZoneSetting(`${name}-${id.replace(/_/g, "-")}`, { zoneId: args.zoneId, settingId: id, value }, parent);
-        setting("ssl", "strict");
-        setting("min_tls_version", "1.2");
-        setting("always_use_https", "on");
+        const { ssl, minTlsVersion, alwaysUseHttps } = CLOUDFLARE_ZONE_SETTING;
+        setting(ssl.id, ssl.strict);
+        setting(minTlsVersion.id, minTlsVersion.tls12);
+        setting(alwaysUseHttps.id, alwaysUseHttps.on);
+        // Both rulesets are their phase's zone entry point, of which a zone has one per phase: a
+        // replacement (name, kind and phase force one) can only delete the old one first. A zone that
+        // already has one needs `pulumi import` first (docs/runbook.md); what each needs of the
+        // zone's Cloudflare plan is in cloudflarePlans.ts and in `npm run plan`.
+        const entrypoint = { ...parent, deleteBeforeReplace: true };
         new cloudflare.Ruleset(`${name}-waf`, {
             zoneId: args.zoneId,
             name: "pakashop managed WAF",
             description: "OWASP Core and Cloudflare Managed rulesets",
-            kind: "zone",
-            phase: "http_request_firewall_managed",
+            kind: CLOUDFLARE_RULESET_KIND.zone,
+            phase: CLOUDFLARE_PHASE.firewallManaged,
             rules: [
-                { ref: "owasp-core", description: "OWASP Core Ruleset", expression: "true", action: "execute", actionParameters: { id: MANAGED_RULESETS.owaspCore } },
-                { ref: "cloudflare-managed", description: "Cloudflare Managed Ruleset", expression: "true", action: "execute", actionParameters: { id: MANAGED_RULESETS.cloudflareManaged } },
+                { ref: "owasp-core", description: "OWASP Core Ruleset", expression: "true", action: CLOUDFLARE_RULE_ACTION.execute, actionParameters: { id: MANAGED_RULESETS.owaspCore } },
+                { ref: "cloudflare-managed", description: "Cloudflare Managed Ruleset", expression: "true", action: CLOUDFLARE_RULE_ACTION.execute, actionParameters: { id: MANAGED_RULESETS.cloudflareManaged } },
             ],
-        }, parent);
+        }, entrypoint);
         new cloudflare.Ruleset(`${name}-api-routes`, {
             zoneId: args.zoneId,
             name: "pakashop API routes",
             description: "Send each stack's <frontend>/api/* to its API origin (DNS record override)",
-            kind: "zone",
-            phase: "http_request_origin",
-            rules: args.routes.map((route) => ({
-                ref: `api-${route.stack}`,
-                description: `${route.frontendHostname}/api/* -> ${route.apiHostname}`,
-                expression: apiRouteExpression(route.frontendHostname),
-                action: "route",
-                actionParameters: { origin: { host: route.apiHostname } },
-            })),
-        }, parent);
+            kind: CLOUDFLARE_RULESET_KIND.zone,
+            phase: CLOUDFLARE_PHASE.origin,
+            // Every value here may come from another stack's file (components/zoneRoutes.ts).
+            rules: args.routes.map((route) => {
+                const frontend = ruleHostname(route.frontendHostname, `origin rule of stack ${route.stack}`);
+                const api = ruleHostname(route.apiHostname, `origin rule of stack ${route.stack}`);
+                if (!/^[a-z0-9-]+$/.test(route.stack)) throw new Error(`origin rule: refusing stack name ${JSON.stringify(route.stack)} in a rule ref`);
+                return {
+                    ref: `api-${route.stack}`,
+                    description: `${frontend}/api/* -> ${api}`,
+                    expression: apiRouteExpression(frontend),
+                    action: CLOUDFLARE_RULE_ACTION.route,
+                    actionParameters: { origin: { host: api } },
+                };
+            }),
+        }, entrypoint);
     }
 }

@@ -7,6 +7,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as vercel from "@pulumiverse/vercel";
+import { VERCEL_DEPLOYMENT_TYPE, VERCEL_ENV_TARGET, VERCEL_FRAMEWORK, VERCEL_GIT_PROVIDER } from "./providerValues";
 import { ZoneRoute } from "./zoneRoutes";
 
 /** The environment variable the frontend reads its API base URL from. */
@@ -47,33 +48,34 @@ export class Frontend extends pulumi.ComponentResource {
         if (args.ownsProject) {
             const project = new vercel.Project(`${name}-project`, {
                 name: args.projectName,
-                framework: "nextjs",
+                framework: VERCEL_FRAMEWORK.nextjs,
                 rootDirectory: "frontend",
-                gitRepository: { type: "github", repo: args.githubRepository, productionBranch: args.branch },
+                gitRepository: { type: VERCEL_GIT_PROVIDER.github, repo: args.githubRepository, productionBranch: args.branch },
                 ignoreCommand: PREVIEW_BRANCH_FILTER,
                 // Standard Protection: every deployment but the production domains needs a Vercel login.
-                vercelAuthentication: { deploymentType: "standardProtectionNew" },
+                // The provider takes the Terraform spelling (see providerValues.ts), not the .d.ts's camelCase.
+                vercelAuthentication: { deploymentType: VERCEL_DEPLOYMENT_TYPE.standardProtectionNew },
                 gitForkProtection: true,
                 autoAssignCustomDomains: true,
             }, parent);
             this.projectId = project.id;
             new vercel.ProjectDomain(`${name}-domain`, { projectId: project.id, domain: args.frontendHostname }, parent);
             new vercel.ProjectEnvironmentVariable(`${name}-api-url`, {
-                projectId: project.id, key: API_URL_VARIABLE, value: apiUrl(args.frontendHostname), targets: ["production"], sensitive: false,
+                projectId: project.id, key: API_URL_VARIABLE, value: apiUrl(args.frontendHostname), targets: [VERCEL_ENV_TARGET.production], sensitive: false,
             }, parent);
             // Previews (feature/*, hotfix/*) live on *.vercel.app, outside the zone: they call the
             // staging API origin directly.
             const staging = args.routes.find((r) => r.stack === "staging");
             if (staging) {
                 new vercel.ProjectEnvironmentVariable(`${name}-preview-api-url`, {
-                    projectId: project.id, key: API_URL_VARIABLE, value: `https://${staging.apiHostname}/api/v1`, targets: ["preview"], sensitive: false,
+                    projectId: project.id, key: API_URL_VARIABLE, value: `https://${staging.apiHostname}/api/v1`, targets: [VERCEL_ENV_TARGET.preview], sensitive: false,
                 }, parent);
             }
         } else {
             this.projectId = vercel.getProjectOutput({ name: args.projectName }, parent).id;
             new vercel.ProjectDomain(`${name}-domain`, { projectId: this.projectId, domain: args.frontendHostname, gitBranch: args.branch }, parent);
             new vercel.ProjectEnvironmentVariable(`${name}-api-url`, {
-                projectId: this.projectId, key: API_URL_VARIABLE, value: apiUrl(args.frontendHostname), targets: ["preview"], gitBranch: args.branch, sensitive: false,
+                projectId: this.projectId, key: API_URL_VARIABLE, value: apiUrl(args.frontendHostname), targets: [VERCEL_ENV_TARGET.preview], gitBranch: args.branch, sensitive: false,
             }, parent);
         }
         this.url = `https://${args.frontendHostname}`;

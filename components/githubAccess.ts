@@ -1,22 +1,51 @@
 /**
- * How the GitHub workflows reach AWS: OpenID Connect, no long-lived keys. Production owns the
- * account's GitHub OIDC provider; each stack has a deploy role (only jobs running in the
- * stack's GitHub environment may assume it) and a read-only role for previews of pull requests
- * from this repository and for drift detection.
+ * How the GitHub workflows reach AWS: OpenID Connect, no long-lived keys. Each stack has a
+ * deploy role (only jobs running in the stack's GitHub environment may assume it) and a
+ * read-only role for previews of pull requests from this repository and for drift detection;
+ * the backup role (components/backups.ts) trusts the same provider.
+ *
+ * The provider itself is an account-wide singleton: IAM keeps one OIDC provider per URL per
+ * account (a second CreateOpenIDConnectProvider for the URL fails with EntityAlreadyExists),
+ * and it refuses a trust policy whose federated principal does not exist yet
+ * (MalformedPolicyDocument: Invalid principal in policy). So exactly one stack creates it and
+ * every role that trusts it is created after it:
+ * - the stack whose `createGithubOidcProvider` is true (production in the committed stack
+ *   files) declares the provider, and its roles take the provider resource's `arn` output and
+ *   an explicit `dependsOn` on it (the engine orders them, and the offline plan shows the edge);
+ * - every other stack looks the provider up by URL; if it does not exist yet the lookup fails
+ *   at preview with a message that says which stack to deploy first or which setting to flip.
+ * Whichever stack a fresh account gets first therefore comes up, once the setting is true in
+ * that stack (README, "Running it for real"). The choice is an explicit setting rather than
+ * "create it if the lookup finds nothing": a stack that silently adopts or creates a shared
+ * resource would make its ownership depend on deploy order.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { full } from "./configReaders";
 import { resourceTags } from "./tags";
 
 export const GITHUB_OIDC_HOST = "token.actions.githubusercontent.com";
+export const GITHUB_OIDC_URL = `https://${GITHUB_OIDC_HOST}`;
+/** The audience GitHub's token carries for AWS (aws-actions/configure-aws-credentials). */
+export const GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com";
+/** The provider function a non-owning stack uses to find the provider. */
+export const GET_OIDC_PROVIDER_TOKEN = "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider";
+
+/** The account's GitHub OIDC provider, as the roles that trust it need it. */
+export interface GithubOidcProvider {
+    /** ARN for the roles' trust policies: the resource's output, or the lookup's result. */
+    readonly arn: pulumi.Output<string>;
+    /** The provider resource, in the stack that creates it; roles trusting it depend on it. */
+    readonly resource?: aws.iam.OpenIdConnectProvider;
+}
 
 /** Arguments of {@link GithubAccess}. */
 export interface GithubAccessArgs {
     readonly stack: string;
     /** owner/name of the repository whose workflows assume the roles. */
     readonly githubRepository: string;
-    /** Whether this stack creates the account's OIDC provider (production does). */
-    readonly ownsProvider: boolean;
+    /** Whether this stack creates the account's GitHub OIDC provider (setting `createGithubOidcProvider`). */
+    readonly createOidcProvider: boolean;
 }
 
 /** A trust policy for GitHub's OIDC tokens whose subject matches one of `subjects`. */
@@ -28,46 +57,70 @@ export function githubTrustPolicy(providerArn: pulumi.Input<string>, subjects: s
             Action: "sts:AssumeRoleWithWebIdentity",
             Principal: { Federated: providerArn },
             Condition: {
-                StringEquals: { [`${GITHUB_OIDC_HOST}:aud`]: "sts.amazonaws.com" },
+                StringEquals: { [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE },
                 StringLike: { [`${GITHUB_OIDC_HOST}:sub`]: subjects },
             },
         }],
     });
 }
 
+/** Options for a role that trusts the provider: a child of `parent`, created after the provider. */
+export function trustingRoleOptions(provider: GithubOidcProvider, parent: pulumi.Resource): pulumi.CustomResourceOptions {
+    return { parent, dependsOn: provider.resource ? [provider.resource] : [] };
+}
+
+/** What a stack that does not create the provider says when the account has none yet. */
+export function missingProviderMessage(stack: string, cause: unknown): string {
+    const reason = (cause instanceof Error ? cause.message : String(cause)).split("\n")[0].trim();
+    return `GitHub's OIDC provider ${GITHUB_OIDC_URL} was not found in this AWS account${reason ? ` (${reason})` : ""}. `
+        + `Stack ${stack} trusts it but does not create it (${full("createGithubOidcProvider")} is false), and IAM refuses a trust policy `
+        + `whose federated principal does not exist. Fix: deploy the stack that creates it first (the one with ${full("createGithubOidcProvider")}: true), `
+        + `or, if ${stack} is the first stack in this account, set it true here and false in the other stack file (README, "Running it for real").`;
+}
+
 export class GithubAccess extends pulumi.ComponentResource {
     public readonly deployRoleArn: pulumi.Output<string>;
     public readonly readOnlyRoleArn: pulumi.Output<string>;
+    /** The provider every GitHub-trusting role of the stack uses (the backup role too). */
+    public readonly oidcProvider: GithubOidcProvider;
 
     constructor(name: string, args: GithubAccessArgs, opts?: pulumi.ComponentResourceOptions) {
         super("pakashop:ci:GithubAccess", name, {}, opts);
-        const parent = { parent: this };
         const tags = resourceTags(args.stack, "ci");
-        const account = aws.getCallerIdentityOutput({}, parent);
-        const providerArn = args.ownsProvider
-            ? new aws.iam.OpenIdConnectProvider(`${name}-oidc`, { url: `https://${GITHUB_OIDC_HOST}`, clientIdLists: ["sts.amazonaws.com"], tags }, parent).arn
-            : pulumi.interpolate`arn:aws:iam::${account.accountId}:oidc-provider/${GITHUB_OIDC_HOST}`;
+        if (args.createOidcProvider) {
+            const resource = new aws.iam.OpenIdConnectProvider(`${name}-oidc`, { url: GITHUB_OIDC_URL, clientIdLists: [GITHUB_OIDC_AUDIENCE], tags }, { parent: this });
+            this.oidcProvider = { arn: resource.arn, resource };
+        } else {
+            // The promise form, so a missing provider fails with a message that names the fix
+            // (the provider's own error is "couldn't find resource").
+            const found = aws.iam.getOpenIdConnectProvider({ url: GITHUB_OIDC_URL }, { parent: this })
+                .then((provider) => provider.arn, (error: unknown) => {
+                    throw new Error(missingProviderMessage(args.stack, error));
+                });
+            this.oidcProvider = { arn: pulumi.output(found) };
+        }
         const repo = args.githubRepository;
+        const roleOptions = trustingRoleOptions(this.oidcProvider, this);
 
         // Deploying creates and changes IAM roles, VPCs, RDS, EC2 and S3: administrator rights,
         // but only for jobs in the stack's GitHub environment (protected for production).
         const deploy = new aws.iam.Role(`${name}-deploy`, {
             description: `pulumi up -s ${args.stack} from GitHub Actions (environment ${args.stack})`,
-            assumeRolePolicy: githubTrustPolicy(providerArn, [`repo:${repo}:environment:${args.stack}`]),
+            assumeRolePolicy: githubTrustPolicy(this.oidcProvider.arn, [`repo:${repo}:environment:${args.stack}`]),
             maxSessionDuration: 3600,
             tags,
-        }, parent);
-        new aws.iam.RolePolicyAttachment(`${name}-deploy`, { role: deploy.name, policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" }, parent);
+        }, roleOptions);
+        new aws.iam.RolePolicyAttachment(`${name}-deploy`, { role: deploy.name, policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" }, { parent: this });
 
         // Previews of pull requests from this repository (forks get no token) and drift checks:
         // reading is all they need.
         const readOnly = new aws.iam.Role(`${name}-read-only`, {
             description: `pulumi preview / drift of ${args.stack} from GitHub Actions`,
-            assumeRolePolicy: githubTrustPolicy(providerArn, [`repo:${repo}:pull_request`, `repo:${repo}:ref:refs/heads/main`, `repo:${repo}:environment:${args.stack}-read`]),
+            assumeRolePolicy: githubTrustPolicy(this.oidcProvider.arn, [`repo:${repo}:pull_request`, `repo:${repo}:ref:refs/heads/main`, `repo:${repo}:environment:${args.stack}-read`]),
             maxSessionDuration: 3600,
             tags,
-        }, parent);
-        new aws.iam.RolePolicyAttachment(`${name}-read-only`, { role: readOnly.name, policyArn: "arn:aws:iam::aws:policy/ReadOnlyAccess" }, parent);
+        }, roleOptions);
+        new aws.iam.RolePolicyAttachment(`${name}-read-only`, { role: readOnly.name, policyArn: "arn:aws:iam::aws:policy/ReadOnlyAccess" }, { parent: this });
 
         this.deployRoleArn = deploy.arn;
         this.readOnlyRoleArn = readOnly.arn;

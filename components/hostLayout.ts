@@ -2,8 +2,9 @@
  * Where things live on a backend host. One definition, used by the unit renderer, the deploy
  * scripts and (later) the drift check, so paths can't drift apart.
  *
- * /opt/pakashop/repo.git                        bare clone of the services monorepo
- * /opt/pakashop/sources/<revision>/             read-only export of one commit (git archive)
+ * /var/lib/pakashop/incoming/<id>.tar           the service's sources as shipped by Pulumi
+ *                                               (`git archive` on the deploying machine), owned
+ *                                               by the SSH user, who copies it there over SFTP
  * /opt/pakashop/services/<id>/releases/<rev>/   one service built at one revision, read-only
  * /opt/pakashop/services/<id>/current           symlink to the release the unit runs
  * /opt/pakashop/services/<id>/previous          symlink to the release before it (rollback)
@@ -11,8 +12,7 @@
  */
 export const HOST_LAYOUT = {
     root: "/opt/pakashop",
-    repository: "/opt/pakashop/repo.git",
-    sources: "/opt/pakashop/sources",
+    incoming: "/var/lib/pakashop/incoming",
     services: "/opt/pakashop/services",
     environmentDir: "/etc/pakashop",
     unitDir: "/etc/systemd/system",
@@ -25,6 +25,10 @@ export const HOST_LAYOUT = {
 
 export function serviceDir(serviceId: string): string {
     return `${HOST_LAYOUT.services}/${serviceId}`;
+}
+/** Where the copy step puts a service's source tarball. */
+export function incomingSourceArchive(serviceId: string): string {
+    return `${HOST_LAYOUT.incoming}/${serviceId}.tar`;
 }
 export function currentReleaseDir(serviceId: string): string {
     return `${serviceDir(serviceId)}/current`;

@@ -25,6 +25,8 @@ export class Network extends pulumi.ComponentResource {
     public readonly vpcId: pulumi.Output<string>;
     public readonly publicSubnetIds: pulumi.Output<string>[];
     public readonly privateSubnetIds: pulumi.Output<string>[];
+    /** The internet gateway: Elastic IPs and NAT need it attached first. */
+    public readonly internetGateway: aws.ec2.InternetGateway;
     /** The NAT gateways: private hosts' only way out, so their provisioning waits for them. */
     public readonly natGateways: aws.ec2.NatGateway[];
 
@@ -45,6 +47,7 @@ export class Network extends pulumi.ComponentResource {
             tags: { ...tags, Name: `pakashop-${args.stack}` },
         }, { parent: this });
         const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: vpc.id, tags }, { parent: this });
+        this.internetGateway = gateway;
 
         const publicRoutes = new aws.ec2.RouteTable(`${name}-public-rt`, {
             vpcId: vpc.id,

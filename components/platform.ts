@@ -17,6 +17,7 @@ import { Network } from "./network";
 import { Search } from "./search";
 import { ServiceRollout } from "./serviceRollout";
 import { architectureOf, StackSettings } from "./settings";
+import { ServiceSource } from "./sources";
 import { assertNoCollisions, readZoneRoutes } from "./zoneRoutes";
 
 /** Where the stack files are: the project folder, one up from components/. */
@@ -34,12 +35,19 @@ export class Platform extends pulumi.ComponentResource {
     public readonly rollout: ServiceRollout;
     public readonly ci: GithubAccess;
 
-    constructor(name: string, settings: StackSettings, opts?: pulumi.ComponentResourceOptions) {
+    /**
+     * @param settings the validated settings (components/settings.ts)
+     * @param sources each service's packed sources (components/sources.ts), packed before any
+     *   resource is registered so a bad revision stops the program first
+     */
+    constructor(name: string, settings: StackSettings, sources: Readonly<Record<string, ServiceSource>>, opts?: pulumi.ComponentResourceOptions) {
+        // The other committed stacks' files are input too: validated (components/zoneRoutes.ts)
+        // before anything is registered, so a bad value stops the program with its one-line error.
+        const routes = readZoneRoutes(PROJECT_DIR, { stack: settings.stack, edge: settings.platform.edge });
+        assertNoCollisions(routes);
         super("pakashop:platform:Platform", name, {}, opts);
         const parent = { parent: this };
         const p = settings.platform;
-        const routes = readZoneRoutes(PROJECT_DIR);
-        assertNoCollisions(routes);
 
         this.network = new Network(`${name}-network`, { stack: settings.stack, ...p.network }, parent);
         const { vpcId, publicSubnetIds, privateSubnetIds } = this.network;
@@ -58,6 +66,7 @@ export class Platform extends pulumi.ComponentResource {
                 return { ipv4: ranges.ipv4Cidrs, ipv6: ranges.ipv6Cidrs };
             })(),
             deployPublicKey: settings.deployPublicKey,
+            internetGateway: this.network.internetGateway,
         }, parent);
         const client = this.backend.securityGroupId;
         const ssh = { deployPublicKey: settings.deployPublicKey, sshUser: settings.sshUser, privateKey: settings.deployPrivateKey };
@@ -75,8 +84,14 @@ export class Platform extends pulumi.ComponentResource {
             architecture: architectureOf(p.search.instanceType), volumeSizeGiB: p.search.volumeSizeGiB, version: p.search.version, sha256: p.search.sha256,
             clientSecurityGroupId: client, jumpHost, provisionAfter, ...ssh,
         }, parent);
+        // The GitHub OIDC provider first: the CI roles and the backup role trust it, and IAM
+        // refuses a trust policy naming a provider that does not exist (components/githubAccess.ts).
+        this.ci = new GithubAccess(`${name}-ci`, {
+            stack: settings.stack, githubRepository: p.backups.workflowRepository, createOidcProvider: p.ci.createGithubOidcProvider,
+        }, parent);
         this.backups = new Backups(`${name}-backups`, {
             stack: settings.stack, preDeployRetentionDays: p.backups.preDeployRetentionDays, workflowRepository: p.backups.workflowRepository,
+            githubOidcProvider: this.ci.oidcProvider,
         }, parent);
         this.edge = new Edge(`${name}-edge`, {
             stack: settings.stack, zoneId: p.edge.zoneId, apiHostname: p.edge.apiHostname, frontendHostname: p.edge.frontendHostname,
@@ -90,12 +105,12 @@ export class Platform extends pulumi.ComponentResource {
         this.rollout = new ServiceRollout(`${name}-rollout`, {
             stack: settings.stack,
             host: this.backend.publicIp,
+            hostId: this.backend.instanceId,
             hostKey: this.backend.hostPublicKey,
             sshUser: settings.sshUser,
             privateKey: settings.deployPrivateKey,
             catalog: settings.catalog,
-            serviceRevisions: settings.serviceRevisions,
-            repositoryUrl: settings.repositoryUrl,
+            sources,
             branch: settings.branch,
             healthTimeoutSeconds: settings.healthTimeoutSeconds,
             // Section 3.2, step 1: the first service tier starts once all three are ready.
@@ -107,10 +122,6 @@ export class Platform extends pulumi.ComponentResource {
                 MEILI_MASTER_KEY: this.search.masterKey,
             })),
             originTls: { certificate: this.edge.originCertificate, key: this.edge.originKey },
-        }, parent);
-
-        this.ci = new GithubAccess(`${name}-ci`, {
-            stack: settings.stack, githubRepository: p.backups.workflowRepository, ownsProvider: p.edge.ownsSharedResources,
         }, parent);
 
         this.registerOutputs({});

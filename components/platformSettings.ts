@@ -27,6 +27,7 @@ export const PLATFORM_SETTING_KEYS = [
     "preDeployBackupRetentionDays",
     "githubRepository",
     "workflowRepository",
+    "createGithubOidcProvider",
     "zoneName",
     "cloudflareZoneId",
     "frontendHostname",
@@ -69,6 +70,10 @@ export interface PlatformSettings {
         /** This repository: its workflows assume the AWS roles through OIDC. */
         readonly workflowRepository: string;
     };
+    readonly ci: {
+        /** Whether this stack creates the account's GitHub OIDC provider (one per account; see components/githubAccess.ts). */
+        readonly createGithubOidcProvider: boolean;
+    };
     readonly edge: {
         readonly zoneName: string;
         readonly zoneId: string;
@@ -83,6 +88,10 @@ export interface PlatformSettings {
 const INSTANCE_TYPE = /^[a-z]+\d+[a-z-]*\.[a-z0-9]+$/;
 const DB_INSTANCE_CLASS = /^db\.[a-z]+\d+[a-z-]*\.[a-z0-9]+$/;
 const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+/** Whether `value` is a lower-case DNS hostname: labels of letters, digits and inner '-', dot-separated. */
+export function isHostname(value: string): boolean {
+    return DOMAIN.test(value);
+}
 const LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
 
 export function readPlatformSettings(source: ConfigSource, stack: string): PlatformSettings {
@@ -114,6 +123,7 @@ export function readPlatformSettings(source: ConfigSource, stack: string): Platf
             workflowRepository: readMatching(source, "workflowRepository", /^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/, "must be owner/name of the GitHub repository",
                 "set e.g. pakashop/pakashop-infra"),
         },
+        ci: { createGithubOidcProvider: readBoolean(source, "createGithubOidcProvider") },
         edge: readEdge(source, stack, production),
         frontend: {
             projectName: readMatching(source, "vercelProjectName", /^[a-z0-9][a-z0-9-]{0,99}$/, "must be a Vercel project name (lower-case letters, digits, '-')",
@@ -170,7 +180,11 @@ function readDatabase(source: ConfigSource, stack: string, production: boolean):
     };
 }
 
-function readEdge(source: ConfigSource, stack: string, production: boolean): PlatformSettings["edge"] {
+/**
+ * The edge settings of `stack`. Exported so another stack's file (components/zoneRoutes.ts)
+ * passes exactly the validation it passes in its own stack before production uses its values.
+ */
+export function readEdge(source: ConfigSource, stack: string, production = stack === PRODUCTION_STACK): PlatformSettings["edge"] {
     const zoneName = readMatching(source, "zoneName", DOMAIN, "must be a domain name", "set the Cloudflare zone, e.g. pakashop.store");
     const zoneId = readMatching(source, "cloudflareZoneId", /^[0-9a-f]{32}$/, "must be the zone's 32-character id", "copy the Zone ID from the zone's overview page in Cloudflare");
     const frontendHostname = readHostname(source, "frontendHostname", zoneName, stack, production);

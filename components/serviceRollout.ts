@@ -1,19 +1,23 @@
 /**
- * The rollout of the 19 services onto a backend host, as `@pulumi/command` remote steps:
- * bootstrap -> per service deploy (fetch, build, switch, health gate), tier after tier as the
- * seed's section 3.2 says, with nginx in front. The order is expressed with `dependsOn` only,
- * and every step re-runs only when the content hash of its script changes.
+ * The rollout of the 19 services onto a backend host, as `@pulumi/command` steps:
+ * bootstrap -> per service a copy of its sources (shipped from the machine running Pulumi)
+ * and a deploy (unpack, build, switch, health gate), tier after tier as the seed's section 3.2
+ * says, with nginx in front. The order is expressed with `dependsOn` only; a step re-runs when
+ * its script or its host changes (a replaced host gets everything again), or when its secret
+ * input changes.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { local, remote } from "@pulumi/command";
 import { Catalog, unitName } from "./catalog";
+import { incomingSourceArchive } from "./hostLayout";
 import { sshConnection } from "./connection";
 import { rolloutWaves, serviceDependencies } from "./rollout";
 import { renderBootstrapScript } from "./scripts/bootstrap";
-import { remoteStep } from "./remoteStep";
+import { remoteStep, StepSummary } from "./remoteStep";
 import { renderDeployScript, renderEnvironmentFile, renderRemoveScript } from "./scripts/deployService";
 import { renderProxyScript } from "./scripts/proxy";
 import { contentHash, scriptHeader } from "./scripts/shell";
+import { ServiceSource } from "./sources";
 import { renderUnit } from "./systemdUnit";
 
 /** How long the deploy waits for a new host's sshd before giving up. */
@@ -25,6 +29,8 @@ export interface ServiceRolloutArgs {
     readonly stack: string;
     /** Address of the host. */
     readonly host: pulumi.Input<string>;
+    /** The host's instance id: when it changes (a replaced host), every step runs again. */
+    readonly hostId: pulumi.Input<string>;
     /** The host's pinned SSH host key line. */
     readonly hostKey: pulumi.Input<string>;
     /** SSH user; steps run under `sudo -n` unless it is root. */
@@ -35,11 +41,12 @@ export interface ServiceRolloutArgs {
     readonly sshPort?: number;
     /** The catalog (with the stack's overrides applied). */
     readonly catalog: Catalog;
-    /** Commit each service is deployed at. */
-    readonly serviceRevisions: Readonly<Record<string, string>>;
-    /** Git URL of the services monorepo. */
-    readonly repositoryUrl: string;
-    /** The stack's branch; revisions not on it are refused on the host. */
+    /** Each service's packed sources at the revision it is deployed at (components/sources.ts). */
+    readonly sources: Readonly<Record<string, ServiceSource>>;
+    /**
+     * The stack's branch. Every revision was checked to be on it when the sources were packed;
+     * the deploy steps show it to reviewers and to the policy pack.
+     */
     readonly branch: string;
     /** Health gate timeout per service. */
     readonly healthTimeoutSeconds: number;
@@ -71,6 +78,8 @@ export class ServiceRollout extends pulumi.ComponentResource {
     public readonly proxy: remote.Command;
     /** One deploy step per service, keyed by service id. */
     public readonly deploySteps: Readonly<Record<string, remote.Command>>;
+    /** One copy of the sources per service, keyed by service id. */
+    public readonly sourceCopies: Readonly<Record<string, remote.CopyToRemote>>;
     /** Service ids per wave, in rollout order. */
     public readonly waves: string[][];
 
@@ -79,49 +88,62 @@ export class ServiceRollout extends pulumi.ComponentResource {
         const sshPort = args.sshPort ?? 22;
         const infrastructure = args.infrastructure ?? [];
         const connection = sshConnection({ host: args.host, port: sshPort, user: args.sshUser, privateKey: args.privateKey, hostKey: args.hostKey });
-        const step = (stepName: string, script: pulumi.Input<string>, dependsOn: pulumi.Resource[], extra: { stdin?: pulumi.Input<string>; deleteScript?: pulumi.Input<string> } = {}) =>
-            remoteStep(stepName, { connection, sshUser: args.sshUser, script, ...extra }, { parent: this, dependsOn });
+        type StepExtras = { stdin?: pulumi.Input<string>; deleteScript?: pulumi.Input<string>; summary?: StepSummary };
+        const step = (stepName: string, script: pulumi.Input<string>, dependsOn: pulumi.Resource[], extra: StepExtras = {}) =>
+            remoteStep(stepName, { connection, sshUser: args.sshUser, script, hostId: args.hostId, ...extra }, { parent: this, dependsOn });
 
         this.sshReady = new local.Command(`${name}-ssh-ready`, {
             create: renderSshWaitScript(),
             interpreter: ["/bin/bash", "-c"],
             environment: { PAKASHOP_HOST: pulumi.output(args.host), PAKASHOP_PORT: String(sshPort) },
-            triggers: [args.host],
+            triggers: [args.host, args.hostId],
             addPreviousOutputInEnv: false,
         }, { parent: this });
 
-        this.bootstrap = step(`${name}-bootstrap`, renderBootstrapScript(), [this.sshReady]);
+        this.bootstrap = step(`${name}-bootstrap`, renderBootstrapScript(args.sshUser), [this.sshReady]);
         const gateway = args.catalog.services["gateway"];
         const tlsBundle = args.originTls && pulumi.all([args.originTls.key, args.originTls.certificate]).apply(([key, cert]) => `${key.trim()}\n${cert.trim()}\n`);
         this.proxy = step(`${name}-proxy`, renderProxyScript(gateway ? gateway.port : 8000, tlsBundle !== undefined), [this.bootstrap], { stdin: tlsBundle });
 
         this.waves = rolloutWaves(args.catalog).map((wave) => [...wave.serviceIds]);
+        // Secret: endpoints and credentials. It reaches the host on standard input only, so a
+        // change of it re-runs the deploys (an update) without touching their plain scripts.
+        const environmentFile = pulumi.secret(pulumi.output(args.environment ?? {}).apply((shared) =>
+            renderEnvironmentFile({ ...shared, PAKASHOP_ENVIRONMENT: args.stack })));
         const steps: Record<string, remote.Command> = {};
+        const copies: Record<string, remote.CopyToRemote> = {};
         for (const wave of this.waves) {
             for (const serviceId of wave) {
+                const service = args.catalog.services[serviceId];
+                const source = args.sources[serviceId];
+                if (!source) throw new pulumi.ResourceError(`no packed sources for service ${serviceId}`, this);
                 const unitText = renderUnit(args.catalog, serviceId);
-                const revision = args.serviceRevisions[serviceId];
-                const environmentFile = pulumi.output(args.environment ?? {}).apply((shared) =>
-                    renderEnvironmentFile({ ...shared, PAKASHOP_ENVIRONMENT: args.stack }));
-                // The deploy's identity covers everything it installs, the environment included,
-                // so the delete of a replaced step can tell it was superseded.
-                const deployId = environmentFile.apply((env) =>
-                    contentHash(serviceId, revision, unitText, env, String(args.healthTimeoutSeconds)).slice(0, 16));
-                const script = deployId.apply((id) => renderDeployScript(args.catalog, serviceId, {
-                    revision, unitText, healthTimeoutSeconds: args.healthTimeoutSeconds, deployId: id,
-                    source: { repositoryUrl: args.repositoryUrl, branch: args.branch },
-                }));
+                // The deploy's identity: everything it installs but the secret environment, so
+                // the script (and this id in it) stays plain text a reviewer can read.
+                const deployId = contentHash(serviceId, source.revision, source.sha256, unitText, String(args.healthTimeoutSeconds)).slice(0, 16);
+                const script = renderDeployScript(args.catalog, serviceId, {
+                    revision: source.revision, unitText, healthTimeoutSeconds: args.healthTimeoutSeconds, deployId, source: { sha256: source.sha256 },
+                });
+                // Sources go ahead of the tier order: copying changes nothing that runs.
+                copies[serviceId] = new remote.CopyToRemote(`${name}-${serviceId}-source`, {
+                    connection,
+                    source: source.asset,
+                    remotePath: incomingSourceArchive(serviceId),
+                    triggers: [source.revision, source.sha256, args.hostId],
+                }, { parent: this, dependsOn: [this.bootstrap] });
                 const dependencies = serviceDependencies(args.catalog, serviceId);
                 // Every service of a tier waits for every service of the tier before; the
                 // first tier waits for the infrastructure tier instead.
                 const after = dependencies.length > 0 ? dependencies.map((id) => steps[id]) : infrastructure;
-                steps[serviceId] = step(`${name}-${serviceId}-deploy`, script, [this.bootstrap, ...after], {
+                steps[serviceId] = step(`${name}-${serviceId}-deploy`, script, [this.bootstrap, copies[serviceId], ...after], {
                     stdin: environmentFile,
-                    deleteScript: deployId.apply((id) => renderRemoveScript(serviceId, id)),
+                    deleteScript: renderRemoveScript(serviceId, deployId),
+                    summary: { service: serviceId, unit: unitName(serviceId), port: service.port, branch: args.branch, revision: source.revision, sources: source.sha256 },
                 });
             }
         }
         this.deploySteps = steps;
+        this.sourceCopies = copies;
         this.registerOutputs({
             waves: this.waves,
             units: Object.keys(steps).map(unitName),

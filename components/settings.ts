@@ -21,12 +21,18 @@ export const STACK_BRANCHES: Readonly<Record<string, string>> = {
     production: "production",
 };
 
+/**
+ * The stacks committed to this repository. A stack reads another stack's `Pulumi.<stack>.yaml`
+ * (production's origin rules route every stack's frontend) only if it is one of these: a
+ * developer's local `Pulumi.dev.yaml` in the folder never changes what production deploys.
+ */
+export const COMMITTED_STACKS: readonly string[] = Object.keys(STACK_BRANCHES);
+
 /** The settings this program reads; `Pulumi.yaml` declares exactly these. */
 export const SETTING_KEYS = [
     "branch",
     "revision",
     "services",
-    "repositoryUrl",
     "instanceType",
     "rootVolumeSizeGiB",
     "sshUser",
@@ -50,7 +56,6 @@ export interface StackSettings {
     readonly serviceRevisions: Readonly<Record<string, string>>;
     /** The seed's catalog with this stack's overrides applied and validated. */
     readonly catalog: Catalog;
-    readonly repositoryUrl: string;
     readonly instanceType: string;
     /** CPU architecture implied by the instance type (Graviton families are arm64). */
     readonly architecture: "x86_64" | "arm64";
@@ -73,8 +78,6 @@ const INSTANCE_TYPE = /^([a-z]+)(\d+)([a-z-]*)\.([a-z0-9]+)$/;
 const SSH_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const PUBLIC_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,3}( \S.*)?$/;
 const PRIVATE_KEY = /^-----BEGIN ((?:OPENSSH |RSA |EC )?PRIVATE KEY)-----\n[\s\S]+\n-----END \1-----\n?$/;
-/** https, ssh, scp-style, or file:// (a mirror on the host itself, e.g. for air-gapped hosts). */
-const REPOSITORY_URL = /^(https:\/\/[^\s'"]+|ssh:\/\/[^\s'"]+|git@[A-Za-z0-9.-]+:[^\s'"]+|file:\/\/\/[^\s'"]+)$/;
 const MIN_ROOT_VOLUME_GIB = 20;
 const MAX_ROOT_VOLUME_GIB = 1024;
 
@@ -90,7 +93,6 @@ export function readSettings(source: ConfigSource, stack: string): StackSettings
         branch,
         serviceRevisions,
         catalog,
-        repositoryUrl: readRepositoryUrl(source),
         instanceType,
         architecture: architectureOf(instanceType),
         rootVolumeSizeGiB: readInteger(source, "rootVolumeSizeGiB", MIN_ROOT_VOLUME_GIB, MAX_ROOT_VOLUME_GIB,
@@ -194,16 +196,6 @@ function readServices(source: ConfigSource, revision: string): { catalog: Catalo
         throw error;
     }
     return { catalog, serviceRevisions };
-}
-
-function readRepositoryUrl(source: ConfigSource): string {
-    const url = required(source, "repositoryUrl", "set the services monorepo's git URL");
-    if (!REPOSITORY_URL.test(url)) {
-        throw new SettingError(full("repositoryUrl"), url,
-            "must be an https://, ssh://, git@host:path or file:/// URL (no plain http or git://, which are unauthenticated)",
-            "use the repository's https:// clone URL");
-    }
-    return url;
 }
 
 function readInstanceType(source: ConfigSource): string {

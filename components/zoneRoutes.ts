@@ -1,13 +1,25 @@
 /**
- * The hostnames every stack claims in the shared zone, read from the committed stack files.
- * Production owns the zone-wide pieces (the origin rules route each stack's frontend `/api/`
- * to that stack's API origin), and every stack checks that no two stacks claim one hostname.
+ * The hostnames every stack claims in the shared zone. Production owns the zone-wide pieces
+ * (the origin rules route each stack's frontend `/api/` to that stack's API origin), and every
+ * stack checks that no two stacks claim one hostname.
+ *
+ * The current stack's hostnames come from its own validated settings. Another stack's come
+ * from its file, and only for the committed stacks (`COMMITTED_STACKS`): a developer's
+ * `Pulumi.dev.yaml` lying in the folder is not part of this project's deploys and must not
+ * change production's rules. Those files are input like any other: each is read through the
+ * same {@link ConfigSource} interface and the same readers (`readEdge`) as in its own stack,
+ * with `Pulumi.yaml`'s defaults, and a bad value stops the program with an error naming the
+ * file, the setting and the value. Values end up in Cloudflare Rules expressions
+ * (components/edge.ts), so this validation is what stands between a stack file and the
+ * expression language; `apiRouteExpression` refuses non-hostnames once more.
  */
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { CONFIG_NAMESPACE } from "./configReaders";
+import { ConfigSource, CONFIG_NAMESPACE } from "./configReaders";
 import { SettingError } from "./errors";
+import { PlatformSettings, readEdge } from "./platformSettings";
+import { COMMITTED_STACKS } from "./settings";
 
 export interface ZoneRoute {
     readonly stack: string;
@@ -15,19 +27,72 @@ export interface ZoneRoute {
     readonly apiHostname: string;
 }
 
-/** Every stack's hostnames, from `Pulumi.yaml` defaults and `Pulumi.<stack>.yaml`. */
-export function readZoneRoutes(projectDir: string): ZoneRoute[] {
-    const project = YAML.parse(fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8"));
-    const defaults = (key: string) => String(project?.config?.[key]?.default ?? "");
-    return fs.readdirSync(projectDir)
-        .map((file) => /^Pulumi\.(.+)\.yaml$/.exec(file)?.[1])
-        .filter((stack): stack is string => stack !== undefined)
-        .sort()
-        .map((stack) => {
-            const config = YAML.parse(fs.readFileSync(path.join(projectDir, `Pulumi.${stack}.yaml`), "utf8"))?.config ?? {};
-            const value = (key: string) => String(config[`${CONFIG_NAMESPACE}:${key}`] ?? defaults(key));
-            return { stack, frontendHostname: value("frontendHostname"), apiHostname: value("apiHostname") };
-        });
+/** The stack the program runs for, with its validated edge settings. */
+export interface CurrentStack {
+    readonly stack: string;
+    readonly edge: PlatformSettings["edge"];
+}
+
+function parseYamlFile(file: string): unknown {
+    try {
+        return YAML.parse(fs.readFileSync(file, "utf8"));
+    } catch (error) {
+        throw new Error(`${path.basename(file)}: ${(error as Error).message.split("\n")[0]}`);
+    }
+}
+
+/**
+ * A {@link ConfigSource} over a stack file, as the Pulumi CLI would hand its values to the
+ * program: `Pulumi.yaml`'s defaults, then the file's values, each as a string (JSON for
+ * anything that is not one). Encrypted values are secret and have no readable value.
+ */
+export function stackFileSource(projectDir: string, stack: string): ConfigSource {
+    const file = `Pulumi.${stack}.yaml`;
+    const project = parseYamlFile(path.join(projectDir, "Pulumi.yaml")) as { config?: Record<string, { default?: unknown }> } | null;
+    const stackFile = path.join(projectDir, file);
+    if (!fs.existsSync(stackFile)) {
+        throw new Error(`${file} is missing: ${stack} is a committed stack of this project and the shared zone's routes need its hostnames`);
+    }
+    const values = ((parseYamlFile(stackFile) as { config?: Record<string, unknown> } | null)?.config ?? {}) as Record<string, unknown>;
+    const prefix = `${CONFIG_NAMESPACE}:`;
+    const isSecure = (value: unknown) => typeof value === "object" && value !== null && "secure" in value;
+    const asString = (value: unknown) => (typeof value === "string" ? value : JSON.stringify(value));
+    return {
+        get: (key) => {
+            const value = values[prefix + key] ?? project?.config?.[key]?.default;
+            return value === undefined || value === null || isSecure(value) ? undefined : asString(value);
+        },
+        isSecret: (key) => isSecure(values[prefix + key]),
+        keys: () => Object.keys(values).filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)),
+    };
+}
+
+/** Another committed stack's hostnames, validated as in its own stack; errors name the file. */
+function committedStackRoute(projectDir: string, stack: string): ZoneRoute & { readonly zoneName: string } {
+    const file = `Pulumi.${stack}.yaml`;
+    try {
+        const edge = readEdge(stackFileSource(projectDir, stack), stack);
+        return { stack, frontendHostname: edge.frontendHostname, apiHostname: edge.apiHostname, zoneName: edge.zoneName };
+    } catch (error) {
+        if (!(error instanceof SettingError)) throw error;
+        throw new SettingError(`${file}: ${error.setting}`, error.value, error.rule,
+            `${error.fix} in ${file} (this stack reads that file for the shared zone's routes)`);
+    }
+}
+
+/**
+ * Every stack's hostnames in the current stack's zone: the current stack's own, and those of
+ * the committed stacks that share its zone, sorted by stack name.
+ */
+export function readZoneRoutes(projectDir: string, current: CurrentStack): ZoneRoute[] {
+    const own: ZoneRoute = { stack: current.stack, frontendHostname: current.edge.frontendHostname, apiHostname: current.edge.apiHostname };
+    const others = COMMITTED_STACKS
+        .filter((stack) => stack !== current.stack)
+        .map((stack) => committedStackRoute(projectDir, stack))
+        // A committed stack in another zone has nothing to route in this one.
+        .filter((route) => route.zoneName === current.edge.zoneName)
+        .map(({ stack, frontendHostname, apiHostname }): ZoneRoute => ({ stack, frontendHostname, apiHostname }));
+    return [own, ...others].sort((a, b) => a.stack.localeCompare(b.stack));
 }
 
 /** Throws when two stacks claim the same hostname. */

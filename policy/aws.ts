@@ -1,4 +1,5 @@
 /** EC2 hosts, their network exposure, and the tags every taggable AWS resource carries. */
+import { AWS_EC2 } from "../components/providerValues";
 import { REQUIRED_TAG_KEYS } from "../components/tags";
 import { Props, resourcePolicy } from "./policyKit";
 
@@ -34,8 +35,8 @@ export const awsPolicies = [
         severity: "high",
         remediationSteps: "Set metadataOptions.httpTokens to \"required\" (components/ec2Host.ts hardenedInstanceArgs).",
         types: [INSTANCE],
-        check: (p) => (p.metadataOptions?.httpTokens === "required" ? undefined
-            : `metadataOptions.httpTokens is ${JSON.stringify(p.metadataOptions?.httpTokens)}; set it to "required" so only IMDSv2 is served.`),
+        check: (p) => (p.metadataOptions?.httpTokens === AWS_EC2.httpTokens.required ? undefined
+            : `metadataOptions.httpTokens is ${JSON.stringify(p.metadataOptions?.httpTokens)}; set it to "${AWS_EC2.httpTokens.required}" so only IMDSv2 is served.`),
     }),
     resourcePolicy({
         name: "aws-ec2-instance-missing-root-encryption",

@@ -21,7 +21,11 @@ export const rolloutPolicies = [
         description: "Checks that every remote command pins the host key of its host (and of its jump host).",
         severity: "critical",
         remediationSteps: "Set connection.hostKey (and connection.proxy.hostKey) to the host's generated public key.",
-        types: [REMOTE],
+        // Copies of sources open SSH sessions too. In a preview of a new stack the whole
+        // connection is unknown (@pulumi/command builds it with an apply over the host's
+        // address and generated key): the engine reports this policy as not run then, and it
+        // judges each step in `pulumi up`, before the step connects.
+        types: [REMOTE, "command:remote:CopyToRemote"],
         check: (p) => {
             const problems: string[] = [];
             if (!p.connection?.hostKey) problems.push(`connection to ${p.connection?.host} has no hostKey; pin the host's key.`);
@@ -35,7 +39,9 @@ export const rolloutPolicies = [
         severity: "high",
         remediationSteps: "Set logging to \"stderr\" or \"none\" on commands with stdin (components/remoteStep.ts does).",
         types: [REMOTE],
-        check: (p: Props) => (p.stdin && !["stderr", "none"].includes(p.logging)
+        // Whether a command is fed stdin is known in a preview even when what it is fed is not
+        // (an environment file with database addresses and passwords is unknown then).
+        check: (p: Props) => ("stdin" in p && !["stderr", "none"].includes(p.logging)
             ? `logging is ${JSON.stringify(p.logging ?? "stdoutAndStderr")} on a command fed secrets on stdin; set it to "stderr" or "none".` : undefined),
     }),
     stackPolicy({
@@ -66,10 +72,15 @@ export const rolloutPolicies = [
         configSchema: { properties: { branch: { type: "string" } } },
         check: (resources, config) => {
             if (!config.branch) return [];
-            return ofType(resources, REMOTE).flatMap((step) => {
-                const deployed = /local branch='([^']*)'/.exec(String(step.props.create ?? ""))?.[1];
-                return deployed !== undefined && deployed !== config.branch
-                    ? [{ urn: step.urn, message: `${nameOf(step.urn)} deploys branch ${deployed}; this stack deploys ${config.branch}.` }] : [];
+            // Each deploy step's first trigger names the branch its revision was checked
+            // against (components/remoteStep.ts): plain text, known in a preview of a new stack.
+            return ofType(resources, REMOTE).filter((r) => serviceOf(r)).flatMap((step) => {
+                const triggers = step.props.triggers;
+                const deployed = Array.isArray(triggers) && typeof triggers[0] === "object" && triggers[0] !== null ? triggers[0].branch : undefined;
+                if (deployed === config.branch) return [];
+                return [{ urn: step.urn, message: deployed === undefined
+                    ? `${nameOf(step.urn)} does not say which branch it deploys (triggers[0].branch); deploy steps must come from ServiceRollout.`
+                    : `${nameOf(step.urn)} deploys branch ${deployed}; this stack deploys ${config.branch}.` }];
             });
         },
     }),

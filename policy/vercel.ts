@@ -1,4 +1,5 @@
 /** Vercel: the production project builds the production branch; previews need a login. */
+import { VERCEL_DEPLOYMENT_TYPE, VERCEL_PREVIEW_PROTECTING_TYPES } from "../components/providerValues";
 import { resourcePolicy } from "./policyKit";
 
 const PROJECT = "vercel:index/project:Project";
@@ -21,12 +22,14 @@ export const vercelPolicies = [
         name: "vercel-project-enable-preview-protection",
         description: "Checks that preview deployments require Vercel Authentication.",
         severity: "medium",
-        remediationSteps: "Set vercelAuthentication.deploymentType to \"standardProtectionNew\" (or a stricter mode).",
+        remediationSteps: `Set vercelAuthentication.deploymentType to "${VERCEL_DEPLOYMENT_TYPE.standardProtectionNew}" (or "${VERCEL_DEPLOYMENT_TYPE.allDeployments}"); the provider takes these Terraform spellings only.`,
         types: [PROJECT],
         check: (p) => {
+            // The provider's own values (components/providerValues.ts): a camelCase spelling from
+            // the SDK's doc comments is rejected by the provider, so it protects nothing.
             const mode = p.vercelAuthentication?.deploymentType;
-            return ["standardProtectionNew", "standardProtection", "allDeployments", "onlyPreviewDeployments"].includes(mode) ? undefined
-                : `vercelAuthentication.deploymentType is ${JSON.stringify(mode)}; set it to "standardProtectionNew".`;
+            return VERCEL_PREVIEW_PROTECTING_TYPES.includes(mode) ? undefined
+                : `vercelAuthentication.deploymentType is ${JSON.stringify(mode)}; set it to "${VERCEL_DEPLOYMENT_TYPE.standardProtectionNew}".`;
         },
     }),
 ];

@@ -23,10 +23,10 @@ describe("npm run plan", function () {
 
     it("prints one JSON object with the documented schema", () => {
         const doc = JSON.parse(outputs.json);
-        assert.deepEqual(Object.keys(doc).sort(), ["outputs", "placeholderSecrets", "policies", "project", "resources", "rollout", "stack"]);
+        assert.deepEqual(Object.keys(doc).sort(), ["mode", "outputs", "placeholderSecrets", "policies", "project", "requirements", "resources", "rollout", "stack"]);
         assert.equal(doc.project, "pakashop-infra");
         assert.equal(doc.stack, "production");
-        assert.equal(doc.resources.length, 98);
+        assert.equal(doc.resources.length, 118);
         for (const r of doc.resources) {
             assert.deepEqual(Object.keys(r), ["urn", "type", "name", "parent", "dependsOn", "inputs"]);
             assert.match(r.urn, /^urn:pulumi:production::pakashop-infra::\S+::\S+$/);
@@ -35,7 +35,15 @@ describe("npm run plan", function () {
         assert.deepEqual(doc.rollout.waves.map((w: string[]) => w.length), [1, 1, 3, 14]);
         assert.deepEqual(doc.placeholderSecrets, ["pakashop-infra:deployPrivateKey"]);
         assert.equal(doc.outputs.branch, "production");
-        assert.deepEqual(doc.policies, { violations: [] });
+        // A preview of a new stack: policies that read values only known after the first
+        // deploy (addresses, ARNs) can't run, and say so as advisories, as `pulumi preview`
+        // does; nothing is mandatory.
+        assert.equal(doc.mode, "preview");
+        assert.ok(doc.policies.violations.length > 0);
+        for (const v of doc.policies.violations) {
+            assert.equal(v.enforcementLevel, "advisory", v.message);
+            assert.match(v.message, /^can't run policy '[a-z0-9-]+' from policy pack 'pakashop-infra@v0\.1\.0' during preview: /);
+        }
     });
 
     it("never prints a secret, in any format", () => {
@@ -56,7 +64,7 @@ describe("npm run plan", function () {
         assert.match(outputs.text, /^  pakashop:hosts:BackendHost  pakashop-production-backend$/m);
         assert.match(outputs.text, /^  3\. backend, search, analytics$/m);
         assert.match(outputs.text, /Placeholder secrets .*pakashop-infra:deployPrivateKey/);
-        assert.match(outputs.markdown, /^### Plan for `production`: 98 resources$/m);
+        assert.match(outputs.markdown, /^### Plan for `production`: 118 resources$/m);
         assert.match(outputs.markdown, /^2\. `gateway`$/m);
     });
 

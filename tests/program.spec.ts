@@ -61,6 +61,8 @@ for (const stack of ["staging", "production"]) {
                 "aws:rds/parameterGroup:ParameterGroup": 1,
                 "aws:rds/instance:Instance": 1,
                 "random:index/randomPassword:RandomPassword": 3,
+                // The final snapshot's name suffix (components/database.ts).
+                "random:index/randomString:RandomString": 1,
                 "pakashop:data:Cache": 1,
                 "pakashop:data:Search": 1,
                 "pakashop:backups:Backups": 1,
@@ -87,6 +89,8 @@ for (const stack of ["staging", "production"]) {
                 "pakashop:rollout:ServiceRollout": 1,
                 "command:local:Command": 1,
                 [REMOTE]: 2 + 19 + 2,
+                // One copy of each service's packed sources (components/sources.ts).
+                "command:remote:CopyToRemote": 19,
             });
         });
 
@@ -114,8 +118,8 @@ for (const stack of ["staging", "production"]) {
         it("deploys the stack's branch", () => {
             const branch = stack === "production" ? "production" : "main";
             for (const r of byType(run, REMOTE).filter((x) => serviceOfStep(x, serviceIds))) {
-                const create = inputsOf(run, r.name).create as string;
-                assert.match(create, new RegExp(`local branch='${branch}'\n`));
+                const triggers = inputsOf(run, r.name).triggers as Record<string, unknown>[];
+                assert.equal(triggers[0].branch, branch, r.name);
             }
             assert.equal(run.outputs.branch, branch);
         });
@@ -173,15 +177,18 @@ for (const stack of ["staging", "production"]) {
             }
         });
 
-        it("re-runs steps on content hashes of their scripts, never on time", async () => {
+        it("re-runs steps on content hashes of their scripts and on their host's instance id, never on time", async () => {
             const { createHash } = await import("crypto");
             for (const r of byType(run, REMOTE)) {
-                const inputs = unwrapSecrets(r.inputs) as { create: string; triggers: string[]; stdin?: string };
+                const inputs = unwrapSecrets(r.inputs) as { create: string; triggers: [Record<string, unknown>, string]; stdin?: string };
                 const script = /<<'PAKASHOP_SCRIPT_EOF'\n([\s\S]*)\nPAKASHOP_SCRIPT_EOF\n\)"$/.exec(inputs.create)?.[1];
                 assert.ok(script, `${r.name}: no script in create`);
-                const hash = createHash("sha256").update(script).update("\0");
-                if (inputs.stdin) hash.update(inputs.stdin).update("\0");
-                assert.deepEqual(inputs.triggers, [hash.digest("hex")]);
+                const hash = createHash("sha256").update(script).update("\0").digest("hex");
+                assert.equal(inputs.triggers.length, 2, r.name);
+                assert.equal(inputs.triggers[0].script, hash, r.name);
+                // The mocks give an instance the id `<name>-id`.
+                const host = /-(cache|search)-provision$/.exec(r.name)?.[1];
+                assert.equal(inputs.triggers[1], host ? `pakashop-${stack}-${host}-host-instance-id` : `pakashop-${stack}-backend-instance-id`, r.name);
             }
         });
 
@@ -209,7 +216,7 @@ describe("program, change impact", () => {
                 return JSON.stringify(unwrapSecrets(other.inputs)) !== JSON.stringify(unwrapSecrets(r.inputs));
             })
             .map((r) => r.name);
-        assert.deepEqual(differing, ["pakashop-staging-rollout-search-deploy"]);
+        assert.deepEqual(differing, ["pakashop-staging-rollout-search-source", "pakashop-staging-rollout-search-deploy"]);
     });
 
     it("a longer health timeout changes every deploy step and nothing else", async () => {

@@ -12,7 +12,7 @@ import { renderUnit } from "../components/systemdUnit";
 import { exec } from "./helpers";
 
 const REVISION = "4f1c2d8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d";
-const SOURCE = { repositoryUrl: "https://github.com/pakashop/pakashop.git", branch: "main" };
+const SOURCE = { sha256: "b".repeat(64) };
 
 function deployScript(id: string): string {
     return renderDeployScript(CATALOG, id, {
@@ -24,7 +24,7 @@ function deployScript(id: string): string {
 /** Every script the program can send to a host, by name. */
 function allScripts(): Record<string, string> {
     const scripts: Record<string, string> = {
-        bootstrap: renderBootstrapScript(),
+        bootstrap: renderBootstrapScript("admin"),
         proxy: renderProxyScript(8000),
         "proxy without origin certificate": renderProxyScript(8000, false),
         "ssh-ready": renderSshWaitScript(),
@@ -113,7 +113,17 @@ describe("rendered scripts", () => {
         assert.match(text, /systemctl is-active --quiet "\$unit" && curl/);
         assert.match(text, /journalctl -u "\$unit" -n 40/);
         assert.match(text, /roll_back\nfail /);
-        assert.match(text, /merge-base --is-ancestor "\$revision" "refs\/remotes\/origin\/\$branch"/);
+    });
+
+    it("the deploy unpacks the shipped sources after checking their checksum, and never fetches", () => {
+        const text = scripts["deploy gateway"];
+        assert.match(text, /local archive='\/var\/lib\/pakashop\/incoming\/gateway\.tar'/);
+        assert.match(text, new RegExp(`local expected='${"b".repeat(64)}'`));
+        assert.match(text, /\[\[ \$actual == "\$expected" \]\] \|\| fail/);
+        for (const [name, script] of Object.entries(scripts)) {
+            if (name !== "meilisearch") assert.doesNotMatch(script, /\bgit\b|github\.com/, name); // Meilisearch's release binary comes from GitHub
+        }
+        assert.match(scripts.bootstrap, /install -d -m 0700 -o 'admin' -g root '\/var\/lib\/pakashop\/incoming'/);
     });
 
     it("builds each language its own way, never as root", () => {

@@ -45,8 +45,6 @@ const BAD: { what: string; stack?: string; overrides: Record<string, unknown>; s
     { what: "a root volume too small", overrides: { [`${NS}:rootVolumeSizeGiB`]: 8 }, setting: `${NS}:rootVolumeSizeGiB`, value: "8", rule: /integer from 20 to 1024/ },
     { what: "a fractional health timeout", overrides: { [`${NS}:healthTimeoutSeconds`]: 2.5 }, setting: `${NS}:healthTimeoutSeconds`, value: "2.5", rule: /integer from 5 to 600/ },
     { what: "an ssh user with a space", overrides: { [`${NS}:sshUser`]: "ad min" }, setting: `${NS}:sshUser`, value: "ad min", rule: /Linux user name/ },
-    { what: "a plain-http repository", overrides: { [`${NS}:repositoryUrl`]: "http://github.com/pakashop/pakashop.git" }, setting: `${NS}:repositoryUrl`, value: "http://github.com", rule: /no plain http/ },
-    { what: "an unauthenticated git:// repository", overrides: { [`${NS}:repositoryUrl`]: "git://example.org/pakashop.git" }, setting: `${NS}:repositoryUrl`, value: "git://example.org", rule: /no plain http or git:\/\// },
     { what: "a VPC range that is not CIDR", overrides: { [`${NS}:vpcCidr`]: "10.20.0.0/99" }, setting: `${NS}:vpcCidr`, value: "10.20.0.0/99", rule: /not a valid CIDR/ },
     { what: "a public VPC range", overrides: { [`${NS}:vpcCidr`]: "8.8.0.0/16" }, setting: `${NS}:vpcCidr`, value: "8.8.0.0/16", rule: /private IPv4 range/ },
     { what: "a VPC too small for its subnets", overrides: { [`${NS}:vpcCidr`]: "10.20.0.0/24" }, setting: `${NS}:vpcCidr`, value: "10.20.0.0/24", rule: /\/16 to \/20/ },

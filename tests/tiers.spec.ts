@@ -64,7 +64,8 @@ for (const stack of ["staging", "production"] as const) {
             assert.equal(d.storageEncrypted, true);
             assert.equal(d.publiclyAccessible, false);
             assert.equal(d.skipFinalSnapshot, false);
-            assert.equal(d.finalSnapshotIdentifier, `pakashop-${stack}-final`);
+            // A random suffix per instance (tests/databaseNames.spec.ts checks it and AWS's limits).
+            assert.match(String(d.finalSnapshotIdentifier), new RegExp(`^pakashop-${stack}-final-`));
             assert.ok(isSecretValue(db.inputs.password), "the master password is a secret");
             assert.equal(d.instanceClass, want.dbClass);
             assert.equal(d.backupRetentionPeriod, want.backups);
@@ -139,7 +140,7 @@ for (const stack of ["staging", "production"] as const) {
                 const project = inputs(single(run, "vercel:index/project:Project"));
                 assert.equal(project.gitRepository.productionBranch, "production");
                 assert.equal(project.rootDirectory, "frontend");
-                assert.equal(project.vercelAuthentication.deploymentType, "standardProtectionNew");
+                assert.equal(project.vercelAuthentication.deploymentType, "standard_protection_new");
                 assert.match(project.ignoreCommand, /feature\/\.\+\|hotfix\/\.\+/);
                 assert.equal(domain.gitBranch, undefined);
             } else {
@@ -160,7 +161,8 @@ for (const stack of ["staging", "production"] as const) {
             assert.match(env, /^MEILI_MASTER_KEY=\S{16,}$/m);
             assert.match(env, new RegExp(`^PAKASHOP_ENVIRONMENT=${stack}$`, "m"));
             const deps = step.dependsOn.map((urn) => urn.slice(urn.lastIndexOf("::") + 2)).sort();
-            assert.deepEqual(deps, [`pakashop-${stack}-cache-provision`, `pakashop-${stack}-database-instance`, `pakashop-${stack}-rollout-bootstrap`, `pakashop-${stack}-search-provision`]);
+            assert.deepEqual(deps, [`pakashop-${stack}-cache-provision`, `pakashop-${stack}-database-instance`, `pakashop-${stack}-rollout-bootstrap`,
+                `pakashop-${stack}-rollout-config-source`, `pakashop-${stack}-search-provision`]);
         });
 
         it("outputs what an engineer needs, with no secret in plain text", () => {

@@ -8,6 +8,14 @@ import { SettingError } from "../components/errors";
 export class UsageError extends Error {}
 
 /**
+ * Errors a tool has already reported. When the program throws, Pulumi's runtime also rejects
+ * promises derived from the stack's outputs with the same error and nobody awaits them (under
+ * the engine the language host reports them); left alone, Node would crash after the one-line
+ * report with the same error and its stack trace.
+ */
+const reported = new WeakSet<object>();
+
+/**
  * Runs a tool: `parse` turns argv into arguments (throwing {@link UsageError}), `body` does
  * the work and returns the exit code. Any other error prints `error: <message>` and gives 1
  * (with PAKASHOP_DEBUG set, the stack trace too).
@@ -27,6 +35,7 @@ export async function runTool<A>(argv: string[], usage: string, parse: (argv: st
         // The message names the problem; a stack trace helps only when debugging the tool itself.
         const detail = process.env.PAKASHOP_DEBUG && !(error instanceof SettingError) ? (error as Error).stack : undefined;
         process.stderr.write(`error: ${detail ?? (error instanceof Error ? error.message : String(error))}\n`);
+        if (typeof error === "object" && error !== null) reported.add(error);
         return 1;
     }
 }
@@ -34,6 +43,10 @@ export async function runTool<A>(argv: string[], usage: string, parse: (argv: st
 /** Runs `main` when the file is executed (not imported); `| head` closing the pipe is no error. */
 export function runAsScript(mainModule: NodeModule, main: (argv: string[]) => Promise<number>): void {
     if (require.main !== mainModule) return;
+    process.on("unhandledRejection", (reason) => {
+        if (typeof reason === "object" && reason !== null && reported.has(reason)) return;
+        throw reason;
+    });
     process.stdout.on("error", (error: NodeJS.ErrnoException) => {
         if (error.code === "EPIPE") process.exit(0);
         throw error;

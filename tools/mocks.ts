@@ -3,6 +3,7 @@
  * clouds would compute (ids, addresses, keys), and every registration recorded. Unknown
  * provider functions fail loudly, so a new data source can't slip through untested.
  */
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 
 /** One resource registration as the program made it. */
@@ -38,7 +39,11 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
     /** Errors the hook raised: the engine would fail the update with them. */
     readonly errors: Error[] = [];
 
-    constructor(private readonly hook?: ResourceHook) {}
+    /**
+     * @param hook lets a caller compute a resource's state itself (the real-host e2e; up only).
+     * @param preview answer as the engine does in a preview of a fresh stack: see {@link previewState}.
+     */
+    constructor(private readonly hook?: ResourceHook, private readonly preview = false) {}
 
     async newResource(args: pulumi.runtime.MockResourceArgs): Promise<pulumi.runtime.MockResourceResult> {
         this.registrations.push({ type: args.type, name: args.name, custom: args.custom ?? false, inputs: args.inputs });
@@ -50,6 +55,7 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
             throw error;
         }
         if (hooked) return hooked;
+        if (this.preview) return previewState(args);
         return { id: `${args.name}-id`, state: { ...args.inputs, ...computedState(args) } };
     }
 
@@ -63,12 +69,87 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
                 return { id: MOCK_ACCOUNT_ID, accountId: MOCK_ACCOUNT_ID, arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:user/mock`, userId: "mock" };
             case "vercel:index/getProject:getProject":
                 return { id: "prj_mockfrontend", name: args.inputs.name };
+            case "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider": {
+                // The account's GitHub OIDC provider exists (created by the stack that owns it).
+                const host = String(args.inputs.url ?? "").replace(/^https:\/\//, "");
+                const arn = `arn:aws:iam::${MOCK_ACCOUNT_ID}:oidc-provider/${host}`;
+                return { id: arn, arn, url: host, clientIdLists: ["sts.amazonaws.com"], thumbprintLists: [], tags: {} };
+            }
             case "cloudflare:index/getIpRanges:getIpRanges":
                 return { ipv4Cidrs: CLOUDFLARE_IPV4, ipv6Cidrs: CLOUDFLARE_IPV6, etag: "mock", jdcloudCidrs: [] };
             default:
                 throw new Error(`mocks: no offline answer for provider function ${args.token}; add one to tools/mocks.ts`);
         }
     }
+}
+
+/**
+ * The wire form of an unknown value (`@pulumi/pulumi` runtime/rpc.ts `unknownValue`, the
+ * engine's `UnknownStringValue`). In a preview the SDK turns it into an unknown output.
+ */
+export const UNKNOWN_VALUE = pulumi.runtime.unknownValue;
+
+/**
+ * A resource created in a preview, as the engine answers it: no id yet (an empty id is unknown),
+ * the inputs as outputs (the provider's preview of a create echoes them, after `Check` filled
+ * in an autoname), and every output the provider computes on create unknown. Which outputs
+ * those are is what {@link computedState} adds or changes: ids, ARNs, addresses, generated
+ * passwords and keys, certificate PEMs, the Elastic IP, a bucket's name from its prefix,
+ * command output. Inputs built from unknowns arrive unknown already (the SDK sends them so).
+ */
+export function previewState(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
+    if (!(args.custom ?? true)) return { id: "", state: { ...args.inputs } };
+    const computed = computedState(args);
+    const unknowns = Object.fromEntries(Object.entries(computed).map(([key, value]) => [key, unknownWhereComputed(value, args.inputs[key])]));
+    return { id: "", state: { ...args.inputs, ...autoName(args), ...unknowns } };
+}
+
+/** `computed` with every leaf that differs from the input it came from replaced by unknown. */
+function unknownWhereComputed(computed: unknown, input: unknown): unknown {
+    if (Array.isArray(computed) && Array.isArray(input) && computed.length === input.length) {
+        return computed.map((value, i) => unknownWhereComputed(value, input[i]));
+    }
+    if (isPlainObject(computed) && isPlainObject(input)) {
+        return Object.fromEntries(Object.entries(computed).map(([key, value]) => [key, unknownWhereComputed(value, input[key])]));
+    }
+    return JSON.stringify(computed) === JSON.stringify(input) ? input : UNKNOWN_VALUE;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+    const prototype = Object.getPrototypeOf(value);
+    return prototype === Object.prototype || prototype === null;
+}
+
+/**
+ * Whether a value of an offline run is unknown: the SDK's `unknown` (recorded inputs) or the
+ * wire sentinel (state and stack outputs read back from the mock monitor).
+ */
+export function isUnknownValue(value: unknown): boolean {
+    return value === UNKNOWN_VALUE || pulumi.isUnknown(value);
+}
+
+/** `value` with every unknown replaced by `replacement`, at any depth (inside secrets too). */
+export function replaceUnknowns(value: unknown, replacement: unknown): unknown {
+    if (isUnknownValue(value)) return replacement;
+    if (Array.isArray(value)) return value.map((v) => replaceUnknowns(v, replacement));
+    if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, replaceUnknowns(v, replacement)]));
+    return value;
+}
+
+/**
+ * Types whose `name` the AWS provider autonames (`<resource name>-<7 hex>`) in `Check` when the
+ * program leaves it out, so it is known in a preview while the id is not.
+ */
+const AUTONAMED = new Set([
+    "aws:ec2/securityGroup:SecurityGroup", "aws:rds/subnetGroup:SubnetGroup", "aws:rds/parameterGroup:ParameterGroup",
+    "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy",
+]);
+
+function autoName(args: pulumi.runtime.MockResourceArgs): Record<string, unknown> {
+    if (!AUTONAMED.has(args.type) || args.inputs.name !== undefined) return {};
+    const suffix = createHash("sha256").update(`${args.type}::${args.name}`).digest("hex").slice(0, 7);
+    return { name: `${args.name}-${suffix}` };
 }
 
 /** What a provider would compute for a resource, just enough for the program's outputs. */
@@ -81,10 +162,15 @@ function computedState(args: pulumi.runtime.MockResourceArgs): Record<string, un
             };
         case "aws:rds/instance:Instance":
             return { address: `${args.inputs.identifier}.mock.ap-south-1.rds.amazonaws.com`, endpoint: `${args.inputs.identifier}.mock:5432` };
+        case "random:index/randomString:RandomString":
+            // Lower-case letters and digits, as the final snapshot suffix asks for.
+            return { result: `mocksuffix${args.name.replace(/[^a-z0-9]/g, "")}`.slice(0, args.inputs.length ?? 8) };
         case "random:index/randomPassword:RandomPassword":
             return { result: `mockpassword${args.name.replace(/[^a-z0-9]/gi, "")}`.slice(0, args.inputs.length ?? 32) };
         case "aws:s3/bucket:Bucket":
             return { bucket: `${args.inputs.bucketPrefix}mock`, arn: `arn:aws:s3:::${args.inputs.bucketPrefix}mock` };
+        case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+            return { arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:oidc-provider/${String(args.inputs.url).replace(/^https:\/\//, "")}` };
         case "aws:iam/role:Role":
             return { arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:role/${args.name}` };
         case "tls:index/certRequest:CertRequest":

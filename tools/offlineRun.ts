@@ -5,6 +5,7 @@
  */
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { PLACEHOLDER_SOURCES_ENV, SERVICES_REPOSITORY_ENV } from "../components/sources";
 import { RecordingMocks, Registration, ResourceHook } from "./mocks";
 import { REPO_ROOT, StackConfig } from "./stackConfig";
 
@@ -22,6 +23,8 @@ export interface PlannedResource {
 export interface OfflineRun {
     readonly project: string;
     readonly stack: string;
+    /** Whether the run was a preview of a fresh stack (outputs a provider computes on create unknown). */
+    readonly preview?: boolean;
     readonly resources: PlannedResource[];
     readonly outputs: Record<string, unknown>;
     readonly placeholderSecrets: string[];
@@ -30,8 +33,20 @@ export interface OfflineRun {
 export interface OfflineRunOptions {
     /** Lets the real-host e2e execute resources (remote commands) instead of faking them. */
     readonly hook?: ResourceHook;
-    /** Run as a preview (unknowns stay unknown). @default false */
+    /**
+     * Run as a preview of a fresh stack: what a provider computes on create (ids, ARNs,
+     * addresses, generated keys) is unknown, and so is every input built from it (see
+     * `previewState` in tools/mocks.ts). Without it, the run is "as applied": everything known.
+     * @default false
+     */
     readonly preview?: boolean;
+    /**
+     * A local clone of the services monorepo to pack sources from (as `PAKASHOP_SERVICES_REPO`
+     * does for a real run). Without one (and without that variable) the plan shows each
+     * service's source as not packed.
+     * @default process.env.PAKASHOP_SERVICES_REPO
+     */
+    readonly servicesRepository?: string;
 }
 
 const PROGRAM = path.join(REPO_ROOT, "index.ts");
@@ -59,8 +74,9 @@ function urnOf(resource: pulumi.Resource): Promise<string> {
 
 /** Runs the program once. Only one run at a time per process: Pulumi's runtime is global. */
 export async function runOffline(stackConfig: StackConfig, options: OfflineRunOptions = {}): Promise<OfflineRun> {
-    const mocks = new RecordingMocks(options.hook);
-    await pulumi.runtime.setMocks(mocks, stackConfig.project, stackConfig.stack, options.preview ?? false);
+    const preview = options.preview ?? false;
+    const mocks = new RecordingMocks(options.hook, preview);
+    await pulumi.runtime.setMocks(mocks, stackConfig.project, stackConfig.stack, preview);
     pulumi.runtime.setAllConfig(stackConfig.config, stackConfig.secretKeys);
 
     const recorded: Recorded[] = [];
@@ -77,6 +93,7 @@ export async function runOffline(stackConfig: StackConfig, options: OfflineRunOp
 
     // The program is a module with top-level code: load it fresh for every run.
     delete require.cache[require.resolve(PROGRAM)];
+    const restoreSources = sourcesEnvironment(options.servicesRepository);
     try {
         // Outputs are read back from the monitor below, where secrets are still marked.
         await pulumi.runtime.runInPulumiStack(async () => {
@@ -85,6 +102,7 @@ export async function runOffline(stackConfig: StackConfig, options: OfflineRunOp
             return require(PROGRAM);
         });
     } finally {
+        restoreSources();
         await pulumi.runtime.disconnect();
     }
     // A failed resource doesn't reject the stack's outputs; the engine would still fail the
@@ -116,9 +134,27 @@ export async function runOffline(stackConfig: StackConfig, options: OfflineRunOp
     return {
         project: stackConfig.project,
         stack: stackConfig.stack,
+        preview,
         resources,
         outputs: await stackOutputs(),
         placeholderSecrets: stackConfig.placeholderSecrets,
+    };
+}
+
+/**
+ * Points the program at the clone to pack sources from, or (with none) lets it plan with
+ * placeholders; returns what puts the environment back.
+ */
+function sourcesEnvironment(servicesRepository: string | undefined): () => void {
+    const saved = { repo: process.env[SERVICES_REPOSITORY_ENV], placeholder: process.env[PLACEHOLDER_SOURCES_ENV] };
+    const repo = servicesRepository ?? saved.repo;
+    if (repo) process.env[SERVICES_REPOSITORY_ENV] = repo;
+    else process.env[PLACEHOLDER_SOURCES_ENV] = "1";
+    return () => {
+        for (const [name, value] of [[SERVICES_REPOSITORY_ENV, saved.repo], [PLACEHOLDER_SOURCES_ENV, saved.placeholder]] as const) {
+            if (value === undefined) delete process.env[name];
+            else process.env[name] = value;
+        }
     };
 }
 

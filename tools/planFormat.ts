@@ -1,7 +1,10 @@
 /**
  * Renders an offline plan as text (for a terminal), JSON (for machines) or Markdown (for a
- * pull-request comment). Every format redacts secrets to "[secret]".
+ * pull-request comment). Every format redacts secrets to "[secret]" and shows a preview's
+ * unknown values as "[unknown]" (`pulumi preview` prints them as `output<string>`).
  */
+import { CLOUDFLARE_PLANS, CloudflareRequirements, cloudflareRequirements } from "../components/cloudflarePlans";
+import { replaceUnknowns } from "./mocks";
 import { OfflineRun, PlannedResource, redactSecrets } from "./offlineRun";
 import { Violation } from "./policyCheck";
 import { toSarif } from "./sarif";
@@ -9,10 +12,23 @@ import { toSarif } from "./sarif";
 export const FORMATS = ["text", "json", "markdown", "sarif"] as const;
 export type Format = (typeof FORMATS)[number];
 
+/** How the plan shows a value that is unknown until the engine creates what it comes from. */
+export const UNKNOWN_SHOWN = "[unknown]";
+
+/** A value as every format shows it: secrets "[secret]", unknowns "[unknown]". */
+function shown(value: unknown): unknown {
+    return redactSecrets(replaceUnknowns(value, UNKNOWN_SHOWN));
+}
+
 /** The JSON document of `npm run plan -- --format json`. */
 export interface PlanDocument {
     readonly project: string;
     readonly stack: string;
+    /**
+     * `preview`: as `pulumi preview` of a new stack (what providers compute on create is
+     * "[unknown]", as are inputs built from it); `applied`: every value known (mock stand-ins).
+     */
+    readonly mode: "preview" | "applied";
     readonly resources: { urn: string; type: string; name: string; parent: string | null; dependsOn: string[]; inputs: unknown }[];
     readonly rollout: { readonly waves: string[][] };
     readonly outputs: unknown;
@@ -20,25 +36,43 @@ export interface PlanDocument {
     readonly placeholderSecrets: string[];
     /** The policy pack's verdict on this plan. */
     readonly policies: { readonly violations: Violation[] };
+    /**
+     * What the plan needs of accounts outside it: the Cloudflare plan each zone-level feature
+     * needs, and the zone entry-point rulesets it creates (one per zone and phase).
+     */
+    readonly requirements: { readonly cloudflare: CloudflareRequirements };
 }
 
 export function planDocument(run: OfflineRun, waves: string[][], violations: Violation[]): PlanDocument {
     return {
         project: run.project,
         stack: run.stack,
+        mode: run.preview ? "preview" : "applied",
         resources: run.resources.map((r) => ({
             urn: r.urn,
             type: r.type,
             name: r.name,
             parent: r.parent,
             dependsOn: r.dependsOn,
-            inputs: redactSecrets(r.inputs),
+            inputs: shown(r.inputs),
         })),
         rollout: { waves },
-        outputs: redactSecrets(run.outputs),
+        outputs: shown(run.outputs),
         placeholderSecrets: run.placeholderSecrets,
         policies: { violations },
+        requirements: { cloudflare: cloudflareRequirements(run.resources) },
     };
+}
+
+/** The requirements as lines: the zone's minimum Cloudflare plan, each feature, each entry point. */
+function requirementLines(doc: PlanDocument, bullet: (text: string) => string, code: (text: string) => string): string[] {
+    const cf = doc.requirements.cloudflare;
+    if (cf.features.length === 0 && cf.zoneEntrypoints.length === 0) return [bullet("none: this stack creates no zone-level Cloudflare feature.")];
+    return [
+        bullet(`Cloudflare plan the zone needs: at least ${cf.minimumPlan} (plans: ${CLOUDFLARE_PLANS.join(" < ")}).`),
+        ...cf.features.map((f) => bullet(`${f.minimumPlan}: ${code(f.resource)} uses ${f.feature} (${f.source})`)),
+        ...cf.zoneEntrypoints.map((e) => bullet(`${code(e.resource)} is the zone's ${code(e.phase)} entry point (one per zone); if the zone has one already, ${e.ifOneExists}`)),
+    ];
 }
 
 const SEVERITIES = ["critical", "high", "medium", "low"] as const;
@@ -73,11 +107,12 @@ function roots(doc: PlanDocument): PlanDocument["resources"] {
     return doc.resources.filter((r) => r.parent === null || !urns.has(r.parent));
 }
 
-const shortName = (urn: string) => urn.slice(urn.lastIndexOf("::") + 2);
+const shortName = (urn: string) => (urn.includes("::") ? urn.slice(urn.lastIndexOf("::") + 2) : urn);
 
 export function formatText(doc: PlanDocument): string {
     const children = childrenByParent(doc.resources);
-    const lines = [`${doc.project} / ${doc.stack}: ${doc.resources.length} resources (offline plan under mocks; no cloud contacted)`];
+    const lines = [`${doc.project} / ${doc.stack}: ${doc.resources.length} resources (offline plan under mocks; no cloud contacted; ${doc.mode === "preview"
+        ? `as a preview of a new stack: ${UNKNOWN_SHOWN} is known only once created` : "as applied: every value known, computed ones are mock stand-ins"})`];
     const note = placeholderNote(doc);
     if (note) lines.push(note);
     lines.push("");
@@ -91,6 +126,7 @@ export function formatText(doc: PlanDocument): string {
     doc.rollout.waves.forEach((wave, i) => lines.push(`  ${i + 1}. ${wave.join(", ")}`));
     lines.push("", policySummary(doc));
     for (const v of doc.policies.violations) lines.push(`  [${v.enforcementLevel}, ${v.severity}] ${v.policy}: ${shortName(v.urn || "stack")}: ${v.message}`);
+    lines.push("", "Requirements (what the stack needs of the Cloudflare zone):", ...requirementLines(doc, (t) => `  - ${t}`, (t) => t));
     lines.push("", "Outputs:");
     for (const [key, value] of Object.entries(doc.outputs as Record<string, unknown>)) {
         lines.push(`  ${key} = ${JSON.stringify(value)}`);
@@ -110,6 +146,7 @@ export function formatMarkdown(doc: PlanDocument): string {
     }
     const note = placeholderNote(doc);
     if (note) lines.push(`> ${note}`, "");
+    lines.push("**Requirements** (what the stack needs of the Cloudflare zone)", "", ...requirementLines(doc, (t) => `- ${t}`, (t) => `\`${t}\``), "");
     lines.push("**Rollout waves** (seed section 3.2)", "");
     doc.rollout.waves.forEach((wave, i) => lines.push(`${i + 1}. ${wave.map((s) => `\`${s}\``).join(", ")}`));
     const components = doc.resources.filter((r) => (children.get(r.urn) ?? []).some((c) => !(children.get(c.urn) ?? []).length));

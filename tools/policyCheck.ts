@@ -3,14 +3,25 @@
  * Policies get their arguments built the way @pulumi/policy builds them: props as plain values
  * (secrets unwrapped), `isType`/`asType` by type token, `getConfig` merging the policy's schema
  * defaults with the stack's pack config, `notApplicable`, and for stack policies every resource
- * with its parent and dependencies. Where this can differ from `pulumi preview`: see README.
+ * with its parent and dependencies, the stack itself (`pulumi:pulumi:Stack`, its outputs as
+ * props) included.
+ *
+ * Unknowns as in `pulumi preview`: the engine marshals an unknown value to the analyzer as a
+ * sentinel string (`UnknownStringValue`, pulumi `sdk/go/common/resource/plugin/rpc.go`), and
+ * @pulumi/policy wraps props in `unknownCheckingProxy`: touching a sentinel throws
+ * `UnknownValueError`, and the policy is then reported as one advisory "can't run policy ...
+ * during preview" (server.js, for resource and stack policies alike). This check uses that
+ * same proxy and reports the same way. Where this can still differ from `pulumi preview`: see
+ * README.
  */
 import * as fs from "fs";
 import * as path from "path";
 import {
     EnforcementLevel, Policies, PolicyPackConfig, PolicyResource, ResourceValidationPolicy, Severity, StackValidationPolicy,
+    unknownCheckingProxy, UnknownValueError,
 } from "@pulumi/policy";
 import { ALL_POLICIES } from "../policy/policies";
+import { replaceUnknowns, UNKNOWN_VALUE } from "./mocks";
 import { OfflineRun, PlannedResource, unwrapSecrets } from "./offlineRun";
 import { REPO_ROOT } from "./stackConfig";
 
@@ -39,6 +50,22 @@ export function loadPackConfig(stack: string, root = REPO_ROOT): PolicyPackConfi
 
 class NotApplicable extends Error {}
 
+/** The pack as @pulumi/policy names it in messages: `<name>@v<version of policy/package.json>`. */
+const POLICY_PACK = `pakashop-infra@v${(JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "policy", "package.json"), "utf8")) as { version: string }).version}`;
+
+/** What @pulumi/policy reports (advisory) for a policy that touched an unknown value. */
+export function previewMessage(policy: string, error: UnknownValueError): string {
+    return `can't run policy '${policy}' from policy pack '${POLICY_PACK}' during preview: ${error.message}`;
+}
+
+/**
+ * Props as the analyzer gets them: secrets unwrapped, unknowns as the engine's sentinel, and
+ * every access checked by @pulumi/policy's own `unknownCheckingProxy`.
+ */
+function analyzerProps(values: Record<string, unknown>): Record<string, unknown> {
+    return unknownCheckingProxy(unwrapSecrets(replaceUnknowns(values, UNKNOWN_VALUE)) as Record<string, unknown>);
+}
+
 type AnyPolicy = ResourceValidationPolicy | StackValidationPolicy;
 type ResourceClass = { __pulumiType?: string };
 
@@ -63,11 +90,24 @@ const typeChecks = (type: string, props: Record<string, unknown>) => ({
     asType: (cls: ResourceClass) => (cls.__pulumiType === type ? props : undefined),
 });
 
+/**
+ * The root stack resource as AnalyzeStack gets it: its outputs as props (pulumi
+ * `pkg/resource/deploy/step_generator.go` AnalyzeResources sends every resource's outputs, the
+ * stack's included; `deployment_executor.go` finalizes the stack outputs just before).
+ */
+function stackResource(run: OfflineRun): PlannedResource {
+    const name = `${run.project}-${run.stack}`;
+    return {
+        urn: `urn:pulumi:${run.stack}::${run.project}::pulumi:pulumi:Stack::${name}`,
+        type: "pulumi:pulumi:Stack", name, custom: false, parent: null, dependsOn: [], inputs: run.outputs,
+    };
+}
+
 /** The stack's resources as @pulumi/policy's PolicyResource, parents and dependencies linked. */
 function policyResources(resources: readonly PlannedResource[]): PolicyResource[] {
     const byUrn = new Map<string, PolicyResource & { dependencies: PolicyResource[] }>();
     for (const r of resources) {
-        const props = unwrapSecrets(r.inputs) as Record<string, unknown>;
+        const props = analyzerProps(r.inputs);
         byUrn.set(r.urn, {
             type: r.type, props, urn: r.urn, name: r.name,
             opts: { protect: false, ignoreChanges: [], deleteBeforeReplace: undefined, aliases: [], additionalSecretOutputs: [], customTimeouts: {} } as unknown as PolicyResource["opts"],
@@ -90,7 +130,8 @@ function validators(policy: ResourceValidationPolicy) {
 
 /** Evaluates every policy over the plan; resolves to the violations in policy order. */
 export async function checkPolicies(run: OfflineRun, packConfig: PolicyPackConfig, policies: Policies = ALL_POLICIES): Promise<Violation[]> {
-    const resources = policyResources(run.resources);
+    const planned = run.resources.some((r) => r.type === "pulumi:pulumi:Stack") ? run.resources : [stackResource(run), ...run.resources];
+    const resources = policyResources(planned);
     const custom = resources.filter((r) => run.resources.find((p) => p.urn === r.urn)?.custom);
     const violations: Violation[] = [];
     for (const policy of policies) {
@@ -102,20 +143,26 @@ export async function checkPolicies(run: OfflineRun, packConfig: PolicyPackConfi
         const notApplicable = (reason?: string): never => {
             throw new NotApplicable(reason);
         };
-        const guarded = async (validation: () => Promise<void> | void) => {
+        // As @pulumi/policy's server.js: violations reported before an unknown was touched
+        // stand; the unknown adds one advisory, whatever the policy's own level.
+        const guarded = async (urn: string, validation: () => Promise<void> | void) => {
             try {
                 await validation();
             } catch (error) {
-                if (!(error instanceof NotApplicable)) throw error;
+                if (error instanceof UnknownValueError) {
+                    violations.push({ policy: policy.name, enforcementLevel: "advisory", severity: policy.severity ?? "medium", urn, message: previewMessage(policy.name, error) });
+                } else if (!(error instanceof NotApplicable)) {
+                    throw error;
+                }
             }
         };
         if ("validateStack" in policy && policy.validateStack) {
             const validateStack = policy.validateStack;
-            await guarded(() => validateStack({ resources, stackTags: new Map(), getConfig: <T>() => config as T, notApplicable }, record("")));
+            await guarded("", () => validateStack({ resources, stackTags: new Map(), getConfig: <T>() => config as T, notApplicable }, record("")));
         } else if ("validateResource" in policy) {
             for (const resource of custom) {
                 for (const validate of validators(policy)) {
-                    await guarded(() => validate({
+                    await guarded(resource.urn, () => validate({
                         type: resource.type, props: resource.props, urn: resource.urn, name: resource.name, opts: resource.opts,
                         stackTags: new Map(), getConfig: <T>() => config as T, notApplicable, ...typeChecks(resource.type, resource.props),
                     } as Parameters<typeof validate>[0], record(resource.urn)));

@@ -39,6 +39,24 @@ export async function runOverSsh(target: SshTarget, command: string, timeoutSeco
     }
 }
 
+/**
+ * Copies a local file to `remotePath` over SFTP, as `@pulumi/command`'s CopyToRemote does
+ * (pulumi-command `provider/pkg/provider/remote/copyController.go`: an SFTP session on the
+ * step's SSH connection, the file written to the path, overwriting it).
+ */
+export async function copyFileOverSsh(target: SshTarget, localFile: string, remotePath: string, timeoutSeconds = 600): Promise<CommandResult> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-sftp-"));
+    try {
+        // sftp takes the port as -P; everything else is ssh's.
+        const args = sshArguments(target, dir, "target").map((arg, i, all) => (arg === "-p" && all[i + 1] !== undefined ? "-P" : arg));
+        const quote = (value: string) => `"${value.replace(/(["\\])/g, "\\$1")}"`;
+        return await spawnCollect("sftp", ["-b", "-", ...args, `${target.user}@${target.host}`], timeoutSeconds, process.env,
+            `put ${quote(localFile)} ${quote(remotePath)}\n`);
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
 /** Options for one hop: its key, its pinned host key, and (recursively) its jump host. */
 function sshArguments(target: SshTarget, dir: string, label: string): string[] {
     if (!target.hostKey) throw new Error(`no pinned host key for ${target.host}: refusing to connect`);

@@ -16,16 +16,22 @@ export const SSHD_SETTINGS = [
 ].join("\n");
 
 /**
- * Debian 12 packages: runtimes for Node (`nodejs`, `npm`), Go (`golang-go`) and Python
+ * Debian 13 packages: runtimes for Node (`nodejs`, `npm`), Go (`golang-go`) and Python
  * (`python3-venv`), nginx with the snakeoil certificate (`ssl-cert`) until the origin
  * certificate is installed, and the tools the deploy uses. Debian's archive rather than vendor
- * repositories: signed by the distribution's keys, patched by its security team.
+ * repositories: signed by the distribution's keys, patched by its security team. Debian 13's
+ * versions (Node 20, Go 1.24, Python 3.13) meet the seed's CI (Node 20, Go 1.22, Python 3.12).
+ * No git: the sources arrive as tarballs from the machine running Pulumi.
  */
 export const HOST_PACKAGES: readonly string[] = [
-    "ca-certificates", "curl", "git", "nginx", "ssl-cert", "nodejs", "npm", "golang-go", "python3-venv",
+    "ca-certificates", "curl", "nginx", "ssl-cert", "nodejs", "npm", "golang-go", "python3-venv",
 ];
 
-export function renderBootstrapScript(): string {
+/**
+ * @param sshUser the deploy's SSH user: it owns the folder the copy steps write the source
+ *   tarballs to (SFTP runs as that user, without sudo).
+ */
+export function renderBootstrapScript(sshUser: string): string {
     const L = HOST_LAYOUT;
     return `${scriptHeader("bootstrap")}
 # cloud-init installs the host key and the deploy key; wait until it is done.
@@ -61,7 +67,8 @@ else
   rm -f "$sshd_dropin.new"
 fi
 
-install -d -m 0755 -o root -g root ${shellQuote(L.root)} ${shellQuote(L.sources)} ${shellQuote(L.services)}
+install -d -m 0755 -o root -g root ${shellQuote(L.root)} ${shellQuote(L.services)} ${shellQuote(L.incoming.replace(/\/[^/]+$/, ""))}
+install -d -m 0700 -o ${shellQuote(sshUser)} -g root ${shellQuote(L.incoming)}
 install -d -m 0700 -o root -g root ${shellQuote(L.environmentDir)}
 install -d -m 0755 -o root -g root ${shellQuote(L.buildCache)}
 install -d -m 0700 -o ${shellQuote(L.buildUser)} -g ${shellQuote(L.buildUser)} ${shellQuote(`${L.buildCache}/home`)}

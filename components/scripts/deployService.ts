@@ -7,7 +7,7 @@
  */
 import { Catalog, ServiceSpec, unitName } from "../catalog";
 import { environmentFile, HOST_LAYOUT, serviceDir } from "../hostLayout";
-import { renderEnsureSourceFunction, SourceArgs } from "./source";
+import { renderUnpackSourceFunction, SourceArgs } from "./source";
 import { heredoc, scriptHeader, shellQuote } from "./shell";
 
 /** What one service's deploy needs besides the catalog. */
@@ -20,7 +20,7 @@ export interface DeployScriptArgs {
     readonly healthTimeoutSeconds: number;
     /** Identifies this deploy; the delete step compares it to tell removal from replacement. */
     readonly deployId: string;
-    /** Where the revision is fetched from. */
+    /** The shipped source tarball. */
     readonly source: SourceArgs;
 }
 
@@ -88,12 +88,11 @@ deploy_id=${shellQuote(args.deployId)}
 health_url=${shellQuote(`http://127.0.0.1:${service.port}${service.healthPath}`)}
 health_timeout=${args.healthTimeoutSeconds}
 service_dir=${shellQuote(serviceDir(service.id))}
-source_dir=${shellQuote(`${HOST_LAYOUT.sources}/${args.revision}/services/${service.id}`)}
 env_file=${shellQuote(environmentFile(service.id))}
 unit_path=${shellQuote(`${HOST_LAYOUT.unitDir}/${unitName(service.id)}`)}
 release="$service_dir/releases/$revision"
 
-${renderEnsureSourceFunction(args.source)}
+${renderUnpackSourceFunction(service.id, args.source)}
 
 as_builder() {
   runuser -u ${HOST_LAYOUT.buildUser} -- env -i ${BUILD_ENVIRONMENT.join(" ")} "$@"
@@ -115,12 +114,10 @@ build_release() {
     log "release $revision already built"
     return
   fi
-  ensure_source "$revision"
-  [[ -d $source_dir ]] || fail "revision $revision has no folder services/$service"
   rm -rf "$release"
   install -d -m 0755 "$service_dir/releases"
-  cp -a "$source_dir" "$release"
-  chmod -R u+w "$release"
+  install -d -m 0755 "$release"
+  unpack_source "$service" "$release"
   chown -R ${HOST_LAYOUT.buildUser}: "$release"
   log "building $revision"
   (cd "$release" && ${buildCommand(service)}) || fail "build of $service at $revision failed"
@@ -146,6 +143,9 @@ roll_back() {
   if [[ -n $previous_release ]]; then
     ln -sfn "$previous_release" "$service_dir/current.next"
     mv -T "$service_dir/current.next" "$service_dir/current"
+    # The failed release may have crashed into the unit's start limit (StartLimitBurst), and
+    # systemd then refuses every start, this one too, until the counter is reset.
+    systemctl reset-failed "$unit" 2>/dev/null || true
     systemctl restart "$unit" || true
     if wait_healthy; then
       log "rolled back to $previous_release; $service is active again"
@@ -190,6 +190,7 @@ ln -sfn "releases/$revision" "$service_dir/current.next"
 mv -T "$service_dir/current.next" "$service_dir/current"
 systemctl enable --quiet "$unit"
 log "restarting $unit"
+systemctl reset-failed "$unit" 2>/dev/null || true
 systemctl restart "$unit" || true
 
 if wait_healthy; then

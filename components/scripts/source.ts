@@ -1,58 +1,34 @@
 /**
- * The source half of a deploy: make sure one revision of the services monorepo is on the host,
- * exported read-only to its own folder. Part of each service's deploy step (not a shared step),
- * so a new revision of one service re-runs that service's step and nothing else. Parallel
- * deploys of one tier serialize on a lock around the shared bare clone.
- *
- * A revision that is not on the stack's branch is refused, so the production host only ever
- * runs commits of `production`.
+ * The source half of a deploy, on the host: unpack the service's sources from the tarball the
+ * copy step shipped (see components/sources.ts), after checking it is exactly the tarball the
+ * program packed. The host fetches nothing and holds no credential for the monorepo.
  */
-import { HOST_LAYOUT } from "../hostLayout";
+import { incomingSourceArchive } from "../hostLayout";
 import { shellQuote } from "./shell";
 
-/** Where the revisions come from. */
+/** The tarball a deploy unpacks. */
 export interface SourceArgs {
-    /** Git URL the host fetches from. */
-    readonly repositoryUrl: string;
-    /** The stack's branch (`main` for staging, `production` for production). */
-    readonly branch: string;
+    /** SHA-256 of the tarball, computed where it was packed. */
+    readonly sha256: string;
 }
 
 /**
- * A bash function `ensure_source REVISION` that leaves the revision exported under
- * `${HOST_LAYOUT.sources}/REVISION`. Needs the `log` and `fail` helpers of `scriptHeader`.
+ * A bash function `unpack_source SERVICE DIR` that extracts `services/SERVICE/` of the shipped
+ * tarball into DIR (which must be empty), or fails naming what is wrong. Needs the `log` and
+ * `fail` helpers of `scriptHeader`.
  */
-export function renderEnsureSourceFunction(args: SourceArgs): string {
-    return `ensure_source() {
-  local revision=$1
-  local repository_url=${shellQuote(args.repositoryUrl)}
-  local branch=${shellQuote(args.branch)}
-  local repo=${shellQuote(HOST_LAYOUT.repository)}
-  local target=${shellQuote(HOST_LAYOUT.sources)}/$revision
-  [[ -f $target/.pakashop-source ]] && return 0
-  exec 9>${shellQuote(`${HOST_LAYOUT.root}/repo.lock`)}
-  flock 9
-  if [[ ! -f $target/.pakashop-source ]]; then
-    [[ -d $repo ]] || git init --quiet --bare "$repo"
-    if ! git -C "$repo" cat-file -e "$revision^{commit}" 2>/dev/null; then
-      log "fetching $branch from $repository_url"
-      git -C "$repo" fetch --quiet --no-tags --prune "$repository_url" "+refs/heads/$branch:refs/remotes/origin/$branch" \\
-        || fail "cannot fetch branch $branch from $repository_url"
-    fi
-    git -C "$repo" cat-file -e "$revision^{commit}" 2>/dev/null \\
-      || fail "revision $revision does not exist in $repository_url"
-    git -C "$repo" merge-base --is-ancestor "$revision" "refs/remotes/origin/$branch" \\
-      || fail "revision $revision is not on branch $branch; this stack deploys only commits of $branch"
-    rm -rf "$target.partial"
-    mkdir -p "$target.partial"
-    git -C "$repo" archive --format=tar "$revision" | tar -x -C "$target.partial"
-    touch "$target.partial/.pakashop-source"
-    # Read-only from here on: a deploy never edits code a running service uses.
-    chmod -R a-w "$target.partial"
-    mv -T "$target.partial" "$target"
-    log "exported $revision"
-  fi
-  flock -u 9
-  exec 9>&-
+export function renderUnpackSourceFunction(serviceId: string, args: SourceArgs): string {
+    return `unpack_source() {
+  local service=$1 dir=$2
+  local archive=${shellQuote(incomingSourceArchive(serviceId))}
+  local expected=${shellQuote(args.sha256)}
+  [[ -f $archive ]] || fail "no sources at $archive: the copy step did not run on this host"
+  local actual
+  actual=$(sha256sum "$archive" | cut -d' ' -f1)
+  [[ $actual == "$expected" ]] || fail "$archive has SHA-256 $actual, expected $expected: not the sources this deploy packed"
+  # The archive holds services/<id>/...; keep only that folder, owned by root, not by the
+  # uid that packed it.
+  tar --extract --file "$archive" --directory "$dir" --strip-components=2 --no-same-owner --no-same-permissions "services/$service" \\
+    || fail "cannot unpack services/$service from $archive"
 }`;
 }

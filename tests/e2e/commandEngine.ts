@@ -8,9 +8,12 @@
  * is async, dependents wait for their dependencies and independent steps run in parallel,
  * exactly as under the engine.
  */
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as pulumi from "@pulumi/pulumi";
 import { ResourceHook } from "../../tools/mocks";
 import { unwrapSecrets } from "../../tools/offlineRun";
-import { runOverSsh, spawnCollect, SshTarget } from "../../tools/ssh";
+import { copyFileOverSsh, runOverSsh, spawnCollect, SshTarget } from "../../tools/ssh";
 
 type Action = "create" | "update" | "replace" | "delete";
 
@@ -34,6 +37,9 @@ interface CommandInputs {
     environment?: Record<string, string>;
     interpreter?: string[];
     stdin?: string;
+    /** CopyToRemote: the local file (a FileAsset's path) and where it goes. */
+    sourcePath?: string;
+    remotePath?: string;
 }
 
 interface StoredResource {
@@ -43,7 +49,8 @@ interface StoredResource {
     readonly state: Record<string, unknown>;
 }
 
-const COMMAND_TYPES = new Set(["command:remote:Command", "command:local:Command"]);
+const COPY_TYPE = "command:remote:CopyToRemote";
+const COMMAND_TYPES = new Set(["command:remote:Command", "command:local:Command", COPY_TYPE]);
 
 /** Raised when a command exits non-zero; carries what it printed, as the provider's error does. */
 export class CommandFailed extends Error {
@@ -70,8 +77,9 @@ export class CommandEngine {
         if (!COMMAND_TYPES.has(args.type)) return this.fallback(args);
         const key = `${args.type}::${args.name}`;
         this.seenThisRun.add(key);
-        const inputs = unwrapSecrets(args.inputs) as CommandInputs;
-        const fingerprint = JSON.stringify(inputs);
+        const inputs = await commandInputs(args);
+        // Like the engine, an asset counts by its content's hash, not its path.
+        const fingerprint = JSON.stringify({ ...inputs, sourceHash: inputs.sourcePath ? sha256File(inputs.sourcePath) : undefined });
         const previous = this.state.get(key);
         if (previous && previous.fingerprint === fingerprint) {
             return { id: args.name, state: previous.state };
@@ -116,12 +124,20 @@ export class CommandEngine {
 
     private async run(name: string, action: Action, type: string, inputs: CommandInputs, command: string | undefined): Promise<Execution> {
         const startedMs = Date.now() - this.t0;
+        if (type === COPY_TYPE) {
+            // A copy deletes nothing (the provider's Delete is a no-op); create, update and
+            // replace all write the file.
+            if (action === "delete") return this.record({ name, action, startedMs, endedMs: startedMs, exitCode: 0, stdout: "", stderr: "" });
+            const copied = await withDialRetries(inputs.connection as SshTarget & { dialErrorLimit?: number },
+                (target) => copyFileOverSsh(target, inputs.sourcePath as string, inputs.remotePath as string));
+            return this.record({ name, action, startedMs, endedMs: Date.now() - this.t0, ...copied });
+        }
         if (!command) {
             return this.record({ name, action, startedMs, endedMs: startedMs, exitCode: 0, stdout: "", stderr: "" });
         }
         const { exitCode, stdout, stderr } = type === "command:local:Command"
             ? await this.runLocal(command, inputs)
-            : await runRemoteWithDialRetries(inputs.connection as SshTarget & { dialErrorLimit?: number }, command, inputs.stdin);
+            : await withDialRetries(inputs.connection as SshTarget & { dialErrorLimit?: number }, (target) => runOverSsh(target, command, 600, inputs.stdin));
         return this.record({ name, action, startedMs, endedMs: Date.now() - this.t0, exitCode, stdout, stderr });
     }
 
@@ -141,10 +157,23 @@ export class CommandEngine {
 const DIAL_ERROR = /kex_exchange_identification|Connection refused|Connection timed out|Connection reset|Connection closed by/;
 
 /** Like the provider: retry dial errors up to `dialErrorLimit` times (default 10), no pause. */
-async function runRemoteWithDialRetries(target: SshTarget & { dialErrorLimit?: number }, command: string, stdin?: string) {
+async function withDialRetries<R extends { exitCode: number; stderr: string }>(target: SshTarget & { dialErrorLimit?: number }, attempt: (target: SshTarget) => Promise<R>): Promise<R> {
     const limit = target.dialErrorLimit ?? 10;
-    for (let attempt = 1; ; attempt++) {
-        const result = await runOverSsh(target, command, 600, stdin);
-        if (result.exitCode !== 255 || !DIAL_ERROR.test(result.stderr) || attempt >= limit) return result;
+    for (let tries = 1; ; tries++) {
+        const result = await attempt(target);
+        if (result.exitCode !== 255 || !DIAL_ERROR.test(result.stderr) || tries >= limit) return result;
     }
+}
+
+/** A command's inputs with secrets unwrapped; a CopyToRemote's FileAsset becomes its path. */
+async function commandInputs(args: pulumi.runtime.MockResourceArgs): Promise<CommandInputs> {
+    const { source, ...rest } = args.inputs as Record<string, unknown>;
+    const inputs = unwrapSecrets(rest) as CommandInputs;
+    if (args.type !== COPY_TYPE) return inputs;
+    if (!(source instanceof pulumi.asset.FileAsset)) throw new Error(`${args.name}: the engine stand-in copies FileAssets only`);
+    return { ...inputs, sourcePath: await source.path };
+}
+
+function sha256File(file: string): string {
+    return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 }

@@ -44,6 +44,13 @@ const EXTRA_HEALTH_PATHS: Readonly<Record<string, readonly string[]>> = {
     gateway: ["/api/v1/health/ready"],
 };
 
+/**
+ * The runtimes the fixture needs: the seed's CI versions (Node 20, Go 1.22, Python 3.12).
+ * Debian 12's Node 18, Go 1.19 and Python 3.11 can't build or run it; Debian 13's can.
+ */
+export const NODE_ENGINE = ">=20";
+export const GO_VERSION = "1.22";
+
 /** Version of the Prisma stand-in; fixed so the backend's package-lock.json is fixed too. */
 const PRISMA_STUB_VERSION = "0.0.0-e2e-fixture";
 
@@ -119,8 +126,9 @@ function prismaFiles(): Record<string, FixtureFile> {
 
 /**
  * `npm ci` refuses to run without a lockfile, and must find it in sync with package.json.
- * This is what `npm install` (npm 9 and 10) writes for these manifests: lockfileVersion 3,
- * which Debian 12's npm 9 reads.
+ * This is what `npm install` (npm 9 and 10) writes for these manifests: lockfileVersion 3.
+ * `engines.node >= 20` (the seed's CI) with `engine-strict=true` in the service's .npmrc makes
+ * `npm ci` fail with EBADENGINE on an older Node (https://docs.npmjs.com/cli/v10/using-npm/config#engine-strict).
  */
 function nodeManifests(service: ServiceSpec): Record<string, FixtureFile> {
     const name = `pakashop-${service.id}`;
@@ -132,12 +140,11 @@ function nodeManifests(service: ServiceSpec): Record<string, FixtureFile> {
         description: `Pakashop ${service.displayName}: e2e test fixture`,
         license: "UNLICENSED",
         main: service.entryPoint,
-        // Debian 12's nodejs, which runs the services on the hosts.
-        engines: { node: ">=18" },
+        engines: { node: NODE_ENGINE },
         ...(dependencies ? { dependencies } : {}),
     };
     const packages: Record<string, unknown> = {
-        "": { name, version: "1.0.0", license: "UNLICENSED", ...(dependencies ? { dependencies } : {}), engines: { node: ">=18" } },
+        "": { name, version: "1.0.0", license: "UNLICENSED", ...(dependencies ? { dependencies } : {}), engines: { node: NODE_ENGINE } },
     };
     if (dependencies) {
         packages["node_modules/prisma"] = { resolved: "vendor/prisma", link: true };
@@ -146,6 +153,7 @@ function nodeManifests(service: ServiceSpec): Record<string, FixtureFile> {
     return {
         "package.json": json(manifest),
         "package-lock.json": json({ name, version: "1.0.0", lockfileVersion: 3, requires: true, packages }),
+        ".npmrc": { content: "engine-strict=true\n" },
         ...(service.runsMigrations ? prismaFiles() : {}),
     };
 }
@@ -157,9 +165,10 @@ function nodeFiles(service: ServiceSpec, marker: string, crash: boolean): Record
 
 function goFiles(service: ServiceSpec, marker: string, crash: boolean): Record<string, FixtureFile> {
     const code = crash ? fill("go/crash/main.go", { SERVICE: service.id, REVISION: marker }) : fill("go/server/main.go", serverValues(service, marker));
-    // `go 1.19`: Debian 12's golang-go, built with GOTOOLCHAIN=local (no toolchain download).
+    // `go 1.22`, the seed's CI version: an older go refuses the module (GOTOOLCHAIN=local, no
+    // toolchain download), and the code uses range over an integer (Go 1.22).
     return {
-        "go.mod": { content: `module pakashop/services/${service.id}\n\ngo 1.19\n` },
+        "go.mod": { content: `module pakashop/services/${service.id}\n\ngo ${GO_VERSION}\n` },
         [path.posix.join(service.entryPoint, "main.go")]: { content: code },
     };
 }

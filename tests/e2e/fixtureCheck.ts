@@ -9,6 +9,9 @@
  *
  *     node --require ./tools/register.js tests/e2e/fixtureCheck.ts [--keep] [--changed=<id>] [--broken=<id>]
  *
+ * The fixture needs the seed's runtimes (Node 20, Go 1.22, Python 3.12): run this where they are,
+ * e.g. inside a test host (`npm run testhost`), not on a Debian 12 machine.
+ *
  * Exits 1 if any check fails. `--keep` leaves the work folder for inspection; `--changed` and
  * `--broken` pass the fixture's options, to check other languages' v2 and crash code.
  */

@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { CATALOG, unitName } from "../../components/catalog";
 import { rolloutWaves, serviceDependencies } from "../../components/rollout";
+import { unwrapSecrets } from "../../tools/offlineRun";
 import { REPO_ROOT } from "../../tools/stackConfig";
 import { CommandEngine, CommandFailed } from "./commandEngine";
 import { ReleaseRepository } from "./fixture";
@@ -44,6 +45,16 @@ async function httpGet(host: TestHost, port: number, urlPath: string, scheme = "
     const out = execFileSync("curl", ["--noproxy", "*", "-ks", "--max-time", "5", "-w", "\n%{http_code}", `${scheme}://${host.address}:${port}${urlPath}`], { encoding: "utf8" });
     const lines = out.split("\n");
     return { status: Number(lines.pop()), body: lines.join("\n") };
+}
+
+/**
+ * What a new revision of one service runs: its sources are copied (the copy step is replaced;
+ * its delete does nothing), then its deploy is replaced and the old deploy's delete finds
+ * itself superseded.
+ */
+function changedServiceSteps(serviceId: string): string[] {
+    return ["replace", "delete"].flatMap((action) => [`${action} pakashop-staging-rollout-${serviceId}-source`])
+        .concat(["replace", "delete"].map((action) => `${action} pakashop-staging-rollout-${serviceId}-deploy`));
 }
 
 /** Every (dependency, dependent) pair of section 3.2's tier edges. */
@@ -133,16 +144,41 @@ describe("rollout on a real systemd host (e2e)", function () {
         assert.deepEqual(engine.since(before).map((e) => e.name), []);
     });
 
+    it("sources reach the host from the machine running Pulumi; the host can reach the private monorepo but not read it, and keeps no copy", async () => {
+        const { url, token } = stage.privateRemote;
+        // The host's network reaches the monorepo's server; without the token it gets 401, as
+        // from GitHub for a private repository. With the token (which the host never gets) 200:
+        // the first answer is the credential's doing, not the network's.
+        const probe = await host.ssh(`curl --noproxy '*' -s -o /dev/null -w '%{http_code}\\n' '${url}/info/refs'
+            curl --noproxy '*' -s -o /dev/null -w '%{http_code}\\n' -u 'x-access-token:${token}' '${url}/info/refs'`);
+        assert.deepEqual(probe.stdout.trim().split("\n"), ["401", "200"]);
+        // What the host has of the monorepo is what the copy steps shipped: one tarball per
+        // service, no repository and no credential.
+        const onHost = await host.ssh(`ls /var/lib/pakashop/incoming | wc -l
+            stat -c '%a %U' /var/lib/pakashop/incoming
+            find / -xdev \\( -name '*.git' -o -name 'packed-refs' -o -name '.git-credentials' \\) -not -path '/usr/*' 2>/dev/null | wc -l
+            ls /opt/pakashop`);
+        assert.equal(onHost.code, 0, onHost.stderr);
+        assert.deepEqual(onHost.stdout.trim().split("\n"), ["19", "700 root", "0", "services"]);
+        // The stack's recorded inputs stay small: the sources are in state as asset hashes.
+        const run = await deploy(repo.commits.v1);
+        const sizes = run.resources.map((r) => ({ name: r.name, bytes: JSON.stringify(unwrapSecrets(r.inputs)).length }));
+        const total = sizes.reduce((sum, r) => sum + r.bytes, 0);
+        const largest = sizes.reduce((a, b) => (b.bytes > a.bytes ? b : a));
+        const tarballs = fs.readdirSync(path.join(REPO_ROOT, ".pakashop", "sources")).filter((f) => f.endsWith(".tar"))
+            .reduce((sum, f) => sum + fs.statSync(path.join(REPO_ROOT, ".pakashop", "sources", f)).size, 0);
+        process.stdout.write(`      recorded inputs: ${run.resources.length} resources, ${(total / 1024).toFixed(1)} KiB in all, largest ${largest.name} ` +
+            `${(largest.bytes / 1024).toFixed(1)} KiB; source tarballs shipped: ${(tarballs / 1024).toFixed(1)} KiB\n`);
+        assert.ok(largest.bytes < 64 * 1024, `${largest.name} records ${largest.bytes} bytes of inputs`);
+    });
+
     it("a new revision of one service redeploys that service only; the others keep their PIDs", async () => {
         const pidsBefore = await unitStates(host);
         const before = engine.executions.length;
         await deploy(repo.commits.v1, { [repo.changedService]: { revision: repo.commits.v2 } });
         const ran = engine.since(before);
-        assert.deepEqual(ran.map((e) => `${e.action} ${e.name}`), [
-            `replace pakashop-staging-rollout-${repo.changedService}-deploy`,
-            `delete pakashop-staging-rollout-${repo.changedService}-deploy`,
-        ]);
-        assert.match(ran[1].stdout, /superseded by a newer deploy; nothing to remove/);
+        assert.deepEqual(ran.map((e) => `${e.action} ${e.name}`), changedServiceSteps(repo.changedService));
+        assert.match(ran[3].stdout, /superseded by a newer deploy; nothing to remove/);
         const pidsAfter = await unitStates(host);
         for (const id of ids) {
             if (id === repo.changedService) assert.notEqual(pidsAfter[id].pid, pidsBefore[id].pid);
@@ -156,12 +192,9 @@ describe("rollout on a real systemd host (e2e)", function () {
         const pidsBefore = await unitStates(host);
         const before = engine.executions.length;
         await deploy(repo.commits.v1, { [repo.changedService]: { revision: repo.commits.v1 } });
-        assert.deepEqual(engine.since(before).map((e) => `${e.action} ${e.name}`), [
-            `replace pakashop-staging-rollout-${repo.changedService}-deploy`,
-            `delete pakashop-staging-rollout-${repo.changedService}-deploy`,
-        ]);
+        assert.deepEqual(engine.since(before).map((e) => `${e.action} ${e.name}`), changedServiceSteps(repo.changedService));
         // The earlier release is still on the host: nothing is rebuilt.
-        assert.match(engine.since(before)[0].stdout, /release [0-9a-f]{40} already built/);
+        assert.match(engine.since(before)[2].stdout, /release [0-9a-f]{40} already built/);
         const service = CATALOG.services[repo.changedService];
         assert.equal(JSON.parse((await httpGet(host, service.port, service.healthPath)).body).revision, "v1");
         const pidsAfter = await unitStates(host);

@@ -1,5 +1,5 @@
 /**
- * The Debian 12 root filesystem the end-to-end test hosts boot from.
+ * The Debian 13 (trixie) root filesystem the end-to-end test hosts boot from.
  *
  * debootstrap takes minutes, so the finished tree is cached as a plain tarball under
  * {@link ROOTFS_CACHE_DIR}, keyed by a hash of everything that shapes it (suite, package list,
@@ -19,7 +19,7 @@ export const ROOTFS_CACHE_DIR = "/var/cache/pakashop-testhost";
 /** Bump when the steps after debootstrap change, so caches built by older code are not reused. */
 export const ROOTFS_FORMAT_VERSION = 2;
 
-export const ROOTFS_SUITE = "bookworm";
+export const ROOTFS_SUITE = "trixie";
 
 /**
  * Everything the hosts need, installed at build time: there is no network inside a host.

@@ -1,9 +1,15 @@
 /**
- * The stage every real-host run needs: a booted test host, the fixture monorepo mirrored onto
- * it, and a {@link CommandEngine} whose mocks give the program that host's address and key.
- * Used by the end-to-end test and the rollout benchmark.
+ * The stage every real-host run needs: booted test hosts, the fixture monorepo on this machine
+ * (the machine running Pulumi; the hosts never get a copy of it), and a {@link CommandEngine}
+ * whose mocks give the program the hosts' addresses and keys. The monorepo is also served over
+ * HTTP on the backend host's network, behind a token, as GitHub serves a private repository:
+ * the host can reach it but not read it, which the test checks. Used by the end-to-end test and
+ * the rollout benchmark.
  */
 import { execFileSync } from "child_process";
+import { randomBytes } from "crypto";
+import * as http from "http";
+import { AddressInfo } from "net";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -16,8 +22,6 @@ import { destroyAllTestHosts, ensureRootfs, TestHost } from "./testHost";
 import { netnsName } from "./testHostResources";
 
 const NS = "pakashop-infra";
-/** Where the host finds the monorepo: a local mirror, as it has no network. */
-export const REPO_ON_HOST = "/srv/pakashop.git";
 
 /** Per-service revision overrides, as in `pakashop-infra:services`. */
 export type ServiceRevisions = Record<string, { revision: string }>;
@@ -32,6 +36,8 @@ export interface Stage {
     /** The data hosts' addresses as the backend host sees them. */
     readonly privateAddresses: { readonly redis: string; readonly search: string };
     readonly repo: ReleaseRepository;
+    /** The monorepo served like a private repository: reachable from the backend host, token required. */
+    readonly privateRemote: PrivateRemote;
     readonly engine: CommandEngine;
     /** The staging stack's config for the test host at these revisions, with the real key. */
     stackConfig(revision: string, services?: ServiceRevisions): StackConfig;
@@ -51,6 +57,7 @@ export async function prepareStage(name: string, subnetIndex: number, healthTime
     await ensureRootfs();
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-stage-"));
     const hosts: TestHost[] = [];
+    let privateRemote: PrivateRemote | undefined;
     try {
         const repo = await createReleaseRepository(path.join(workDir, "repo"));
         const booted = await TestHost.boot({ name, subnetIndex });
@@ -68,7 +75,7 @@ export async function prepareStage(name: string, subnetIndex: number, healthTime
             redis: linkPrivately(booted, redisHost, subnetIndex + 1),
             search: linkPrivately(booted, searchHost, subnetIndex + 2),
         };
-        execFileSync("git", ["clone", "--quiet", "--bare", repo.path, path.join(booted.rootfs, REPO_ON_HOST)]);
+        privateRemote = await servePrivately(repo.path, path.join(workDir, "served.git"), booted.gateway);
         // No download here: the stand-in takes the pinned binary's place, so the provisioning
         // script skips the download and runs everything after it for real.
         const binary = path.join(searchHost.rootfs, meilisearchBinary(MEILISEARCH_VERSION));
@@ -101,7 +108,6 @@ export async function prepareStage(name: string, subnetIndex: number, healthTime
                 [`${NS}:revision`]: revision,
                 [`${NS}:services`]: services,
                 [`${NS}:sshUser`]: "root",
-                [`${NS}:repositoryUrl`]: `file://${REPO_ON_HOST}`,
                 [`${NS}:deployCidrs`]: [`${booted.gateway}/32`],
                 [`${NS}:deployPublicKey`]: fs.readFileSync(path.join(booted.dir, "id_ed25519.pub"), "utf8").trim(),
                 [`${NS}:healthTimeoutSeconds`]: healthTimeoutSeconds,
@@ -115,18 +121,22 @@ export async function prepareStage(name: string, subnetIndex: number, healthTime
             searchHost,
             privateAddresses,
             repo,
+            privateRemote: privateRemote as PrivateRemote,
             engine,
             stackConfig,
+            // The sources come from the clone on this machine, as PAKASHOP_SERVICES_REPO gives them.
             deploy: (revision, services = {}) => {
                 engine.beginRun();
-                return runOffline(stackConfig(revision, services), { hook: engine.hook });
+                return runOffline(stackConfig(revision, services), { hook: engine.hook, servicesRepository: repo.path });
             },
             teardown: async () => {
+                await privateRemote?.close();
                 for (const host of hosts) await host.destroy();
                 fs.rmSync(workDir, { recursive: true, force: true });
             },
         };
     } catch (error) {
+        await privateRemote?.close();
         for (const host of hosts) await host.destroy();
         fs.rmSync(workDir, { recursive: true, force: true });
         throw error;
@@ -150,6 +160,51 @@ function linkPrivately(backend: TestHost, data: TestHost, index: number): string
     inside(data, "addr", "add", `10.214.${index}.2/30`, "dev", b);
     inside(data, "link", "set", b, "up");
     return `10.214.${index}.2`;
+}
+
+/** A repository served over git's "dumb" HTTP protocol, readable only with a token. */
+export interface PrivateRemote {
+    /** `http://<gateway>:<port>/pakashop.git` */
+    readonly url: string;
+    /** The password of HTTP basic authentication (any user name). */
+    readonly token: string;
+    close(): Promise<void>;
+}
+
+/**
+ * Serves a bare copy of `repository` on `address` (this machine's end of the backend host's
+ * veth: an address of the test's own namespace setup) like GitHub serves a private repository:
+ * 401 without the token, the repository's files with it. Only GET of files inside the copy.
+ */
+async function servePrivately(repository: string, bareCopy: string, address: string): Promise<PrivateRemote> {
+    execFileSync("git", ["clone", "--quiet", "--bare", repository, bareCopy]);
+    execFileSync("git", ["-C", bareCopy, "update-server-info"]);
+    const token = randomBytes(16).toString("hex");
+    const expected = `Basic ${Buffer.from(`x-access-token:${token}`).toString("base64")}`;
+    const server = http.createServer((request, response) => {
+        if (request.headers.authorization !== expected) {
+            response.writeHead(401, { "WWW-Authenticate": 'Basic realm="pakashop"' }).end("authentication required\n");
+            return;
+        }
+        const relative = decodeURIComponent((request.url ?? "/").split("?")[0]).replace(/^\/pakashop\.git\//, "");
+        const file = path.resolve(bareCopy, relative);
+        if (request.method !== "GET" || !file.startsWith(`${bareCopy}/`) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+            response.writeHead(404).end();
+            return;
+        }
+        response.writeHead(200);
+        fs.createReadStream(file).pipe(response);
+    });
+    await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, address, () => resolve());
+    });
+    const port = (server.address() as AddressInfo).port;
+    return {
+        url: `http://${address}:${port}/pakashop.git`,
+        token,
+        close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
 }
 
 /** A real key and certificate for nginx, standing in for Cloudflare's Origin CA. */

@@ -1,7 +1,7 @@
 /**
  * Real systemd hosts for end-to-end tests, booted on this machine in their own namespaces.
  *
- * Each host is a fresh copy of a cached Debian 12 root filesystem ({@link ensureRootfs}) with
+ * Each host is a fresh copy of a cached Debian 13 root filesystem ({@link ensureRootfs}) with
  * systemd as PID 1 in its own PID, mount, UTS, IPC and cgroup namespaces, and its own network
  * namespace reached over a veth pair at `10.213.<subnetIndex>.2` (the machine is `.1`). Tests
  * talk to it over ssh as root, like the deploy scripts talk to real hosts, or run commands

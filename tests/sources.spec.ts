@@ -1,0 +1,115 @@
+/**
+ * Packing the services' sources on the machine running Pulumi (components/sources.ts), from a
+ * real git repository: what is packed, that it is reproducible, and every way it is refused.
+ */
+import { strict as assert } from "assert";
+import { execFileSync } from "child_process";
+import { createHash } from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { SettingError } from "../components/errors";
+import { packServiceSources, PLACEHOLDER_SOURCES_ENV, SERVICES_REPOSITORY_ENV, SOURCES_CACHE_DIR, UNPACKED } from "../components/sources";
+
+const GIT_ENV = {
+    ...process.env, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null",
+    GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.invalid", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.invalid",
+    GIT_AUTHOR_DATE: "2024-01-01T00:00:00Z", GIT_COMMITTER_DATE: "2024-01-01T00:00:00Z",
+};
+
+function git(repo: string, ...args: string[]): string {
+    return execFileSync("git", ["-C", repo, ...args], { env: GIT_ENV, encoding: "utf8" }).trim();
+}
+
+function commit(repo: string, files: Record<string, string>, message: string): string {
+    for (const [file, text] of Object.entries(files)) {
+        fs.mkdirSync(path.dirname(path.join(repo, file)), { recursive: true });
+        fs.writeFileSync(path.join(repo, file), text);
+    }
+    git(repo, "add", "--all");
+    git(repo, "commit", "--quiet", "-m", message);
+    return git(repo, "rev-parse", "HEAD");
+}
+
+/** Runs `body` and returns the SettingError it throws (fails if it throws nothing else). */
+function settingError(body: () => unknown): SettingError {
+    try {
+        body();
+    } catch (error) {
+        assert.ok(error instanceof SettingError, String(error));
+        return error;
+    }
+    assert.fail("expected a SettingError");
+}
+
+describe("service sources packed from a clone of the monorepo", () => {
+    let dir: string;
+    let repo: string;
+    let project: string;
+    let onMain: string;
+    let offMain: string;
+
+    before(() => {
+        dir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-sources-"));
+        repo = path.join(dir, "monorepo");
+        project = path.join(dir, "project");
+        fs.mkdirSync(project);
+        fs.mkdirSync(repo);
+        git(repo, "init", "--quiet", "-b", "main");
+        onMain = commit(repo, { "services/gateway/index.js": "gateway v1\n", "services/config/index.js": "config v1\n", "frontend/page.js": "not a service\n" }, "v1");
+        git(repo, "checkout", "--quiet", "-b", "feature/x");
+        offMain = commit(repo, { "services/gateway/index.js": "unreviewed\n" }, "feature work");
+        git(repo, "checkout", "--quiet", "main");
+    });
+
+    after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    const pack = (revisions: Record<string, string>, env: NodeJS.ProcessEnv = { [SERVICES_REPOSITORY_ENV]: repo }, branch = "main") =>
+        packServiceSources({ projectDir: project, branch, serviceRevisions: revisions, env });
+
+    it("packs exactly services/<id>/ at the revision, with the SHA-256 of the file it ships", () => {
+        const sources = pack({ gateway: onMain, config: onMain });
+        assert.deepEqual(Object.keys(sources).sort(), ["config", "gateway"]);
+        const file = path.join(project, SOURCES_CACHE_DIR, `gateway-${onMain}.tar`);
+        assert.ok(fs.existsSync(file));
+        assert.equal(sources.gateway.sha256, createHash("sha256").update(fs.readFileSync(file)).digest("hex"));
+        assert.equal(sources.gateway.packed, true);
+        const listing = execFileSync("tar", ["-tf", file], { encoding: "utf8" }).trim().split("\n");
+        assert.deepEqual(listing, ["services/", "services/gateway/", "services/gateway/index.js"]);
+    });
+
+    it("packs reproducibly: the same revision gives the same bytes, so an unchanged step stays unchanged", () => {
+        const first = pack({ gateway: onMain }).gateway.sha256;
+        fs.rmSync(path.join(project, SOURCES_CACHE_DIR), { recursive: true });
+        assert.equal(pack({ gateway: onMain }).gateway.sha256, first);
+    });
+
+    it("refuses a revision that is not on the stack's branch, naming it and the branch", () => {
+        const error = settingError(() => pack({ gateway: offMain }));
+        assert.equal(error.setting, "pakashop-infra:revision");
+        assert.equal(error.value, offMain);
+        assert.match(error.rule, /is not on branch main/);
+        // The same commit is fine for a stack whose branch holds it.
+        git(repo, "branch", "--quiet", "production", offMain);
+        assert.equal(pack({ gateway: offMain }, undefined, "production").gateway.revision, offMain);
+    });
+
+    it("refuses a commit the clone does not have, and a revision without the service's folder", () => {
+        const missing = "0123456789abcdef0123456789abcdef01234567";
+        assert.match(settingError(() => pack({ gateway: missing })).message, /is not a commit of the clone .* Fix: fetch it/);
+        assert.match(settingError(() => pack({ search: onMain })).message, /has no folder services\/search/);
+    });
+
+    it("refuses to run without a clone, with the variable to set; only the offline tools may plan with placeholders", () => {
+        const error = settingError(() => pack({ gateway: onMain }, {}));
+        assert.equal(error.setting, SERVICES_REPOSITORY_ENV);
+        assert.match(error.fix, /export PAKASHOP_SERVICES_REPO=/);
+        assert.match(settingError(() => pack({ gateway: onMain }, { [SERVICES_REPOSITORY_ENV]: dir })).rule, /is not a git repository/);
+        const placeholder = pack({ gateway: onMain }, { [PLACEHOLDER_SOURCES_ENV]: "1" }).gateway;
+        assert.deepEqual([placeholder.packed, placeholder.sha256], [false, UNPACKED]);
+    });
+
+    it("refuses a clone without the stack's branch", () => {
+        assert.match(settingError(() => pack({ gateway: onMain }, undefined, "release")).rule, /has no branch release/);
+    });
+});
