@@ -53,7 +53,7 @@ describe("the test tools npm can't bring", () => {
 
     it("the README's setup line and .ci/run install exactly those Debian packages", () => {
         const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
-        const setup = /^sudo apt-get install -y --no-install-recommends ([a-z0-9 -]+?)\s+#/m.exec(readme);
+        const setup = /^sudo apt-get update && sudo apt-get install -y --no-install-recommends ([a-z0-9 -]+?)\s+#/m.exec(readme);
         assert.ok(setup, "README Quick start has an apt-get install line");
         assert.deepEqual(setup[1].split(" ").sort(), [...new Set(TEST_TOOLS.map((t) => t.debianPackage))].sort());
         const ci = fs.readFileSync(path.join(REPO_ROOT, ".ci/run"), "utf8");
