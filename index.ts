@@ -5,12 +5,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Platform } from "./components/platform";
 import { pulumiConfigSource } from "./components/pulumiConfigSource";
-import { readSettings } from "./components/settings";
+import { CONFIG_NAMESPACE, readSettings } from "./components/settings";
 import { packServiceSources } from "./components/sources";
 
 const settings = readSettings(pulumiConfigSource(), pulumi.getStack());
 // The hosts never fetch sources: this machine packs them from a local clone of the monorepo.
-const sources = packServiceSources({ projectDir: __dirname, branch: settings.branch, serviceRevisions: settings.serviceRevisions });
+const sources = packServiceSources({
+    projectDir: __dirname,
+    branch: settings.branch,
+    serviceRevisions: settings.serviceRevisions,
+    revisionSetting: (id) => (settings.serviceRevisions[id] === settings.revision ? `${CONFIG_NAMESPACE}:revision` : `${CONFIG_NAMESPACE}:services.${id}.revision`),
+});
 const platform = new Platform(`pakashop-${settings.stack}`, settings, sources);
 
 /** Where the backend answers and deploys connect. */

@@ -15,6 +15,12 @@ export const HOST_LAYOUT = {
     incoming: "/var/lib/pakashop/incoming",
     services: "/opt/pakashop/services",
     environmentDir: "/etc/pakashop",
+    /**
+     * The instance id of the host as the program knows it, written by the bootstrap. A remove
+     * step compares it with its own: a different id means the host was replaced, and the step's
+     * deploy lives on a machine that is gone, so there is nothing to remove.
+     */
+    hostIdFile: "/etc/pakashop-host-id",
     unitDir: "/etc/systemd/system",
     buildCache: "/var/cache/pakashop",
     /** The unprivileged user every service runs as. */

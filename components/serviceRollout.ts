@@ -100,7 +100,7 @@ export class ServiceRollout extends pulumi.ComponentResource {
             addPreviousOutputInEnv: false,
         }, { parent: this });
 
-        this.bootstrap = step(`${name}-bootstrap`, renderBootstrapScript(args.sshUser), [this.sshReady]);
+        this.bootstrap = step(`${name}-bootstrap`, pulumi.output(args.hostId).apply((hostId) => renderBootstrapScript(args.sshUser, hostId)), [this.sshReady]);
         const gateway = args.catalog.services["gateway"];
         const tlsBundle = args.originTls && pulumi.all([args.originTls.key, args.originTls.certificate]).apply(([key, cert]) => `${key.trim()}\n${cert.trim()}\n`);
         this.proxy = step(`${name}-proxy`, renderProxyScript(gateway ? gateway.port : 8000, tlsBundle !== undefined), [this.bootstrap], { stdin: tlsBundle });
@@ -118,12 +118,14 @@ export class ServiceRollout extends pulumi.ComponentResource {
                 const source = args.sources[serviceId];
                 if (!source) throw new pulumi.ResourceError(`no packed sources for service ${serviceId}`, this);
                 const unitText = renderUnit(args.catalog, serviceId);
-                // The deploy's identity: everything it installs but the secret environment, so
-                // the script (and this id in it) stays plain text a reviewer can read.
-                const deployId = contentHash(serviceId, source.revision, source.sha256, unitText, String(args.healthTimeoutSeconds)).slice(0, 16);
-                const script = renderDeployScript(args.catalog, serviceId, {
+                // The deploy's identity: a hash of its whole script (everything it installs but
+                // the secret environment), so any change that replaces the step gives a new id,
+                // and the script with the id in it stays plain text a reviewer can read.
+                const render = (deployId: string) => renderDeployScript(args.catalog, serviceId, {
                     revision: source.revision, unitText, healthTimeoutSeconds: args.healthTimeoutSeconds, deployId, source: { sha256: source.sha256 },
                 });
+                const deployId = contentHash(render("")).slice(0, 16);
+                const script = render(deployId);
                 // Sources go ahead of the tier order: copying changes nothing that runs.
                 copies[serviceId] = new remote.CopyToRemote(`${name}-${serviceId}-source`, {
                     connection,
@@ -137,7 +139,7 @@ export class ServiceRollout extends pulumi.ComponentResource {
                 const after = dependencies.length > 0 ? dependencies.map((id) => steps[id]) : infrastructure;
                 steps[serviceId] = step(`${name}-${serviceId}-deploy`, script, [this.bootstrap, copies[serviceId], ...after], {
                     stdin: environmentFile,
-                    deleteScript: renderRemoveScript(serviceId, deployId),
+                    deleteScript: pulumi.output(args.hostId).apply((hostId) => renderRemoveScript(serviceId, deployId, hostId)),
                     summary: { service: serviceId, unit: unitName(serviceId), port: service.port, branch: args.branch, revision: source.revision, sources: source.sha256 },
                 });
             }

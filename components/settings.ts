@@ -52,6 +52,8 @@ export interface StackSettings {
     readonly stack: string;
     /** Git branch of the services monorepo this stack deploys. */
     readonly branch: string;
+    /** The stack's revision: every service's commit unless `services.<id>.revision` overrides it. */
+    readonly revision: string;
     /** The commit each service is deployed at (the stack's revision unless overridden). */
     readonly serviceRevisions: Readonly<Record<string, string>>;
     /** The seed's catalog with this stack's overrides applied and validated. */
@@ -91,6 +93,7 @@ export function readSettings(source: ConfigSource, stack: string): StackSettings
     return {
         stack,
         branch,
+        revision,
         serviceRevisions,
         catalog,
         instanceType,

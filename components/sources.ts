@@ -28,11 +28,17 @@ import { SettingError } from "./errors";
 /** Path of a local clone of the services monorepo, set by the deploy workflows (or by hand). */
 export const SERVICES_REPOSITORY_ENV = "PAKASHOP_SERVICES_REPO";
 /**
- * Set only by the offline tools (`npm run plan`, the unit tests) when no clone is given: the
- * plan then shows each service's source as not packed. Under a real engine the placeholder
- * path does not exist, so a deploy can't go ahead with it: the engine fails hashing the asset.
+ * Whether a run without a clone may plan with placeholder sources. Only the offline tools turn
+ * it on (tools/offlineRun.ts, in their own process, under Pulumi's mocks); nothing a real
+ * `pulumi up` reads (environment, config) can, so a deploy never goes ahead without sources.
+ * The placeholder's path is in a folder nothing creates, so even an engine would fail on it.
  */
-export const PLACEHOLDER_SOURCES_ENV = "PAKASHOP_PLACEHOLDER_SOURCES";
+let placeholdersAllowed = false;
+export function allowPlaceholderSources(allowed: boolean): void {
+    placeholdersAllowed = allowed;
+}
+/** The folder placeholder paths point into; never created. */
+const PLACEHOLDER_DIR = ".pakashop/not-packed-offline";
 /** Where packed tarballs go, relative to the project folder (git-ignored). */
 export const SOURCES_CACHE_DIR = ".pakashop/sources";
 /** What a placeholder source shows instead of a checksum. */
@@ -60,6 +66,11 @@ export interface PackArgs {
     readonly serviceRevisions: Readonly<Record<string, string>>;
     /** The environment to read {@link SERVICES_REPOSITORY_ENV} from. @default process.env */
     readonly env?: NodeJS.ProcessEnv;
+    /**
+     * The setting a service's revision comes from, for error messages.
+     * @default "pakashop-infra:revision"
+     */
+    readonly revisionSetting?: (serviceId: string) => string;
 }
 
 /** Packs every service's sources, or throws a {@link SettingError} naming what is wrong and the fix. */
@@ -68,11 +79,12 @@ export function packServiceSources(args: PackArgs): Record<string, ServiceSource
     const repository = env[SERVICES_REPOSITORY_ENV];
     const cacheDir = path.join(args.projectDir, SOURCES_CACHE_DIR);
     const relative = (serviceId: string, revision: string) => path.join(SOURCES_CACHE_DIR, `${serviceId}-${revision}.tar`);
+    const setting = args.revisionSetting ?? (() => full("revision"));
     if (!repository) {
-        if (env[PLACEHOLDER_SOURCES_ENV] === "1") {
+        if (placeholdersAllowed) {
             return Object.fromEntries(Object.entries(args.serviceRevisions).map(([serviceId, revision]) => [serviceId, {
                 serviceId, revision, sha256: UNPACKED, packed: false,
-                asset: new pulumi.asset.FileAsset(path.join(args.projectDir, relative(serviceId, revision))),
+                asset: new pulumi.asset.FileAsset(path.join(args.projectDir, PLACEHOLDER_DIR, `${serviceId}-${revision}.tar`)),
             }]));
         }
         throw new SettingError(SERVICES_REPOSITORY_ENV, undefined,
@@ -80,8 +92,9 @@ export function packServiceSources(args: PackArgs): Record<string, ServiceSource
             `clone it with the stack's branch (git clone --branch ${args.branch} <monorepo> ../pakashop) and export ${SERVICES_REPOSITORY_ENV}=../pakashop`);
     }
     const git = (gitArgs: string[]) => runGit(repository, gitArgs);
-    if (git(["rev-parse", "--git-dir"]) === undefined) {
-        throw new SettingError(SERVICES_REPOSITORY_ENV, repository, "is not a git repository", "point it at a clone of the services monorepo");
+    const probe = runGitWithError(repository, ["rev-parse", "--git-dir"]);
+    if (probe !== undefined) {
+        throw new SettingError(SERVICES_REPOSITORY_ENV, repository, `is not a git repository git can use (${probe})`, "point it at a clone of the services monorepo");
     }
     const branchRef = [`refs/remotes/origin/${args.branch}`, `refs/heads/${args.branch}`]
         .find((ref) => git(["rev-parse", "--verify", "--quiet", `${ref}^{commit}`]) !== undefined);
@@ -95,16 +108,16 @@ export function packServiceSources(args: PackArgs): Record<string, ServiceSource
     for (const [serviceId, revision] of Object.entries(args.serviceRevisions)) {
         if (!checkedRevisions.has(revision)) {
             if (git(["cat-file", "-e", `${revision}^{commit}`]) === undefined) {
-                throw new SettingError(full("revision"), revision, `(service ${serviceId}) is not a commit of the clone at ${repository}`, `fetch it: git -C ${repository} fetch origin ${args.branch}`);
+                throw new SettingError(setting(serviceId), revision, `(service ${serviceId}) is not a commit of the clone at ${repository}`, `fetch it: git -C ${repository} fetch origin ${args.branch}`);
             }
             if (git(["merge-base", "--is-ancestor", revision, branchRef]) === undefined) {
-                throw new SettingError(full("revision"), revision, `(service ${serviceId}) is not on branch ${args.branch} (${branchRef}); this stack deploys only commits of ${args.branch}`,
+                throw new SettingError(setting(serviceId), revision, `(service ${serviceId}) is not on branch ${args.branch} (${branchRef}); this stack deploys only commits of ${args.branch}`,
                     `deploy a commit of ${args.branch}, or fetch the branch if the clone is behind: git -C ${repository} fetch origin ${args.branch}`);
             }
             checkedRevisions.add(revision);
         }
         if (git(["rev-parse", "--verify", "--quiet", `${revision}:services/${serviceId}`]) === undefined) {
-            throw new SettingError(full("revision"), revision, `revision ${revision} has no folder services/${serviceId}`,
+            throw new SettingError(setting(serviceId), revision, `has no folder services/${serviceId}`,
                 "deploy a revision that has the service, or set its own revision under pakashop-infra:services");
         }
         const file = path.join(args.projectDir, relative(serviceId, revision));
@@ -127,11 +140,29 @@ function runGit(repository: string, args: string[]): string | undefined {
     }
 }
 
+/** Git's first line of complaint, or undefined when the command succeeds. */
+function runGitWithError(repository: string, args: string[]): string | undefined {
+    try {
+        execFileSync("git", ["-C", repository, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+        return undefined;
+    } catch (error) {
+        const stderr = String((error as { stderr?: Buffer }).stderr ?? "").trim().split("\n")[0];
+        return stderr || (error as Error).message;
+    }
+}
+
+/**
+ * Options that make `git archive` give the same bytes on every machine for one revision: no
+ * line-ending conversion (a Windows checkout's autocrlf would ship CRLF scripts) and one umask
+ * for the modes in the tarball. What remains is git's own tar format.
+ */
+const REPRODUCIBLE_ARCHIVE = ["-c", "core.autocrlf=false", "-c", "core.eol=lf", "-c", "tar.umask=0022"];
+
 /** `git archive` into a temporary name, then renamed: a crashed run never leaves half a tarball. */
 function writeArchive(repository: string, revision: string, serviceId: string, file: string): void {
     const partial = `${file}.partial-${process.pid}`;
     try {
-        execFileSync("git", ["-C", repository, "archive", "--format=tar", "-o", path.resolve(partial), revision, `services/${serviceId}`],
+        execFileSync("git", [...REPRODUCIBLE_ARCHIVE, "-C", repository, "archive", "--format=tar", "-o", path.resolve(partial), revision, `services/${serviceId}`],
             { stdio: ["ignore", "ignore", "pipe"] });
         fs.renameSync(partial, file);
     } finally {

@@ -75,6 +75,23 @@ describe("rollout steps: what a reviewer sees", () => {
     });
 });
 
+describe("rollout steps: a new credential re-runs the deploys without replacing them", () => {
+    it("a rotated password changes only the deploys' secret stdin: their scripts and triggers stay, so the engine updates (re-runs) them and deletes nothing", async () => {
+        const withPassword = (password: string) => runOffline(loadStackConfig("staging"), {
+            hook: async (args) => (args.type === "random:index/randomPassword:RandomPassword" && args.name.endsWith("-database-password")
+                ? { id: args.name, state: { ...args.inputs, result: password } } : undefined),
+        });
+        const before = await withPassword("first0password0with0enough0entropy0");
+        const after = await withPassword("second0password0with0enough0entropy");
+        for (const id of serviceIds) {
+            const [a, b] = [named(before, `-rollout-${id}-deploy`), named(after, `-rollout-${id}-deploy`)];
+            assert.deepEqual(unwrapSecrets(b.inputs.create), unwrapSecrets(a.inputs.create), id);
+            assert.deepEqual(unwrapSecrets(b.inputs.triggers), unwrapSecrets(a.inputs.triggers), `${id}: a trigger change would replace the step`);
+            assert.notEqual(unwrapSecrets(b.inputs.stdin), unwrapSecrets(a.inputs.stdin), `${id}: the new password must reach the host`);
+        }
+    });
+});
+
 describe("rollout steps: a replaced host comes up with everything", () => {
     it("a new instance id (re-image, new subnet, new user data) changes every step on that host, and only those", async () => {
         const before = await runWithInstanceIds("staging", "i-first");

@@ -24,7 +24,7 @@ function deployScript(id: string): string {
 /** Every script the program can send to a host, by name. */
 function allScripts(): Record<string, string> {
     const scripts: Record<string, string> = {
-        bootstrap: renderBootstrapScript("admin"),
+        bootstrap: renderBootstrapScript("admin", "i-0123456789abcdef0"),
         proxy: renderProxyScript(8000),
         "proxy without origin certificate": renderProxyScript(8000, false),
         "ssh-ready": renderSshWaitScript(),
@@ -36,7 +36,7 @@ function allScripts(): Record<string, string> {
     };
     for (const id of Object.keys(CATALOG.services)) {
         scripts[`deploy ${id}`] = deployScript(id);
-        scripts[`remove ${id}`] = renderRemoveScript(id, "0123456789abcdef");
+        scripts[`remove ${id}`] = renderRemoveScript(id, "0123456789abcdef", "i-0123456789abcdef0");
     }
     return scripts;
 }

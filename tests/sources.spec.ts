@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { SettingError } from "../components/errors";
-import { packServiceSources, PLACEHOLDER_SOURCES_ENV, SERVICES_REPOSITORY_ENV, SOURCES_CACHE_DIR, UNPACKED } from "../components/sources";
+import { allowPlaceholderSources, packServiceSources, SERVICES_REPOSITORY_ENV, SOURCES_CACHE_DIR, UNPACKED } from "../components/sources";
 
 const GIT_ENV = {
     ...process.env, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null",
@@ -78,10 +78,20 @@ describe("service sources packed from a clone of the monorepo", () => {
         assert.deepEqual(listing, ["services/", "services/gateway/", "services/gateway/index.js"]);
     });
 
-    it("packs reproducibly: the same revision gives the same bytes, so an unchanged step stays unchanged", () => {
+    it("packs reproducibly: the same revision gives the same bytes, whatever the machine's git config, so an unchanged step stays unchanged", () => {
         const first = pack({ gateway: onMain }).gateway.sha256;
         fs.rmSync(path.join(project, SOURCES_CACHE_DIR), { recursive: true });
         assert.equal(pack({ gateway: onMain }).gateway.sha256, first);
+        // A machine that converts line endings and has another umask for archives.
+        fs.rmSync(path.join(project, SOURCES_CACHE_DIR), { recursive: true });
+        git(repo, "config", "core.autocrlf", "true");
+        git(repo, "config", "tar.umask", "0077");
+        try {
+            assert.equal(pack({ gateway: onMain }).gateway.sha256, first);
+        } finally {
+            git(repo, "config", "--unset", "core.autocrlf");
+            git(repo, "config", "--unset", "tar.umask");
+        }
     });
 
     it("refuses a revision that is not on the stack's branch, naming it and the branch", () => {
@@ -98,15 +108,26 @@ describe("service sources packed from a clone of the monorepo", () => {
         const missing = "0123456789abcdef0123456789abcdef01234567";
         assert.match(settingError(() => pack({ gateway: missing })).message, /is not a commit of the clone .* Fix: fetch it/);
         assert.match(settingError(() => pack({ search: onMain })).message, /has no folder services\/search/);
+        // A per-service override is named as such.
+        const override = settingError(() => packServiceSources({ projectDir: project, branch: "main", serviceRevisions: { gateway: missing },
+            env: { [SERVICES_REPOSITORY_ENV]: repo }, revisionSetting: (id) => `pakashop-infra:services.${id}.revision` }));
+        assert.equal(override.setting, "pakashop-infra:services.gateway.revision");
     });
 
     it("refuses to run without a clone, with the variable to set; only the offline tools may plan with placeholders", () => {
         const error = settingError(() => pack({ gateway: onMain }, {}));
         assert.equal(error.setting, SERVICES_REPOSITORY_ENV);
         assert.match(error.fix, /export PAKASHOP_SERVICES_REPO=/);
-        assert.match(settingError(() => pack({ gateway: onMain }, { [SERVICES_REPOSITORY_ENV]: dir })).rule, /is not a git repository/);
-        const placeholder = pack({ gateway: onMain }, { [PLACEHOLDER_SOURCES_ENV]: "1" }).gateway;
-        assert.deepEqual([placeholder.packed, placeholder.sha256], [false, UNPACKED]);
+        assert.match(settingError(() => pack({ gateway: onMain }, { [SERVICES_REPOSITORY_ENV]: dir })).rule, /is not a git repository git can use \(fatal: not a git repository/);
+        // An environment variable can't turn placeholders on; only the offline tools can.
+        assert.equal(settingError(() => pack({ gateway: onMain }, { PAKASHOP_PLACEHOLDER_SOURCES: "1" })).setting, SERVICES_REPOSITORY_ENV);
+        allowPlaceholderSources(true);
+        try {
+            const placeholder = pack({ gateway: onMain }, {}).gateway;
+            assert.deepEqual([placeholder.packed, placeholder.sha256], [false, UNPACKED]);
+        } finally {
+            allowPlaceholderSources(false);
+        }
     });
 
     it("refuses a clone without the stack's branch", () => {

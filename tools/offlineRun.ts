@@ -5,7 +5,7 @@
  */
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { PLACEHOLDER_SOURCES_ENV, SERVICES_REPOSITORY_ENV } from "../components/sources";
+import { allowPlaceholderSources, SERVICES_REPOSITORY_ENV } from "../components/sources";
 import { RecordingMocks, Registration, ResourceHook } from "./mocks";
 import { REPO_ROOT, StackConfig } from "./stackConfig";
 
@@ -143,18 +143,17 @@ export async function runOffline(stackConfig: StackConfig, options: OfflineRunOp
 
 /**
  * Points the program at the clone to pack sources from, or (with none) lets it plan with
- * placeholders; returns what puts the environment back.
+ * placeholders; returns what puts things back.
  */
 function sourcesEnvironment(servicesRepository: string | undefined): () => void {
-    const saved = { repo: process.env[SERVICES_REPOSITORY_ENV], placeholder: process.env[PLACEHOLDER_SOURCES_ENV] };
-    const repo = servicesRepository ?? saved.repo;
+    const saved = process.env[SERVICES_REPOSITORY_ENV];
+    const repo = servicesRepository ?? saved;
     if (repo) process.env[SERVICES_REPOSITORY_ENV] = repo;
-    else process.env[PLACEHOLDER_SOURCES_ENV] = "1";
+    allowPlaceholderSources(!repo);
     return () => {
-        for (const [name, value] of [[SERVICES_REPOSITORY_ENV, saved.repo], [PLACEHOLDER_SOURCES_ENV, saved.placeholder]] as const) {
-            if (value === undefined) delete process.env[name];
-            else process.env[name] = value;
-        }
+        allowPlaceholderSources(false);
+        if (saved === undefined) delete process.env[SERVICES_REPOSITORY_ENV];
+        else process.env[SERVICES_REPOSITORY_ENV] = saved;
     };
 }
 

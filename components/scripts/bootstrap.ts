@@ -30,8 +30,9 @@ export const HOST_PACKAGES: readonly string[] = [
 /**
  * @param sshUser the deploy's SSH user: it owns the folder the copy steps write the source
  *   tarballs to (SFTP runs as that user, without sudo).
+ * @param hostId the instance id, recorded in {@link HOST_LAYOUT.hostIdFile} for the remove steps.
  */
-export function renderBootstrapScript(sshUser: string): string {
+export function renderBootstrapScript(sshUser: string, hostId: string): string {
     const L = HOST_LAYOUT;
     return `${scriptHeader("bootstrap")}
 # cloud-init installs the host key and the deploy key; wait until it is done.
@@ -69,6 +70,8 @@ fi
 
 install -d -m 0755 -o root -g root ${shellQuote(L.root)} ${shellQuote(L.services)} ${shellQuote(L.incoming.replace(/\/[^/]+$/, ""))}
 install -d -m 0700 -o ${shellQuote(sshUser)} -g root ${shellQuote(L.incoming)}
+printf '%s\n' ${shellQuote(hostId)} > ${shellQuote(`${L.hostIdFile}.new`)}
+mv -f ${shellQuote(`${L.hostIdFile}.new`)} ${shellQuote(L.hostIdFile)}
 install -d -m 0700 -o root -g root ${shellQuote(L.environmentDir)}
 install -d -m 0755 -o root -g root ${shellQuote(L.buildCache)}
 install -d -m 0700 -o ${shellQuote(L.buildUser)} -g ${shellQuote(L.buildUser)} ${shellQuote(`${L.buildCache}/home`)}

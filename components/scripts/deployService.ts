@@ -211,12 +211,22 @@ fail "$service $revision did not become healthy within \${health_timeout}s ($hea
 /**
  * The delete step. Pulumi replaces a step by creating the new one before deleting the old, so
  * the old step's delete runs after a newer deploy; it removes the service only if the deploy
- * on the host is still its own (a real removal), and otherwise does nothing.
+ * on the host is still its own (a real removal), and otherwise does nothing. A replaced host
+ * keeps its address and pinned key, so the old step's delete reaches the new host: it knows
+ * the host it deployed to, and does nothing on another.
+ *
+ * @param deployId the deploy's identity (a hash of its whole script)
+ * @param hostId the instance id the deploy ran on
  */
-export function renderRemoveScript(serviceId: string, deployId: string): string {
+export function renderRemoveScript(serviceId: string, deployId: string, hostId: string): string {
     return `${scriptHeader(`remove ${serviceId}`)}
 service_dir=${shellQuote(serviceDir(serviceId))}
 unit=${shellQuote(unitName(serviceId))}
+host_id=$(cat ${shellQuote(HOST_LAYOUT.hostIdFile)} 2>/dev/null || true)
+if [[ $host_id != ${shellQuote(hostId)} ]]; then
+  log "this deploy ran on instance ${hostId.replace(/[^A-Za-z0-9._-]/g, "?")}, the host is now \${host_id:-unknown}: it was replaced; nothing to remove"
+  exit 0
+fi
 deployed=$(cut -d' ' -f1 "$service_dir/deployed" 2>/dev/null || true)
 if [[ $deployed != ${shellQuote(deployId)} ]]; then
   log "superseded by a newer deploy; nothing to remove"

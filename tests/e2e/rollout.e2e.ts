@@ -278,6 +278,32 @@ describe("rollout on a real systemd host (e2e)", function () {
         assert.equal((await httpGet(host, 443, "/api/v1/health", "https")).status, 200);
     });
 
+    it("a replaced host (new instance id, nothing deployed on it) gets every step again, and the old steps' deletes leave it alone", async () => {
+        // The new machine keeps the Elastic IP and the pinned host key; its disk is a fresh
+        // image's: no services, no releases, no sources, no nginx site.
+        const wipe = await host.ssh(`systemctl disable --now --quiet $(cd /etc/systemd/system && ls pakashop-*.service)
+            rm -rf /etc/systemd/system/pakashop-*.service /opt/pakashop /var/lib/pakashop /etc/pakashop /etc/pakashop-host-id \\
+              /etc/nginx/sites-enabled/pakashop /etc/nginx/sites-available/pakashop /etc/nginx/tls
+            systemctl daemon-reload`);
+        assert.equal(wipe.code, 0, wipe.stderr);
+        stage.replaceBackendInstance();
+        const before = engine.executions.length;
+        await deploy(repo.commits.v1);
+        const ran = engine.since(before);
+        const replaced = ran.filter((e) => e.action === "replace").map((e) => e.name.replace(/^pakashop-staging-rollout-/, "")).sort();
+        assert.deepEqual(replaced, ["bootstrap", "proxy", "ssh-ready", ...ids.map((id) => `${id}-deploy`), ...ids.map((id) => `${id}-source`)].sort());
+        const deletes = ran.filter((e) => e.action === "delete" && e.name.endsWith("-deploy"));
+        assert.equal(deletes.length, 19);
+        for (const d of deletes) assert.match(d.stdout, /it was replaced; nothing to remove/, d.name);
+        const states = await unitStates(host);
+        for (const id of ids) {
+            assert.equal(states[id].active, "active", `${id} is ${states[id].active} on the new host`);
+            const service = CATALOG.services[id];
+            assert.equal(JSON.parse((await httpGet(host, service.port, service.healthPath)).body).revision, "v1", id);
+        }
+        assert.equal((await httpGet(host, 443, "/api/v1/health", "https")).status, 200);
+    });
+
     it("destroying the stack disables and removes every service", async () => {
         await engine.deleteUndeclared(true);
         const result = await host.ssh("systemctl list-unit-files 'pakashop-*' --no-legend | wc -l; ls /opt/pakashop/services | wc -l");

@@ -43,6 +43,8 @@ export interface Stage {
     stackConfig(revision: string, services?: ServiceRevisions): StackConfig;
     /** Runs the program (staging) through the engine: one `pulumi up`. */
     deploy(revision: string, services?: ServiceRevisions): Promise<OfflineRun>;
+    /** From the next deploy on, the backend instance has a new id, as after a re-image. */
+    replaceBackendInstance(): void;
     /** Destroys the host and the fixture; safe to call twice. */
     teardown(): Promise<void>;
 }
@@ -58,6 +60,7 @@ export async function prepareStage(name: string, subnetIndex: number, healthTime
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-stage-"));
     const hosts: TestHost[] = [];
     let privateRemote: PrivateRemote | undefined;
+    let backendGeneration = 0;
     try {
         const repo = await createReleaseRepository(path.join(workDir, "repo"));
         const booted = await TestHost.boot({ name, subnetIndex });
@@ -97,7 +100,9 @@ export async function prepareStage(name: string, subnetIndex: number, healthTime
                 case "aws:ec2/eip:Eip":
                 case "aws:ec2/instance:Instance": {
                     const address = addressOf(byRole(args.name));
-                    return { id: args.name, state: { ...args.inputs, publicIp: address, privateIp: address } };
+                    // A replaced backend instance gets a new id, as EC2 would give it.
+                    const replaced = args.type === "aws:ec2/instance:Instance" && byRole(args.name) === booted && backendGeneration > 0;
+                    return { id: replaced ? `${args.name}-${backendGeneration}` : args.name, state: { ...args.inputs, publicIp: address, privateIp: address } };
                 }
                 default:
                     return undefined;
@@ -128,6 +133,9 @@ export async function prepareStage(name: string, subnetIndex: number, healthTime
             deploy: (revision, services = {}) => {
                 engine.beginRun();
                 return runOffline(stackConfig(revision, services), { hook: engine.hook, servicesRepository: repo.path });
+            },
+            replaceBackendInstance: () => {
+                backendGeneration += 1;
             },
             teardown: async () => {
                 await privateRemote?.close();
