@@ -168,7 +168,7 @@ describe("rollout on a real systemd host (e2e)", function () {
         const tarballs = fs.readdirSync(path.join(REPO_ROOT, ".pakashop", "sources")).filter((f) => f.endsWith(".tar"))
             .reduce((sum, f) => sum + fs.statSync(path.join(REPO_ROOT, ".pakashop", "sources", f)).size, 0);
         process.stdout.write(`      recorded inputs: ${run.resources.length} resources, ${(total / 1024).toFixed(1)} KiB in all, largest ${largest.name} ` +
-            `${(largest.bytes / 1024).toFixed(1)} KiB; source tarballs shipped: ${(tarballs / 1024).toFixed(1)} KiB\n`);
+            `${(largest.bytes / 1024).toFixed(1)} KiB; source tarballs in this machine's cache: ${(tarballs / 1024).toFixed(1)} KiB\n`);
         assert.ok(largest.bytes < 64 * 1024, `${largest.name} records ${largest.bytes} bytes of inputs`);
     });
 
