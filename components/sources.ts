@@ -17,7 +17,7 @@
  * The branch rule moved here too: a revision that is not on the stack's branch in the clone is
  * refused before anything is registered, so production only ever runs commits of `production`.
  */
-import { execFileSync } from "child_process";
+import { execFileSync, spawnSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
@@ -91,13 +91,13 @@ export function packServiceSources(args: PackArgs): Record<string, ServiceSource
             "must name a local clone of the services monorepo: the hosts get their sources from the machine running Pulumi, never from GitHub",
             `clone it with the stack's branch (git clone --branch ${args.branch} <monorepo> ../pakashop) and export ${SERVICES_REPOSITORY_ENV}=../pakashop`);
     }
-    const git = (gitArgs: string[]) => runGit(repository, gitArgs);
-    const probe = runGitWithError(repository, ["rev-parse", "--git-dir"]);
-    if (probe !== undefined) {
-        throw new SettingError(SERVICES_REPOSITORY_ENV, repository, `is not a git repository git can use (${probe})`, "point it at a clone of the services monorepo");
+    const git = (gitArgs: string[]) => runGit(repository, gitArgs).ok;
+    const probe = runGit(repository, ["rev-parse", "--git-dir"]);
+    if (!probe.ok) {
+        throw new SettingError(SERVICES_REPOSITORY_ENV, repository, `is not a git repository git can use (${probe.complaint})`, "point it at a clone of the services monorepo");
     }
     const branchRef = [`refs/remotes/origin/${args.branch}`, `refs/heads/${args.branch}`]
-        .find((ref) => git(["rev-parse", "--verify", "--quiet", `${ref}^{commit}`]) !== undefined);
+        .find((ref) => git(["rev-parse", "--verify", "--quiet", `${ref}^{commit}`]));
     if (branchRef === undefined) {
         throw new SettingError(SERVICES_REPOSITORY_ENV, repository, `has no branch ${args.branch} (neither origin/${args.branch} nor a local ${args.branch})`,
             `fetch it: git -C ${repository} fetch origin ${args.branch}`);
@@ -107,16 +107,16 @@ export function packServiceSources(args: PackArgs): Record<string, ServiceSource
     const sources: Record<string, ServiceSource> = {};
     for (const [serviceId, revision] of Object.entries(args.serviceRevisions)) {
         if (!checkedRevisions.has(revision)) {
-            if (git(["cat-file", "-e", `${revision}^{commit}`]) === undefined) {
+            if (!git(["cat-file", "-e", `${revision}^{commit}`])) {
                 throw new SettingError(setting(serviceId), revision, `(service ${serviceId}) is not a commit of the clone at ${repository}`, `fetch it: git -C ${repository} fetch origin ${args.branch}`);
             }
-            if (git(["merge-base", "--is-ancestor", revision, branchRef]) === undefined) {
+            if (!git(["merge-base", "--is-ancestor", revision, branchRef])) {
                 throw new SettingError(setting(serviceId), revision, `(service ${serviceId}) is not on branch ${args.branch} (${branchRef}); this stack deploys only commits of ${args.branch}`,
                     `deploy a commit of ${args.branch}, or fetch the branch if the clone is behind: git -C ${repository} fetch origin ${args.branch}`);
             }
             checkedRevisions.add(revision);
         }
-        if (git(["rev-parse", "--verify", "--quiet", `${revision}:services/${serviceId}`]) === undefined) {
+        if (!git(["rev-parse", "--verify", "--quiet", `${revision}:services/${serviceId}`])) {
             throw new SettingError(setting(serviceId), revision, `has no folder services/${serviceId}`,
                 "deploy a revision that has the service, or set its own revision under pakashop-infra:services");
         }
@@ -131,24 +131,11 @@ export function packServiceSources(args: PackArgs): Record<string, ServiceSource
     return sources;
 }
 
-/** Runs git in the clone; the trimmed stdout, or undefined when git exits non-zero. */
-function runGit(repository: string, args: string[]): string | undefined {
-    try {
-        return execFileSync("git", ["-C", repository, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-    } catch {
-        return undefined;
-    }
-}
-
-/** Git's first line of complaint, or undefined when the command succeeds. */
-function runGitWithError(repository: string, args: string[]): string | undefined {
-    try {
-        execFileSync("git", ["-C", repository, ...args], { stdio: ["ignore", "ignore", "pipe"] });
-        return undefined;
-    } catch (error) {
-        const stderr = String((error as { stderr?: Buffer }).stderr ?? "").trim().split("\n")[0];
-        return stderr || (error as Error).message;
-    }
+/** Runs git in the clone: whether it succeeded, and else git's first line of complaint. */
+function runGit(repository: string, args: string[]): { readonly ok: boolean; readonly complaint: string } {
+    const result = spawnSync("git", ["-C", repository, ...args], { encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
+    const complaint = (result.stderr ?? "").trim().split("\n")[0] || result.error?.message || `git exited ${result.status}`;
+    return { ok: result.status === 0, complaint };
 }
 
 /**

@@ -13,13 +13,11 @@
  * (components/edge.ts), so this validation is what stands between a stack file and the
  * expression language; `apiRouteExpression` refuses non-hostnames once more.
  */
-import * as fs from "fs";
-import * as path from "path";
-import * as YAML from "yaml";
 import { ConfigSource, CONFIG_NAMESPACE } from "./configReaders";
 import { SettingError } from "./errors";
 import { PlatformSettings, readEdge } from "./platformSettings";
 import { COMMITTED_STACKS } from "./settings";
+import { asConfigString, isSecureValue, readStackFile } from "./stackFile";
 
 export interface ZoneRoute {
     readonly stack: string;
@@ -33,37 +31,24 @@ export interface CurrentStack {
     readonly edge: PlatformSettings["edge"];
 }
 
-function parseYamlFile(file: string): unknown {
-    try {
-        return YAML.parse(fs.readFileSync(file, "utf8"));
-    } catch (error) {
-        throw new Error(`${path.basename(file)}: ${(error as Error).message.split("\n")[0]}`);
-    }
-}
-
 /**
  * A {@link ConfigSource} over a stack file, as the Pulumi CLI would hand its values to the
  * program: `Pulumi.yaml`'s defaults, then the file's values, each as a string (JSON for
  * anything that is not one). Encrypted values are secret and have no readable value.
  */
 export function stackFileSource(projectDir: string, stack: string): ConfigSource {
-    const file = `Pulumi.${stack}.yaml`;
-    const project = parseYamlFile(path.join(projectDir, "Pulumi.yaml")) as { config?: Record<string, { default?: unknown }> } | null;
-    const stackFile = path.join(projectDir, file);
-    if (!fs.existsSync(stackFile)) {
-        throw new Error(`${file} is missing: ${stack} is a committed stack of this project and the shared zone's routes need its hostnames`);
+    const file = readStackFile(projectDir, stack);
+    if (!file) {
+        throw new Error(`Pulumi.${stack}.yaml is missing: ${stack} is a committed stack of this project and the shared zone's routes need its hostnames`);
     }
-    const values = ((parseYamlFile(stackFile) as { config?: Record<string, unknown> } | null)?.config ?? {}) as Record<string, unknown>;
     const prefix = `${CONFIG_NAMESPACE}:`;
-    const isSecure = (value: unknown) => typeof value === "object" && value !== null && "secure" in value;
-    const asString = (value: unknown) => (typeof value === "string" ? value : JSON.stringify(value));
     return {
         get: (key) => {
-            const value = values[prefix + key] ?? project?.config?.[key]?.default;
-            return value === undefined || value === null || isSecure(value) ? undefined : asString(value);
+            const value = file.values[prefix + key];
+            return value === undefined || value === null || isSecureValue(value) ? undefined : asConfigString(value);
         },
-        isSecret: (key) => isSecure(values[prefix + key]),
-        keys: () => Object.keys(values).filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)),
+        isSecret: (key) => isSecureValue(file.values[prefix + key]),
+        keys: () => file.setKeys.filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)),
     };
 }
 

@@ -7,7 +7,7 @@
 import { createHash, createPrivateKey } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import * as YAML from "yaml";
+import { asConfigString, isSecureValue, readStackFile } from "../components/stackFile";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
 
@@ -20,11 +20,6 @@ export interface StackConfig {
     readonly secretKeys: string[];
     /** Secret keys whose encrypted values were replaced by offline placeholders. */
     readonly placeholderSecrets: string[];
-}
-
-interface ProjectFile {
-    name: string;
-    config?: Record<string, { default?: unknown; secret?: boolean } | unknown>;
 }
 
 /**
@@ -42,38 +37,22 @@ const PLACEHOLDERS: Record<string, (key: string) => string> = {
     deployPrivateKey: placeholderPrivateKey,
 };
 
-function asConfigString(value: unknown): string {
-    return typeof value === "string" ? value : JSON.stringify(value);
-}
-
-function isSecure(value: unknown): value is { secure: string } {
-    return typeof value === "object" && value !== null && "secure" in value;
-}
-
 /**
  * @param overrides full keys to values (already in stack-file form) applied over the stack
  *   file, for tests of bad configurations; `undefined` removes a key.
  */
 export function loadStackConfig(stack: string, overrides: Record<string, unknown> = {}, root = REPO_ROOT): StackConfig {
-    const project = YAML.parse(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as ProjectFile;
-    const stackFile = path.join(root, `Pulumi.${stack}.yaml`);
-    if (!fs.existsSync(stackFile)) {
-        throw new Error(`no stack file ${path.basename(stackFile)}; stacks here: ${listStacks(root).join(", ")}`);
+    const file = readStackFile(root, stack);
+    if (!file) {
+        throw new Error(`no stack file Pulumi.${stack}.yaml; stacks here: ${listStacks(root).join(", ")}`);
     }
-    const stackValues = (YAML.parse(fs.readFileSync(stackFile, "utf8"))?.config ?? {}) as Record<string, unknown>;
     const config: Record<string, string> = {};
     const secretKeys: string[] = [];
     const placeholderSecrets: string[] = [];
-    for (const [key, declaration] of Object.entries(project.config ?? {})) {
-        const full = key.includes(":") ? key : `${project.name}:${key}`;
-        const decl = declaration as { default?: unknown; secret?: boolean };
-        if (decl.default !== undefined) config[full] = asConfigString(decl.default);
-    }
-    const merged: Record<string, unknown> = { ...stackValues, ...overrides };
+    const merged: Record<string, unknown> = { ...file.values, ...overrides };
     for (const [full, value] of Object.entries(merged)) {
-        if (value === undefined) {
-            delete config[full];
-        } else if (isSecure(value)) {
+        if (value === undefined) continue;
+        if (isSecureValue(value)) {
             const short = full.slice(full.indexOf(":") + 1);
             config[full] = PLACEHOLDERS[short]?.(full) ?? `offline-placeholder-for-${full}`;
             secretKeys.push(full);
@@ -82,7 +61,7 @@ export function loadStackConfig(stack: string, overrides: Record<string, unknown
             config[full] = asConfigString(value);
         }
     }
-    return { project: project.name, stack, config, secretKeys, placeholderSecrets };
+    return { project: file.project, stack, config, secretKeys, placeholderSecrets };
 }
 
 export function listStacks(root = REPO_ROOT): string[] {
