@@ -18,11 +18,11 @@ const sources = packServiceSources({
 });
 const platform = new Platform(`pakashop-${settings.stack}`, settings, sources);
 
-/** Where the backend answers and deploys connect. */
+/** The origin address Cloudflare proxies to. Nothing SSHes to it: port 22 is closed to the internet. */
 export const backendPublicIp = platform.backend.publicIp;
 export const vpcId = platform.network.vpcId;
 export const databaseEndpoint = platform.database.address;
-/** For the backup jobs (through an SSH tunnel over the backend host); a secret. */
+/** For the backup jobs on the in-VPC runner (they connect with TLS verified against the RDS CA); a secret. */
 export const databaseUrl = platform.database.url;
 export const redisAddress = platform.cache.address;
 export const meilisearchUrl = platform.search.url;
@@ -34,8 +34,16 @@ export const frontendUrl = platform.frontend.url;
 export const deployRoleArn = platform.ci.deployRoleArn;
 export const readOnlyRoleArn = platform.ci.readOnlyRoleArn;
 export const apiUrl = `https://${settings.platform.edge.apiHostname}`;
+/** Where deploys and the drift check connect, from the in-VPC runner. */
 export const backendPrivateIp = platform.backend.privateIp;
-/** The pinned SSH host key: `ssh-keyscan` output must match it. */
+/** For an interactive session through the Instance Connect Endpoint (docs/runbook.md). */
+export const backendInstanceId = platform.backend.instanceId;
+export const redisInstanceId = platform.cache.host.instance.id;
+export const searchInstanceId = platform.search.host.instance.id;
+export const instanceConnectEndpointId = platform.instanceConnect.endpointId;
+/** The CodeBuild project of the in-VPC runner: jobs run on `codebuild-<this>-<run id>-<attempt>`. */
+export const runnerProjectName = platform.runner.projectName;
+/** The pinned SSH host key, as read from the host's console at its first boot. */
 export const backendHostKey = platform.backend.hostPublicKey;
 export const branch = settings.branch;
 export const serviceRevisions = settings.serviceRevisions;

@@ -1,12 +1,14 @@
 /**
  * The backend EC2 host of one stack: Debian 13, IMDSv2 only, encrypted gp3 root volume, an
- * Elastic IP, and a security group that admits SSH from the deploy networks and HTTPS from
- * Cloudflare only. Its SSH host key is generated here and installed by cloud-init, so every
- * remote command can pin it from the first connection on.
+ * Elastic IP, and a security group that admits HTTPS from Cloudflare only (the one rule open
+ * to addresses outside the VPC) and SSH from the deploy runner's and the Instance Connect
+ * Endpoint's security groups only. Its SSH host key is read from its console
+ * (components/hostKey.ts), so every remote command pins it from the first connection on.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { Architecture, debianImage, hardenedInstanceArgs, hostIdentity, IGNORE_IMAGE_UPDATES, instanceResourceName } from "./ec2Host";
+import { Architecture, debianImage, hardenedInstanceArgs, hostUserData, IGNORE_IMAGE_UPDATES, instanceResourceName } from "./ec2Host";
+import { consoleHostKey } from "./hostKey";
 import { resourceTags } from "./tags";
 
 /** Arguments of {@link BackendHost}. */
@@ -23,8 +25,11 @@ export interface BackendHostArgs {
     readonly architecture: Architecture;
     /** Size of the encrypted gp3 root volume. */
     readonly rootVolumeSizeGiB: number;
-    /** Networks allowed to reach SSH (port 22), split by family. Never empty, never /0. */
-    readonly deployCidrs: { readonly ipv4: readonly string[]; readonly ipv6: readonly string[] };
+    /**
+     * The security groups allowed to reach SSH (port 22): the deploy runner's and the Instance
+     * Connect Endpoint's. No address range ever: SSH never comes from outside the VPC.
+     */
+    readonly sshSourceSecurityGroupIds: pulumi.Input<string>[];
     /** Networks allowed to reach HTTPS (port 443): Cloudflare's published ranges. */
     readonly httpsCidrs: { readonly ipv4: pulumi.Input<string[]>; readonly ipv6: pulumi.Input<string[]> };
     /** OpenSSH public key authorized for the image's default user. */
@@ -43,9 +48,9 @@ export class BackendHost extends pulumi.ComponentResource {
     public readonly instance: aws.ec2.Instance;
     /** The instance id: it changes exactly when the host is replaced, so every step on it re-runs. */
     public readonly instanceId: pulumi.Output<string>;
-    /** The address deploys connect to and Cloudflare proxies to. */
+    /** The address Cloudflare proxies to (nothing SSHes to it: 22 is closed to the internet). */
     public readonly publicIp: pulumi.Output<string>;
-    /** The address other tiers see the host from. */
+    /** The address deploys (from the in-VPC runner) connect to, and other tiers see the host from. */
     public readonly privateIp: pulumi.Output<string>;
     /** The pinned SSH host key line (`ssh-ed25519 AAAA...`). */
     public readonly hostPublicKey: pulumi.Output<string>;
@@ -56,18 +61,16 @@ export class BackendHost extends pulumi.ComponentResource {
         super("pakashop:hosts:BackendHost", name, {}, opts);
         const tags = resourceTags(args.stack, "backend");
 
-        const identity = hostIdentity(name, args.deployPublicKey, this);
         const image = debianImage(args.architecture, this);
 
         const securityGroup = new aws.ec2.SecurityGroup(`${name}-sg`, {
-            description: "Pakashop backend host: SSH from deploy networks, HTTPS from Cloudflare",
+            description: "Pakashop backend host: SSH from the deploy runner and Instance Connect, HTTPS from Cloudflare",
             vpcId: args.vpcId,
             ingress: [
                 {
-                    description: "SSH from the deploy networks",
+                    description: "SSH from the deploy runner and the Instance Connect Endpoint",
                     protocol: "tcp", fromPort: 22, toPort: 22,
-                    cidrBlocks: [...args.deployCidrs.ipv4],
-                    ipv6CidrBlocks: [...args.deployCidrs.ipv6],
+                    securityGroups: args.sshSourceSecurityGroupIds,
                 },
                 {
                     description: "HTTPS from Cloudflare only",
@@ -90,7 +93,7 @@ export class BackendHost extends pulumi.ComponentResource {
             subnetId: args.subnetId,
             vpcSecurityGroupIds: [securityGroup.id],
             ...hardenedInstanceArgs(args.rootVolumeSizeGiB, tags),
-            userData: identity.userData,
+            userData: hostUserData(args.deployPublicKey),
             tags: { ...tags, Name: `pakashop-${args.stack}-backend` },
         }, { parent: this, ignoreChanges: IGNORE_IMAGE_UPDATES });
 
@@ -103,7 +106,7 @@ export class BackendHost extends pulumi.ComponentResource {
         this.instanceId = this.instance.id;
         this.publicIp = elasticIp.publicIp;
         this.privateIp = this.instance.privateIp;
-        this.hostPublicKey = identity.hostPublicKey;
+        this.hostPublicKey = consoleHostKey(name, this.instance, this);
         this.securityGroupId = securityGroup.id;
         this.registerOutputs({
             publicIp: this.publicIp,

@@ -6,7 +6,7 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { GithubOidcProvider, githubTrustPolicy, trustingRoleOptions } from "./githubAccess";
+import { githubEnvironmentSubject, GithubOidcProvider, githubTrustPolicy, trustingRoleOptions } from "./githubAccess";
 import { DAILY_BACKUP_RETENTION_DAYS } from "./platformSettings";
 import { resourceTags } from "./tags";
 
@@ -27,6 +27,12 @@ export interface BackupsArgs {
      * trust policy names its ARN, and the role is created after it in the stack that creates it.
      */
     readonly githubOidcProvider: GithubOidcProvider;
+    /**
+     * The stack's read-only role (drift, approved pull-request previews). AWS's ReadOnlyAccess
+     * grants `s3:Get*`; the bucket policy denies it the dumps explicitly (an explicit Deny
+     * beats any Allow, IAM policy evaluation logic).
+     */
+    readonly readOnlyRoleArn: pulumi.Input<string>;
 }
 
 export class Backups extends pulumi.ComponentResource {
@@ -68,6 +74,9 @@ export class Backups extends pulumi.ComponentResource {
                     Sid: "DenyInsecureTransport", Effect: "Deny", Principal: "*", Action: "s3:*",
                     Resource: [bucket.arn, pulumi.interpolate`${bucket.arn}/*`],
                     Condition: { Bool: { "aws:SecureTransport": "false" } },
+                }, {
+                    Sid: "DenyDumpsToReadOnly", Effect: "Deny", Principal: { AWS: args.readOnlyRoleArn }, Action: "s3:GetObject*",
+                    Resource: pulumi.interpolate`${bucket.arn}/*`,
                 }],
             }),
         }, { parent: this, dependsOn: [publicAccess] });
@@ -75,10 +84,12 @@ export class Backups extends pulumi.ComponentResource {
         const role = new aws.iam.Role(`${name}-writer`, {
             description: `Pakashop ${args.stack}: database backup jobs (GitHub Actions OIDC) write dumps`,
             maxSessionDuration: 3600,
-            // Only workflow jobs running in this stack's GitHub environment. IAM refuses a trust
+            // Only workflow jobs running in this stack's backup environment (`<stack>-backup`, no
+            // reviewers: the nightly dump runs unattended; it can write dumps and nothing else).
+            // IAM refuses a trust
             // policy naming a provider that does not exist yet: the ARN is the provider's own
             // output (or the lookup's), never an ARN built from the account id.
-            assumeRolePolicy: githubTrustPolicy(args.githubOidcProvider.arn, [`repo:${args.workflowRepository}:environment:${args.stack}`]),
+            assumeRolePolicy: githubTrustPolicy(args.githubOidcProvider.arn, [githubEnvironmentSubject(args.workflowRepository, `${args.stack}-backup`)]),
             tags,
         }, trustingRoleOptions(args.githubOidcProvider, this));
         new aws.iam.RolePolicy(`${name}-writer`, {

@@ -1,6 +1,6 @@
 /**
- * SSH connections of the remote steps: key authentication, the host key pinned, and for
- * private hosts the backend host as jump host (`proxy`), the only machine allowed to reach them.
+ * SSH connections of the remote steps: key authentication and the host key pinned. They run
+ * on the in-VPC runner, the only machine (with the Instance Connect Endpoint) the hosts admit.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { types } from "@pulumi/command";
@@ -18,14 +18,12 @@ export interface SshEndpoint {
 }
 
 /**
- * The provider retries dials without a pause; the backend's ssh-ready step waits for its port
- * first, and private hosts get more retries since they are reached through the jump host.
+ * The provider retries dials without a pause. Every host is reached directly at its private
+ * address from the in-VPC runner, once its console showed its host key (cloud-init's final
+ * stage, after sshd started) and, for the backend host, once its port answers (ssh-ready).
  */
-const DIAL = { direct: { dialErrorLimit: 20, perDialTimeout: 15 }, proxied: { dialErrorLimit: 60, perDialTimeout: 15 } };
+const DIAL = { dialErrorLimit: 20, perDialTimeout: 15 };
 
-export function sshConnection(target: SshEndpoint, jumpHost?: SshEndpoint): types.input.remote.ConnectionArgs {
-    const endpoint = (e: SshEndpoint) => ({ host: e.host, port: e.port ?? 22, user: e.user, privateKey: e.privateKey, hostKey: e.hostKey });
-    return jumpHost
-        ? { ...endpoint(target), ...DIAL.proxied, proxy: { ...endpoint(jumpHost), ...DIAL.direct } }
-        : { ...endpoint(target), ...DIAL.direct };
+export function sshConnection(target: SshEndpoint): types.input.remote.ConnectionArgs {
+    return { host: target.host, port: target.port ?? 22, user: target.user, privateKey: target.privateKey, hostKey: target.hostKey, ...DIAL };
 }

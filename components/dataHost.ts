@@ -1,12 +1,14 @@
 /**
- * A private EC2 host of a data tier (Redis, Meilisearch): no public address, reachable only
- * from the backend host's security group on the tier's port and, for SSH, as the jump host.
+ * A private EC2 host of a data tier (Redis, Meilisearch): no public address, the tier's port
+ * open to the backend host's security group only, SSH to the deploy runner's and the Instance
+ * Connect Endpoint's security groups only.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { Architecture, debianImage, hardenedInstanceArgs, hostIdentity, IGNORE_IMAGE_UPDATES, instanceResourceName } from "./ec2Host";
+import { Architecture, debianImage, hardenedInstanceArgs, hostUserData, IGNORE_IMAGE_UPDATES, instanceResourceName } from "./ec2Host";
+import { consoleHostKey } from "./hostKey";
 import { remote } from "@pulumi/command";
-import { sshConnection, SshEndpoint } from "./connection";
+import { sshConnection } from "./connection";
 import { remoteStep } from "./remoteStep";
 import { resourceTags } from "./tags";
 
@@ -25,8 +27,10 @@ export interface DataHostArgs {
     readonly rootVolumeSizeGiB?: number;
     /** The tier's TCP port, open to `clientSecurityGroupId` only. */
     readonly port: number;
-    /** The backend host's security group: the tier's only client, and the SSH jump host. */
+    /** The backend host's security group: the tier's only client. */
     readonly clientSecurityGroupId: pulumi.Input<string>;
+    /** The security groups allowed to reach SSH: the deploy runner's and the Instance Connect Endpoint's. */
+    readonly sshSourceSecurityGroupIds: pulumi.Input<string>[];
     /** Public key authorized for the image's default user. */
     readonly deployPublicKey: string;
     /**
@@ -46,16 +50,16 @@ export interface DataTierArgs {
     readonly subnetId: pulumi.Input<string>;
     readonly instanceType: string;
     readonly architecture: Architecture;
-    /** The backend host's security group: the tier's only client, and the SSH jump host. */
+    /** The backend host's security group: the tier's only client. */
     readonly clientSecurityGroupId: pulumi.Input<string>;
+    /** The security groups allowed to reach SSH: the deploy runner's and the Instance Connect Endpoint's. */
+    readonly sshSourceSecurityGroupIds: pulumi.Input<string>[];
     readonly deployPublicKey: string;
     /** SSH user; provisioning runs under `sudo -n` unless root. */
     readonly sshUser: string;
     /** Deploy private key (a Pulumi secret). */
     readonly privateKey: pulumi.Input<string>;
-    /** The backend host, through which the deploy reaches this private host. */
-    readonly jumpHost: SshEndpoint;
-    /** What must exist before provisioning (NAT for packages, the jump host). */
+    /** What must exist before provisioning (NAT for packages). */
     readonly provisionAfter: pulumi.Resource[];
 }
 
@@ -76,13 +80,12 @@ export class DataHost extends pulumi.ComponentResource {
         super("pakashop:hosts:DataHost", name, {}, opts);
         const tags = resourceTags(args.stack, args.role);
         this.role = args.role;
-        const identity = hostIdentity(name, args.deployPublicKey, this);
         const securityGroup = new aws.ec2.SecurityGroup(`${name}-sg`, {
-            description: `Pakashop ${args.role}: port ${args.port} and SSH from the backend host only`,
+            description: `Pakashop ${args.role}: port ${args.port} from the backend host, SSH from the deploy runner and Instance Connect`,
             vpcId: args.vpcId,
             ingress: [
                 { description: `${args.role} from the backend host`, protocol: "tcp", fromPort: args.port, toPort: args.port, securityGroups: [args.clientSecurityGroupId] },
-                { description: "SSH from the backend host (jump host)", protocol: "tcp", fromPort: 22, toPort: 22, securityGroups: [args.clientSecurityGroupId] },
+                { description: "SSH from the deploy runner and the Instance Connect Endpoint", protocol: "tcp", fromPort: 22, toPort: 22, securityGroups: args.sshSourceSecurityGroupIds },
             ],
             egress: [{ description: "Packages through NAT", protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }],
             tags,
@@ -98,12 +101,12 @@ export class DataHost extends pulumi.ComponentResource {
             ebsBlockDevices: args.dataVolumeSizeGiB
                 ? [{ deviceName: DATA_VOLUME_DEVICE, volumeType: "gp3", volumeSize: args.dataVolumeSizeGiB, encrypted: true, deleteOnTermination: true, tags }]
                 : [],
-            userData: identity.userData,
+            userData: hostUserData(args.deployPublicKey),
             tags: { ...tags, Name: `pakashop-${args.stack}-${args.role}` },
         }, { parent: this, ignoreChanges: IGNORE_IMAGE_UPDATES });
 
         this.privateIp = this.instance.privateIp;
-        this.hostPublicKey = identity.hostPublicKey;
+        this.hostPublicKey = consoleHostKey(name, this.instance, this);
         this.securityGroupId = securityGroup.id;
         this.dataVolumeId = this.instance.ebsBlockDevices.apply((devices) => devices?.find((d) => d.deviceName === DATA_VOLUME_DEVICE)?.volumeId ?? "");
         this.registerOutputs({ privateIp: this.privateIp, hostPublicKey: this.hostPublicKey, securityGroupId: this.securityGroupId });
@@ -111,12 +114,13 @@ export class DataHost extends pulumi.ComponentResource {
 }
 
 /**
- * Runs a data tier's provisioning script on its host, reached through the backend host as jump
- * host, once the host and `tier.provisionAfter` exist. The tier's secret goes on stdin.
+ * Runs a data tier's provisioning script on its host, reached directly at its private address
+ * from the in-VPC runner, once the host and `tier.provisionAfter` exist. The tier's secret goes
+ * on stdin.
  */
 export function provisionDataHost(name: string, host: DataHost, tier: DataTierArgs, script: pulumi.Input<string>, secret: pulumi.Input<string>, parent: pulumi.Resource): remote.Command {
     return remoteStep(name, {
-        connection: sshConnection({ host: host.privateIp, hostKey: host.hostPublicKey, user: tier.sshUser, privateKey: tier.privateKey }, tier.jumpHost),
+        connection: sshConnection({ host: host.privateIp, hostKey: host.hostPublicKey, user: tier.sshUser, privateKey: tier.privateKey }),
         sshUser: tier.sshUser,
         script,
         hostId: host.instance.id,

@@ -38,6 +38,8 @@ export interface DatabaseArgs extends DatabaseSettings {
     readonly subnetIds: pulumi.Input<string>[];
     /** The backend host's security group: the database's only client. */
     readonly clientSecurityGroupId: pulumi.Input<string>;
+    /** The deploy runner's security group: the database dumps connect from it (TLS verified). */
+    readonly backupClientSecurityGroupId: pulumi.Input<string>;
 }
 
 export class Database extends pulumi.ComponentResource {
@@ -62,9 +64,12 @@ export class Database extends pulumi.ComponentResource {
             tags,
         }, { parent: this });
         const securityGroup = new aws.ec2.SecurityGroup(`${name}-sg`, {
-            description: "Pakashop PostgreSQL: from the backend host only",
+            description: "Pakashop PostgreSQL: from the backend host and the deploy runner (dumps) only",
             vpcId: args.vpcId,
-            ingress: [{ description: "PostgreSQL from the backend host", protocol: "tcp", fromPort: POSTGRES_PORT, toPort: POSTGRES_PORT, securityGroups: [args.clientSecurityGroupId] }],
+            ingress: [
+                { description: "PostgreSQL from the backend host", protocol: "tcp", fromPort: POSTGRES_PORT, toPort: POSTGRES_PORT, securityGroups: [args.clientSecurityGroupId] },
+                { description: "PostgreSQL from the deploy runner (database dumps)", protocol: "tcp", fromPort: POSTGRES_PORT, toPort: POSTGRES_PORT, securityGroups: [args.backupClientSecurityGroupId] },
+            ],
             egress: [],
             tags,
         }, { parent: this });

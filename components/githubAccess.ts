@@ -1,8 +1,9 @@
 /**
- * How the GitHub workflows reach AWS: OpenID Connect, no long-lived keys. Each stack has a
- * deploy role (only jobs running in the stack's GitHub environment may assume it) and a
- * read-only role for previews of pull requests from this repository and for drift detection;
- * the backup role (components/backups.ts) trusts the same provider.
+ * How the GitHub workflows reach AWS: OpenID Connect, no long-lived keys. Each stack (in its
+ * own AWS account) has a deploy role (jobs in the stack's GitHub environment only) and a
+ * read-only role (drift and approved pull-request previews); the backup role
+ * (components/backups.ts) trusts the same provider. Every trust policy names the exact
+ * repository and environment.
  *
  * The provider itself is an account-wide singleton: IAM keeps one OIDC provider per URL per
  * account (a second CreateOpenIDConnectProvider for the URL fails with EntityAlreadyExists),
@@ -48,7 +49,18 @@ export interface GithubAccessArgs {
     readonly createOidcProvider: boolean;
 }
 
-/** A trust policy for GitHub's OIDC tokens whose subject matches one of `subjects`. */
+/**
+ * The `sub` claim of a job that runs in a GitHub environment: `repo:<owner>/<name>:environment:<env>`
+ * (GitHub docs, "About security hardening with OpenID Connect", example subject claims).
+ */
+export function githubEnvironmentSubject(repository: string, environment: string): string {
+    return `repo:${repository}:environment:${environment}`;
+}
+
+/**
+ * A trust policy for GitHub's OIDC tokens whose subject is exactly one of `subjects`
+ * (`StringEquals`, no wildcards: each subject names one repository and one environment).
+ */
 export function githubTrustPolicy(providerArn: pulumi.Input<string>, subjects: string[]): pulumi.Output<string> {
     return pulumi.jsonStringify({
         Version: "2012-10-17",
@@ -57,8 +69,7 @@ export function githubTrustPolicy(providerArn: pulumi.Input<string>, subjects: s
             Action: "sts:AssumeRoleWithWebIdentity",
             Principal: { Federated: providerArn },
             Condition: {
-                StringEquals: { [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE },
-                StringLike: { [`${GITHUB_OIDC_HOST}:sub`]: subjects },
+                StringEquals: { [`${GITHUB_OIDC_HOST}:aud`]: GITHUB_OIDC_AUDIENCE, [`${GITHUB_OIDC_HOST}:sub`]: subjects },
             },
         }],
     });
@@ -106,17 +117,21 @@ export class GithubAccess extends pulumi.ComponentResource {
         // but only for jobs in the stack's GitHub environment (protected for production).
         const deploy = new aws.iam.Role(`${name}-deploy`, {
             description: `pulumi up -s ${args.stack} from GitHub Actions (environment ${args.stack})`,
-            assumeRolePolicy: githubTrustPolicy(this.oidcProvider.arn, [`repo:${repo}:environment:${args.stack}`]),
+            assumeRolePolicy: githubTrustPolicy(this.oidcProvider.arn, [githubEnvironmentSubject(repo, args.stack)]),
             maxSessionDuration: 3600,
             tags,
         }, roleOptions);
         new aws.iam.RolePolicyAttachment(`${name}-deploy`, { role: deploy.name, policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" }, { parent: this });
 
-        // Previews of pull requests from this repository (forks get no token) and drift checks:
-        // reading is all they need.
+        // Drift checks (`<stack>-read`) and approved cloud previews of pull requests
+        // (`<stack>-preview`, which has required reviewers): reading is all they need. A pull
+        // request job outside those environments has subject `repo:...:pull_request` and gets
+        // nothing. What ReadOnlyAccess would show that must stay hidden is denied elsewhere: the
+        // dumps by the backup bucket's policy (components/backups.ts); no host key is anywhere
+        // in AWS (components/hostKey.ts).
         const readOnly = new aws.iam.Role(`${name}-read-only`, {
             description: `pulumi preview / drift of ${args.stack} from GitHub Actions`,
-            assumeRolePolicy: githubTrustPolicy(this.oidcProvider.arn, [`repo:${repo}:pull_request`, `repo:${repo}:ref:refs/heads/main`, `repo:${repo}:environment:${args.stack}-read`]),
+            assumeRolePolicy: githubTrustPolicy(this.oidcProvider.arn, [githubEnvironmentSubject(repo, `${args.stack}-read`), githubEnvironmentSubject(repo, `${args.stack}-preview`)]),
             maxSessionDuration: 3600,
             tags,
         }, roleOptions);

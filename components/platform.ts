@@ -12,7 +12,9 @@ import { Cache } from "./cache";
 import { Database } from "./database";
 import { Edge } from "./edge";
 import { Frontend } from "./frontend";
+import { DeployRunner } from "./deployRunner";
 import { GithubAccess } from "./githubAccess";
+import { InstanceConnect } from "./instanceConnect";
 import { Network } from "./network";
 import { Search } from "./search";
 import { ServiceRollout } from "./serviceRollout";
@@ -34,6 +36,8 @@ export class Platform extends pulumi.ComponentResource {
     public readonly frontend: Frontend;
     public readonly rollout: ServiceRollout;
     public readonly ci: GithubAccess;
+    public readonly runner: DeployRunner;
+    public readonly instanceConnect: InstanceConnect;
 
     /**
      * @param settings the validated settings (components/settings.ts)
@@ -52,6 +56,18 @@ export class Platform extends pulumi.ComponentResource {
         this.network = new Network(`${name}-network`, { stack: settings.stack, ...p.network }, parent);
         const { vpcId, publicSubnetIds, privateSubnetIds } = this.network;
 
+        // SSH reaches the hosts from inside the VPC only: the deploy runner and the Instance
+        // Connect Endpoint, both in private subnets.
+        this.runner = new DeployRunner(`${name}-runner`, {
+            stack: settings.stack, vpcId, vpcCidr: p.network.vpcCidr, subnetIds: privateSubnetIds,
+            workflowRepository: p.backups.workflowRepository, githubConnectionArn: p.ci.githubConnectionArn,
+            dependsOn: this.network.natGateways,
+        }, parent);
+        this.instanceConnect = new InstanceConnect(`${name}-instance-connect`, {
+            stack: settings.stack, vpcId, vpcCidr: p.network.vpcCidr, subnetId: privateSubnetIds[0],
+        }, parent);
+        const sshSourceSecurityGroupIds = [this.runner.securityGroupId, this.instanceConnect.securityGroupId];
+
         this.backend = new BackendHost(`${name}-backend`, {
             stack: settings.stack,
             vpcId,
@@ -59,7 +75,7 @@ export class Platform extends pulumi.ComponentResource {
             instanceType: settings.instanceType,
             architecture: settings.architecture,
             rootVolumeSizeGiB: settings.rootVolumeSizeGiB,
-            deployCidrs: settings.deployCidrs,
+            sshSourceSecurityGroupIds,
             // HTTPS from Cloudflare only: the origin is never reachable around the WAF.
             httpsCidrs: (() => {
                 const ranges = cloudflare.getIpRangesOutput({}, parent);
@@ -70,19 +86,18 @@ export class Platform extends pulumi.ComponentResource {
         }, parent);
         const client = this.backend.securityGroupId;
         const ssh = { deployPublicKey: settings.deployPublicKey, sshUser: settings.sshUser, privateKey: settings.deployPrivateKey };
-        const jumpHost = { host: this.backend.publicIp, hostKey: this.backend.hostPublicKey, user: settings.sshUser, privateKey: settings.deployPrivateKey };
-        // Private hosts fetch packages through NAT and are reached through the backend host.
-        const provisionAfter = [...this.network.natGateways, this.backend];
+        // Private hosts fetch packages through NAT.
+        const provisionAfter = [...this.network.natGateways];
 
-        this.database = new Database(`${name}-database`, { stack: settings.stack, vpcId, subnetIds: privateSubnetIds, clientSecurityGroupId: client, ...p.database }, parent);
+        this.database = new Database(`${name}-database`, { stack: settings.stack, vpcId, subnetIds: privateSubnetIds, clientSecurityGroupId: client, backupClientSecurityGroupId: this.runner.securityGroupId, ...p.database }, parent);
         this.cache = new Cache(`${name}-cache`, {
             stack: settings.stack, vpcId, subnetId: privateSubnetIds[0], instanceType: p.redis.instanceType, architecture: architectureOf(p.redis.instanceType),
-            maxMemoryMb: p.redis.maxMemoryMb, evictionPolicy: p.redis.evictionPolicy, clientSecurityGroupId: client, jumpHost, provisionAfter, ...ssh,
+            maxMemoryMb: p.redis.maxMemoryMb, evictionPolicy: p.redis.evictionPolicy, clientSecurityGroupId: client, sshSourceSecurityGroupIds, provisionAfter, ...ssh,
         }, parent);
         this.search = new Search(`${name}-search`, {
             stack: settings.stack, vpcId, subnetId: privateSubnetIds[1 % privateSubnetIds.length], instanceType: p.search.instanceType,
             architecture: architectureOf(p.search.instanceType), volumeSizeGiB: p.search.volumeSizeGiB, version: p.search.version, sha256: p.search.sha256,
-            clientSecurityGroupId: client, jumpHost, provisionAfter, ...ssh,
+            clientSecurityGroupId: client, sshSourceSecurityGroupIds, provisionAfter, ...ssh,
         }, parent);
         // The GitHub OIDC provider first: the CI roles and the backup role trust it, and IAM
         // refuses a trust policy naming a provider that does not exist (components/githubAccess.ts).
@@ -91,7 +106,7 @@ export class Platform extends pulumi.ComponentResource {
         }, parent);
         this.backups = new Backups(`${name}-backups`, {
             stack: settings.stack, preDeployRetentionDays: p.backups.preDeployRetentionDays, workflowRepository: p.backups.workflowRepository,
-            githubOidcProvider: this.ci.oidcProvider,
+            githubOidcProvider: this.ci.oidcProvider, readOnlyRoleArn: this.ci.readOnlyRoleArn,
         }, parent);
         this.edge = new Edge(`${name}-edge`, {
             stack: settings.stack, zoneId: p.edge.zoneId, apiHostname: p.edge.apiHostname, frontendHostname: p.edge.frontendHostname,
@@ -104,7 +119,8 @@ export class Platform extends pulumi.ComponentResource {
 
         this.rollout = new ServiceRollout(`${name}-rollout`, {
             stack: settings.stack,
-            host: this.backend.publicIp,
+            // From the in-VPC runner: the private address (port 22 is closed to the internet).
+            host: this.backend.privateIp,
             hostId: this.backend.instanceId,
             hostKey: this.backend.hostPublicKey,
             sshUser: settings.sshUser,

@@ -28,6 +28,7 @@ export const PLATFORM_SETTING_KEYS = [
     "githubRepository",
     "workflowRepository",
     "createGithubOidcProvider",
+    "githubConnectionArn",
     "zoneName",
     "cloudflareZoneId",
     "frontendHostname",
@@ -73,6 +74,11 @@ export interface PlatformSettings {
     readonly ci: {
         /** Whether this stack creates the account's GitHub OIDC provider (one per account; see components/githubAccess.ts). */
         readonly createGithubOidcProvider: boolean;
+        /**
+         * The AWS CodeConnections connection to GitHub the in-VPC runner's CodeBuild project
+         * authenticates with (created once per account in the console; README, one-time setup).
+         */
+        readonly githubConnectionArn: string;
     };
     readonly edge: {
         readonly zoneName: string;
@@ -92,6 +98,7 @@ const DOMAIN = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}
 export function isHostname(value: string): boolean {
     return DOMAIN.test(value);
 }
+const GITHUB_CONNECTION_ARN = /^arn:aws:(codeconnections|codestar-connections):[a-z]{2}(-[a-z]+)+-\d:\d{12}:connection\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const LABEL = "[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?";
 
 export function readPlatformSettings(source: ConfigSource, stack: string): PlatformSettings {
@@ -123,7 +130,15 @@ export function readPlatformSettings(source: ConfigSource, stack: string): Platf
             workflowRepository: readMatching(source, "workflowRepository", /^[A-Za-z0-9-]+\/[A-Za-z0-9._-]+$/, "must be owner/name of the GitHub repository",
                 "set e.g. pakashop/pakashop-infra"),
         },
-        ci: { createGithubOidcProvider: readBoolean(source, "createGithubOidcProvider") },
+        ci: {
+            createGithubOidcProvider: readBoolean(source, "createGithubOidcProvider"),
+            // CodeConnections ARNs: arn:aws:codeconnections:<region>:<account>:connection/<uuid>;
+            // connections made before the 2024 rename keep the codestar-connections service name
+            // (https://docs.aws.amazon.com/dtconsole/latest/userguide/rename.html).
+            githubConnectionArn: readMatching(source, "githubConnectionArn", GITHUB_CONNECTION_ARN,
+                "must be the ARN of an AWS CodeConnections connection (arn:aws:codeconnections:<region>:<account>:connection/<id>)",
+                "create the GitHub connection once in the console (Developer Tools > Settings > Connections), finish its GitHub handshake, and set its ARN"),
+        },
         edge: readEdge(source, stack, production),
         frontend: {
             projectName: readMatching(source, "vercelProjectName", /^[a-z0-9][a-z0-9-]{0,99}$/, "must be a Vercel project name (lower-case letters, digits, '-')",

@@ -197,3 +197,32 @@ export const TLS_PRIVATE_KEY = {
     ecdsa: { algorithm: "ECDSA", curve: "P256" },
     ed25519: { algorithm: "ED25519" },
 } as const;
+
+/**
+ * The in-VPC deploy runner: a CodeBuild project that GitHub Actions uses as a self-hosted
+ * runner (components/deployRunner.ts).
+ * - `source.type` GITHUB and `source.auth.type` CODECONNECTIONS, `artifacts.type` NO_ARTIFACTS,
+ *   `environment.type` LINUX_CONTAINER, `computeType` BUILD_GENERAL1_MEDIUM: the enums of
+ *   hashicorp/terraform-provider-aws internal/service/codebuild/project.go (validated with
+ *   `enum.Validate[types.SourceType]()` etc. from aws-sdk-go-v2 service/codebuild/types/enums.go).
+ * - `aws/codebuild/standard:7.0`: CodeBuild's curated Ubuntu 22.04 image ("Docker images
+ *   provided by CodeBuild", https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-available.html).
+ * - Webhook filter `EVENT` = `WORKFLOW_JOB_QUEUED` and `WORKFLOW_NAME`: the filter types the
+ *   provider documents for `aws_codebuild_webhook` (`EVENT`, `BASE_REF`, `HEAD_REF`,
+ *   `ACTOR_ACCOUNT_ID`, `FILE_PATH`, `COMMIT_MESSAGE`, `WORKFLOW_NAME`, ...) and the runner
+ *   tutorial ("Tutorial: Configure a CodeBuild-hosted GitHub Actions runner",
+ *   https://docs.aws.amazon.com/codebuild/latest/userguide/action-runner.html).
+ * - Jobs select the runner with the label `codebuild-<project-name>-${{ github.run_id }}-${{ github.run_attempt }}`
+ *   ("Label overrides supported with the CodeBuild-hosted GitHub Actions runner").
+ */
+export const AWS_CODEBUILD = {
+    sourceType: "GITHUB",
+    sourceAuthType: "CODECONNECTIONS",
+    artifactsType: "NO_ARTIFACTS",
+    environmentType: "LINUX_CONTAINER",
+    computeType: "BUILD_GENERAL1_MEDIUM",
+    image: "aws/codebuild/standard:7.0",
+    filterEvent: "EVENT",
+    workflowJobQueued: "WORKFLOW_JOB_QUEUED",
+    filterWorkflowName: "WORKFLOW_NAME",
+} as const;

@@ -5,7 +5,6 @@
  * with an error naming the setting, the value and the fix.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as ipaddr from "ipaddr.js";
 import { Catalog, CATALOG, ServiceSpec } from "./catalog";
 import { ConfigSource, CONFIG_NAMESPACE, full, parseJson, readInteger, required } from "./configReaders";
 import { SettingError } from "./errors";
@@ -36,7 +35,6 @@ export const SETTING_KEYS = [
     "instanceType",
     "rootVolumeSizeGiB",
     "sshUser",
-    "deployCidrs",
     "deployPublicKey",
     "deployPrivateKey",
     "healthTimeoutSeconds",
@@ -63,8 +61,6 @@ export interface StackSettings {
     readonly architecture: "x86_64" | "arm64";
     readonly rootVolumeSizeGiB: number;
     readonly sshUser: string;
-    /** CIDRs allowed to reach SSH, split by family. */
-    readonly deployCidrs: { readonly ipv4: readonly string[]; readonly ipv6: readonly string[] };
     /** OpenSSH public key installed for `sshUser`. */
     readonly deployPublicKey: string;
     /** The matching private key, always a Pulumi secret. */
@@ -101,7 +97,6 @@ export function readSettings(source: ConfigSource, stack: string): StackSettings
         rootVolumeSizeGiB: readInteger(source, "rootVolumeSizeGiB", MIN_ROOT_VOLUME_GIB, MAX_ROOT_VOLUME_GIB,
             "the Debian image, three runtimes and several releases of 19 services need the space"),
         sshUser: readSshUser(source),
-        deployCidrs: readDeployCidrs(source),
         deployPublicKey: readPublicKey(source),
         deployPrivateKey: readPrivateKey(source),
         healthTimeoutSeconds: readInteger(source, "healthTimeoutSeconds", 5, 600,
@@ -110,9 +105,22 @@ export function readSettings(source: ConfigSource, stack: string): StackSettings
     };
 }
 
+/**
+ * Settings this program no longer reads, with what replaced them: a stack file that still sets
+ * one gets the reason, not only "unknown setting".
+ */
+export const RETIRED_SETTINGS: Readonly<Record<string, string>> = {
+    deployCidrs: "SSH is admitted only from the stack's in-VPC deploy runner and its EC2 Instance Connect Endpoint (no address outside the VPC reaches port 22)",
+};
+
 function rejectUnknownKeys(source: ConfigSource): void {
     const known = new Set<string>(SETTING_KEYS);
     for (const key of source.keys()) {
+        const retired = RETIRED_SETTINGS[key];
+        if (retired !== undefined) {
+            throw new SettingError(full(key), source.isSecret(key) ? "[secret]" : source.get(key), `is no longer a setting: ${retired}`,
+                `remove ${full(key)} from Pulumi.<stack>.yaml (README, "Reaching the hosts")`);
+        }
         if (!known.has(key)) {
             const guess = SETTING_KEYS.find((k) => k.toLowerCase() === key.toLowerCase());
             throw new SettingError(full(key), source.isSecret(key) ? "[secret]" : source.get(key),
@@ -224,39 +232,6 @@ function readSshUser(source: ConfigSource): string {
         throw new SettingError(full("sshUser"), user, "must be a Linux user name (lower-case letters, digits, '_', '-')", "use admin, the Debian image's user");
     }
     return user;
-}
-
-function readDeployCidrs(source: ConfigSource): { ipv4: string[]; ipv6: string[] } {
-    const raw = parseJson(source, "deployCidrs", "deployCidrs: [203.0.113.0/24]");
-    const fix = `list the deploy runners' and engineers' networks: pulumi config set --path '${full("deployCidrs")}[0]' 203.0.113.0/24`;
-    if (!Array.isArray(raw) || raw.length === 0) {
-        throw new SettingError(full("deployCidrs"), raw, "must list at least one CIDR allowed to reach SSH", fix);
-    }
-    const ipv4: string[] = [];
-    const ipv6: string[] = [];
-    raw.forEach((cidr: unknown, index: number) => {
-        const setting = `${full("deployCidrs")}[${index}]`;
-        if (typeof cidr !== "string") {
-            throw new SettingError(setting, cidr, "must be a CIDR string", "write it like 203.0.113.0/24");
-        }
-        let address: ipaddr.IPv4 | ipaddr.IPv6;
-        let prefix: number;
-        try {
-            [address, prefix] = ipaddr.parseCIDR(cidr);
-        } catch {
-            throw new SettingError(setting, cidr, "is not a valid CIDR", "write an address and a prefix length, like 203.0.113.0/24 or 2001:db8::/48");
-        }
-        if (prefix === 0) {
-            throw new SettingError(setting, cidr, "opens SSH to the whole internet", "list only the networks deploys come from");
-        }
-        const network = address.kind() === "ipv4" ? ipaddr.IPv4.networkAddressFromCIDR(cidr) : ipaddr.IPv6.networkAddressFromCIDR(cidr);
-        const canonical = `${network.toString()}/${prefix}`;
-        if (network.toString() !== address.toString()) {
-            throw new SettingError(setting, cidr, "has host bits set past its prefix length", `write ${canonical}`);
-        }
-        (address.kind() === "ipv4" ? ipv4 : ipv6).push(canonical);
-    });
-    return { ipv4, ipv6 };
 }
 
 function readPublicKey(source: ConfigSource): string {

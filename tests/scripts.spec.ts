@@ -5,6 +5,7 @@ import { renderDeployScript, renderRemoveScript } from "../components/scripts/de
 import { renderNginxSite, renderProxyScript } from "../components/scripts/proxy";
 import { meilisearchDownloadUrl, renderMeilisearchScript } from "../components/scripts/meilisearch";
 import { renderRedisScript } from "../components/scripts/redis";
+import { renderConsoleHostKeyScript } from "../components/scripts/consoleHostKey";
 import { renderProbeScript } from "../tools/drift/hostState";
 import { contentHash, heredoc, remoteInvocation, shellQuote } from "../components/scripts/shell";
 import { renderSshWaitScript } from "../components/serviceRollout";
@@ -28,6 +29,7 @@ function allScripts(): Record<string, string> {
         proxy: renderProxyScript(8000),
         "proxy without origin certificate": renderProxyScript(8000, false),
         "ssh-ready": renderSshWaitScript(),
+        "host-key": renderConsoleHostKeyScript(),
         redis: renderRedisScript({ bindAddress: "10.10.128.10", maxMemoryMb: 1024, evictionPolicy: "allkeys-lru" }),
         meilisearch: renderMeilisearchScript({
             version: "v1.7.6", sha256: "a".repeat(64), downloadUrl: meilisearchDownloadUrl("v1.7.6", "x86_64"), bindAddress: "10.10.144.10", dataVolumeId: "vol-0123",

