@@ -4,7 +4,7 @@
  */
 export class SettingError extends Error {
     /**
-     * @param setting the setting's full name, e.g. `pakashop-infra:deployCidrs[0]`
+     * @param setting the setting's full name, e.g. `pakashop-infra:services.search.revision`
      * @param value the offending value (never a secret: callers pass `"[secret]"` instead)
      * @param rule what the value must be
      * @param fix what to do about it

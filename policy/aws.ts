@@ -22,6 +22,11 @@ function worldOpen(rule: Props): string[] {
     return [...(rule.cidrBlocks ?? []), ...(rule.ipv6CidrBlocks ?? [])].filter((c: string) => WORLD.includes(c));
 }
 
+/** Every address range an ingress rule admits, IPv4 and IPv6. */
+function addressRanges(rule: Props): string[] {
+    return [...(rule.cidrBlocks ?? []), ...(rule.ipv6CidrBlocks ?? [])];
+}
+
 function exposedPorts(rule: Props): number[] {
     const from = rule.protocol === "-1" ? 0 : Number(rule.fromPort);
     const to = rule.protocol === "-1" ? 65535 : Number(rule.toPort);
@@ -75,13 +80,15 @@ export const awsPolicies = [
     }),
     resourcePolicy({
         name: "aws-ec2-securitygroup-disallow-public-ssh",
-        description: "Checks that no security group opens SSH (22) to 0.0.0.0/0 or ::/0.",
+        description: "Checks that no security group admits SSH (22) from any address range (cidrBlocks, ipv6CidrBlocks), the VPC's own included: only from security groups.",
         severity: "critical",
-        remediationSteps: "Allow SSH only from the deploy networks (pakashop-infra:deployCidrs) or another security group.",
+        remediationSteps: "Admit SSH (22) only through securityGroups: the deploy runner's (components/deployRunner.ts) and the EC2 Instance Connect Endpoint's "
+            + "(components/instanceConnect.ts). Drop cidrBlocks and ipv6CidrBlocks from the rule; nothing outside those two groups reaches port 22.",
         types: [SECURITY_GROUP],
         check: (p) => (p.ingress ?? [])
-            .filter((rule: Props) => exposedPorts(rule).includes(22) && worldOpen(rule).length > 0)
-            .map((rule: Props) => `ingress ${rule.fromPort}-${rule.toPort} allows SSH from ${worldOpen(rule).join(", ")}; allow the deploy CIDRs only.`),
+            .filter((rule: Props) => exposedPorts(rule).includes(22) && addressRanges(rule).length > 0)
+            .map((rule: Props) => `ingress ${rule.fromPort}-${rule.toPort} admits SSH from ${addressRanges(rule).join(", ")}; `
+                + "admit SSH only from the deploy runner's and the Instance Connect Endpoint's security groups, with no address range."),
     }),
     resourcePolicy({
         name: "aws-ec2-securitygroup-disallow-public-data-ports",

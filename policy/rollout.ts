@@ -20,11 +20,12 @@ export const rolloutPolicies = [
         name: "command-remote-enforce-host-key",
         description: "Checks that every remote command pins the host key of its host (and of its jump host).",
         severity: "critical",
-        remediationSteps: "Set connection.hostKey (and connection.proxy.hostKey) to the host's generated public key.",
+        remediationSteps: "Set connection.hostKey (and connection.proxy.hostKey, should a step ever go through a jump host) to the key the host printed "
+            + "to its console at first boot, as its host-key step read it (components/hostKey.ts).",
         // Copies of sources open SSH sessions too. In a preview of a new stack the whole
         // connection is unknown (@pulumi/command builds it with an apply over the host's
-        // address and generated key): the engine reports this policy as not run then, and it
-        // judges each step in `pulumi up`, before the step connects.
+        // address and the key its host-key step reads): the engine reports this policy as not
+        // run then, and it judges each step in `pulumi up`, before the step connects.
         types: [REMOTE, "command:remote:CopyToRemote"],
         check: (p) => {
             const problems: string[] = [];

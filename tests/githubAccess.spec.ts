@@ -1,9 +1,10 @@
 /**
  * GitHub's OIDC provider is an account-wide singleton that IAM must have before it accepts a
- * trust policy naming it. These run the real program for both stacks and check: in the stack
- * that creates the provider every trusting role is ordered after it; in the other the ARN is the
- * lookup's; either stack can be the first in a fresh account; a missing provider fails with the
- * fix; and exactly one committed stack creates it.
+ * trust policy naming it. Each committed stack lives in its own AWS account (issue 10), so each
+ * creates its account's provider. These run the real program and check: in a stack that creates
+ * the provider every trusting role is ordered after it; a stack set not to create it (a further
+ * stack in an account that already has one) trusts the lookup's ARN; either stack can be the
+ * first in a fresh account; a missing provider fails with the fix.
  */
 import { strict as assert } from "assert";
 import * as fs from "fs";
@@ -71,43 +72,51 @@ function assertCreatesAndOrders(run: OfflineRun): void {
     }
 }
 
+/** The committed stack file's config map. */
+function committedConfig(stack: string): Record<string, unknown> {
+    return YAML.parse(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), "utf8")).config ?? {};
+}
+
 describe("GitHub OIDC provider: creation order and either stack first", () => {
-    it("exactly one committed stack creates the account's provider (production)", () => {
-        const creators = Object.keys(STACK_BRANCHES).filter((stack) => {
-            const config = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), "utf8")).config ?? {};
-            return config[CREATE] === true;
+    it("each committed stack has an AWS account of its own, so each creates that account's provider", () => {
+        const stacks = Object.keys(STACK_BRANCHES);
+        assert.deepEqual(stacks, ["staging", "production"]);
+        const accounts = stacks.map((stack) => committedConfig(stack)["aws:allowedAccountIds"]);
+        for (const [i, ids] of accounts.entries()) {
+            assert.ok(Array.isArray(ids) && ids.length === 1 && /^\d{12}$/.test(String(ids[0])),
+                `Pulumi.${stacks[i]}.yaml: aws:allowedAccountIds must name exactly one 12-digit account, not ${JSON.stringify(ids)}`);
+        }
+        assert.equal(new Set(accounts.map((ids) => String((ids as unknown[])[0]))).size, stacks.length, `the stacks share an account: ${JSON.stringify(accounts)}`);
+        assert.deepEqual(stacks.filter((stack) => committedConfig(stack)[CREATE] === true), ["staging", "production"]);
+    });
+
+    for (const stack of ["staging", "production"]) {
+        it(`${stack}, as committed, creates the provider, never looks it up, and every role trusting it depends on it and names its arn output`, async () => {
+            // An empty override map: a fresh run (not the cached one), with the committed settings.
+            const { result: run, lookups } = await withLookup(absent, () => planStack(stack, {}));
+            assertCreatesAndOrders(run);
+            assert.equal(lookups, 0, "the creating stack never looks the provider up");
         });
-        assert.deepEqual(creators, ["production"]);
-    });
+    }
 
-    it("production creates the provider, and every role trusting it depends on it and names its arn output", async () => {
-        const { result: run, lookups } = await withLookup(absent, () => planStack("production", { [CREATE]: true }));
-        assertCreatesAndOrders(run);
-        assert.equal(lookups, 0, "the creating stack never looks the provider up");
-    });
-
-    it("staging, which does not create it, trusts the ARN the lookup returns (not one built from the account id)", async () => {
+    it("a stack set not to create it (override false) trusts the ARN the lookup returns (not one built from the account id)", async () => {
         const { result: run, lookups } = await withLookup(found, () => planStack("staging", { [CREATE]: false }));
         assert.equal(byType(run, PROVIDER).length, 0);
         assert.equal(lookups, 1, "one lookup for the whole stack");
+        const roles = trustingRoles(run);
+        assert.deepEqual(roles.map((r) => r.role.name.replace("pakashop-staging-", "")).sort(), ["backups-writer", "ci-deploy", "ci-read-only"]);
+        for (const { role, federated } of roles) assert.equal(federated, LOOKED_UP_ARN, role.name);
+    });
+
+    it("production set not to create it (override false) trusts the provider that already exists in its account", async () => {
+        const { result: run } = await withLookup(found, () => planStack("production", { [CREATE]: false }));
+        assert.equal(byType(run, PROVIDER).length, 0);
         const roles = trustingRoles(run);
         assert.equal(roles.length, 3);
         for (const { role, federated } of roles) assert.equal(federated, LOOKED_UP_ARN, role.name);
     });
 
-    it("staging can be the first stack in a fresh account: with the setting true it creates the provider and needs no lookup", async () => {
-        const { result: run, lookups } = await withLookup(absent, () => planStack("staging", { [CREATE]: true }));
-        assertCreatesAndOrders(run);
-        assert.equal(lookups, 0);
-    });
-
-    it("production can come second: with the setting false it trusts the provider the first stack made", async () => {
-        const { result: run } = await withLookup(found, () => planStack("production", { [CREATE]: false }));
-        assert.equal(byType(run, PROVIDER).length, 0);
-        for (const { federated } of trustingRoles(run)) assert.equal(federated, LOOKED_UP_ARN);
-    });
-
-    it("a stack that does not create the provider, deployed first, stops with the fix instead of IAM's MalformedPolicyDocument", async () => {
+    it("a stack set not to create the provider (override false), in an account without one, stops with the fix instead of IAM's MalformedPolicyDocument", async () => {
         await assert.rejects(
             withLookup(absent, () => planStack("staging", { [CREATE]: false })),
             (error: Error) => {

@@ -26,7 +26,7 @@ describe("npm run plan", function () {
         assert.deepEqual(Object.keys(doc).sort(), ["mode", "outputs", "placeholderSecrets", "policies", "project", "requirements", "resources", "rollout", "stack"]);
         assert.equal(doc.project, "pakashop-infra");
         assert.equal(doc.stack, "production");
-        assert.equal(doc.resources.length, 118);
+        assert.equal(doc.resources.length, 128);
         for (const r of doc.resources) {
             assert.deepEqual(Object.keys(r), ["urn", "type", "name", "parent", "dependsOn", "inputs"]);
             assert.match(r.urn, /^urn:pulumi:production::pakashop-infra::\S+::\S+$/);
@@ -57,14 +57,22 @@ describe("npm run plan", function () {
             assert.ok(!text.includes("mockpassword"), `${format} output holds a generated password`);
         }
         assert.match(outputs.json, /"connection": "\[secret\]"/);
-        assert.match(outputs.json, /"userData": "\[secret\]"/);
+        // User data holds no secret any more (hosts make their own host keys): shown in full,
+        // and with no key but the deploy public key in it.
+        const instances = JSON.parse(outputs.json).resources.filter((r: { type: string }) => r.type === "aws:ec2/instance:Instance");
+        assert.equal(instances.length, 3);
+        for (const instance of instances) {
+            const userData = String(instance.inputs.userData);
+            assert.match(userData, /^#cloud-config\n/, instance.name);
+            assert.doesNotMatch(userData, /PRIVATE KEY|ssh_keys/, instance.name);
+        }
     });
 
     it("text and markdown show the components and the four waves", () => {
         assert.match(outputs.text, /^  pakashop:hosts:BackendHost  pakashop-production-backend$/m);
         assert.match(outputs.text, /^  3\. backend, search, analytics$/m);
         assert.match(outputs.text, /Placeholder secrets .*pakashop-infra:deployPrivateKey/);
-        assert.match(outputs.markdown, /^### Plan for `production`: 118 resources$/m);
+        assert.match(outputs.markdown, /^### Plan for `production`: 128 resources$/m);
         assert.match(outputs.markdown, /^2\. `gateway`$/m);
     });
 

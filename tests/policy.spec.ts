@@ -4,6 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import { ALL_POLICIES } from "../policy/policies";
 import { OfflineRun, PlannedResource, unwrapSecrets } from "../tools/offlineRun";
+import { MOCK_PRIVATE_IP } from "../tools/mocks";
 import { checkPolicies, exitCodeFor, loadPackConfig, policyLevels } from "../tools/policyCheck";
 import { REPO_ROOT } from "../tools/stackConfig";
 import Ajv from "ajv/dist/2020";
@@ -14,6 +15,7 @@ type Props = Record<string, any>; // eslint-disable-line @typescript-eslint/no-e
 const OWASP = "4814384a9e5d4991b9815dcfc25d2f1f";
 const MANAGED = "efb7b8c949ac4650a09736fc376e9aee";
 const BUCKET = "pakashop-production-backups-bucket";
+const SSH_FIX = "admit SSH only from the deploy runner's and the Instance Connect Endpoint's security groups, with no address range.";
 
 /** A copy of the plan with plain inputs, so a case can change one thing. */
 function copyOf(run: OfflineRun): OfflineRun {
@@ -39,8 +41,24 @@ const CASES: Case[] = [
         message: "associatePublicIpAddress is true; set it to false." },
     { policy: "aws-ec2-subnet-disallow-public-ip-on-launch", what: "public IPs on launch", breakIt: (r) => (find(r, "-network-public-0", "aws:ec2/subnet:Subnet").inputs.mapPublicIpOnLaunch = true),
         message: "mapPublicIpOnLaunch is true on 10.10.0.0/20; set it to false." },
+    // SSH comes from the runner's and the Instance Connect Endpoint's groups only: any address
+    // range on port 22 is a violation, not only the whole internet.
     { policy: "aws-ec2-securitygroup-disallow-public-ssh", what: "SSH open to the world", breakIt: (r) => (find(r, "-backend-sg").inputs.ingress[0].cidrBlocks = ["0.0.0.0/0"]),
-        message: "ingress 22-22 allows SSH from 0.0.0.0/0; allow the deploy CIDRs only." },
+        message: `ingress 22-22 admits SSH from 0.0.0.0/0; ${SSH_FIX}` },
+    { policy: "aws-ec2-securitygroup-disallow-public-ssh", what: "SSH from a deploy network (the retired deployCidrs) beside the groups", breakIt: (r) => {
+        const rule = find(r, "-backend-sg").inputs.ingress[0];
+        assert.equal(rule.fromPort, 22);
+        assert.equal(rule.securityGroups.length, 2);
+        rule.cidrBlocks = ["203.0.113.0/24"];
+    }, message: `ingress 22-22 admits SSH from 203.0.113.0/24; ${SSH_FIX}` },
+    { policy: "aws-ec2-securitygroup-disallow-public-ssh", what: "SSH to a data host from the VPC's own range", breakIt: (r) => {
+        const rule = find(r, "-cache-host-sg").inputs.ingress[1];
+        assert.equal(rule.fromPort, 22);
+        rule.cidrBlocks = ["10.10.0.0/16"];
+    }, message: `ingress 22-22 admits SSH from 10.10.0.0/16; ${SSH_FIX}` },
+    { policy: "aws-ec2-securitygroup-disallow-public-ssh", what: "an all-protocols rule from an IPv6 range (it covers 22)", breakIt: (r) => {
+        find(r, "-search-host-sg").inputs.ingress.push({ protocol: "-1", fromPort: 0, toPort: 0, ipv6CidrBlocks: ["2001:db8::/48"] });
+    }, message: `ingress 0-0 admits SSH from 2001:db8::/48; ${SSH_FIX}` },
     { policy: "aws-ec2-securitygroup-disallow-public-data-ports", what: "PostgreSQL open to the world", breakIt: (r) => (find(r, "-database-sg").inputs.ingress[0].cidrBlocks = ["0.0.0.0/0"]),
         message: "ingress 5432-5432 opens PostgreSQL (5432) to 0.0.0.0/0; admit the backend host's security group only." },
     { policy: "aws-resource-missing-required-tags", what: "a VPC without its Component tag", breakIt: (r) => delete find(r, "-network-vpc").inputs.tags.Component,
@@ -91,7 +109,8 @@ const CASES: Case[] = [
     { policy: "vercel-project-enable-preview-protection", what: "previews unprotected", breakIt: (r) => (find(r, "-frontend-project").inputs.vercelAuthentication.deploymentType = "none"),
         message: 'vercelAuthentication.deploymentType is "none"; set it to "standard_protection_new".' },
     { policy: "command-remote-enforce-host-key", what: "an unpinned host key", breakIt: (r) => (find(r, "-rollout-bootstrap").inputs.connection.hostKey = ""),
-        message: "connection to 203.0.113.10 has no hostKey; pin the host's key." },
+        // The rollout connects to the backend's private address, from the in-VPC runner.
+        message: `connection to ${MOCK_PRIVATE_IP} has no hostKey; pin the host's key.` },
     { policy: "command-remote-disable-secret-logging", what: "stdout logged with secrets on stdin", breakIt: (r) => (find(r, "-rollout-config-deploy").inputs.logging = "stdoutAndStderr"),
         message: 'logging is "stdoutAndStderr" on a command fed secrets on stdin; set it to "stderr" or "none".' },
     { policy: "pakashop-rollout-enforce-tier-order", what: "a supporting service not waiting for a core one", breakIt: (r) => {

@@ -94,10 +94,20 @@ describe("offline preview: the plan judges like `pulumi preview` of a new stack"
     it("production has unknowns exactly where a new stack's preview has them", async () => {
         const outputs = preview.outputs;
         assert.deepEqual(Object.keys(outputs).filter((k) => unknownPaths(outputs[k]).length > 0).sort(), [
-            "backendHostKey", "backendPrivateIp", "backendPublicIp", "backupBucket", "backupWriterRoleArn", "databaseEndpoint",
-            "databaseUrl", "deployRoleArn", "meilisearchUrl", "readOnlyRoleArn", "redisAddress", "vpcId",
+            "backendHostKey", "backendInstanceId", "backendPrivateIp", "backendPublicIp", "backupBucket", "backupWriterRoleArn", "databaseEndpoint",
+            "databaseUrl", "deployRoleArn", "instanceConnectEndpointId", "meilisearchUrl", "readOnlyRoleArn", "redisAddress", "redisInstanceId",
+            "searchInstanceId", "vpcId",
         ]);
         assert.equal(outputs.branch, "production");
+        // The runner's project name is the program's own: known before the first deploy, as the
+        // jobs' `runs-on` label needs it.
+        assert.equal(outputs.runnerProjectName, "pakashop-production-runner");
+        // Each host's key is read from its console once the instance exists: unknown in a preview.
+        for (const host of ["backend", "cache-host", "search-host"]) {
+            const step = preview.resources.find((r) => r.type === "command:local:Command" && r.name === `pakashop-production-${host}-host-key`);
+            assert.ok(step, `no host-key step for ${host}`);
+            assert.deepEqual(unknownPaths(step.inputs), [".environment.PAKASHOP_INSTANCE_ID", ".triggers[0]"]);
+        }
         assert.equal(outputs.frontendUrl, "https://pakashop.store");
         // The Elastic IP reaches the API record; the bucket's ARN makes the whole policy JSON unknown.
         assert.deepEqual(unknownPaths(find(preview, "-edge-api").inputs), [".content"]);

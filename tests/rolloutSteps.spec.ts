@@ -97,15 +97,31 @@ describe("rollout steps: a replaced host comes up with everything", () => {
         const before = await runWithInstanceIds("staging", "i-first");
         const after = await runWithInstanceIds("staging", "i-second");
         const triggersOf = (run: OfflineRun, name: string) => JSON.stringify(unwrapSecrets(run.resources.find((r) => r.name === name)?.inputs.triggers));
-        const onBackend = [...byType(before, "command:remote:Command"), ...byType(before, "command:remote:CopyToRemote"), ...byType(before, "command:local:Command")]
-            .map((r) => r.name);
-        assert.equal(onBackend.length, 2 + 19 + 2 + 19 + 1);
-        for (const name of onBackend) {
+        const local = byType(before, "command:local:Command").map((r) => r.name);
+        // The backend's ssh-ready check, and the host-key step of each of the three hosts (it
+        // reads the new instance's console: a new instance has a new key).
+        assert.deepEqual(local.sort(), ["pakashop-staging-backend-host-key", "pakashop-staging-cache-host-host-key",
+            "pakashop-staging-rollout-ssh-ready", "pakashop-staging-search-host-host-key"]);
+        const steps = [...byType(before, "command:remote:Command"), ...byType(before, "command:remote:CopyToRemote")].map((r) => r.name).concat(local);
+        // bootstrap, proxy, 19 deploys, cache and search provisioning; 19 source copies; 4 local steps.
+        assert.equal(steps.length, 2 + 19 + 2 + 19 + 4);
+        for (const name of steps) {
             assert.notEqual(triggersOf(before, name), triggersOf(after, name), `${name} would not run again on a new host`);
         }
+        for (const host of ["backend", "cache-host", "search-host"]) {
+            const instance = `pakashop-staging-${host}-instance`;
+            assert.deepEqual(JSON.parse(triggersOf(after, `pakashop-staging-${host}-host-key`)), [`${instance}-i-second`]);
+        }
+        // Nothing else changes its inputs but the Elastic IP's `instance` (the address moves to
+        // the new host): a new host re-runs its steps and changes nothing else around it.
+        const changed = before.resources.filter((r) => !steps.includes(r.name))
+            .filter((r) => JSON.stringify(unwrapSecrets(r.inputs)) !== JSON.stringify(unwrapSecrets(after.resources.find((x) => x.urn === r.urn)?.inputs)))
+            .map((r) => r.name);
+        assert.deepEqual(changed, ["pakashop-staging-backend-eip"]);
+        assert.equal(after.resources.find((r) => r.name === "pakashop-staging-backend-eip")?.inputs.instance, "pakashop-staging-backend-instance-i-second");
         // The same instance id again: nothing re-runs.
         const again = await runWithInstanceIds("staging", "i-first");
-        for (const name of onBackend) assert.equal(triggersOf(before, name), triggersOf(again, name), name);
+        for (const name of steps) assert.equal(triggersOf(before, name), triggersOf(again, name), name);
     });
 
     it("an instance type of another architecture makes a new host from that architecture's image, never an in-place change", async () => {

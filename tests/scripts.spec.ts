@@ -50,8 +50,8 @@ function shellcheck(text: string, shell: "bash" | "sh") {
 describe("rendered scripts", () => {
     const scripts = allScripts();
 
-    it("renders the 7 host scripts and a deploy and a remove script per service", () => {
-        assert.equal(Object.keys(scripts).length, 7 + 2 * 19);
+    it("renders the 8 host and runner scripts and a deploy and a remove script per service", () => {
+        assert.equal(Object.keys(scripts).length, 8 + 2 * 19);
     });
 
     it("secrets reach the hosts on standard input, never in a script", () => {

@@ -10,6 +10,9 @@ import { configSource } from "./helpers";
 
 const NS = "pakashop-infra";
 const OTHER_REVISION = "0123456789abcdef0123456789abcdef01234567";
+/** The retired setting's error: why it went, and the fix (components/settings.ts RETIRED_SETTINGS). */
+const RETIRED_DEPLOY_CIDRS = /is no longer a setting: SSH is admitted only from the stack's in-VPC deploy runner and its EC2 Instance Connect Endpoint \(no address outside the VPC reaches port 22\)\. Fix: remove pakashop-infra:deployCidrs from Pulumi\.<stack>\.yaml/;
+const CONNECTION_RULE = /must be the ARN of an AWS CodeConnections connection \(arn:aws:codeconnections:<region>:<account>:connection\/<id>\).*Fix: create the GitHub connection once in the console/;
 
 function settingsFor(stack: string, overrides: Record<string, unknown> = {}) {
     return readSettings(configSource(loadStackConfig(stack, overrides)), stack);
@@ -32,11 +35,28 @@ const BAD: { what: string; stack?: string; overrides: Record<string, unknown>; s
     { what: "a duplicate port", overrides: { [`${NS}:services`]: { search: { port: 3006 } } }, setting: `${NS}:services.fraud.port`, value: "3006", rule: /also used by search/ },
     { what: "a port as text", overrides: { [`${NS}:services`]: { search: { port: "3005" } } }, setting: `${NS}:services.search.port`, value: '"3005"', rule: /must be a number/ },
     { what: "an unknown tier", overrides: { [`${NS}:services`]: { search: { tier: "edge" } } }, setting: `${NS}:services.search.tier`, value: "edge", rule: /must be one of config, gateway, core, supporting/ },
-    { what: "no deploy CIDRs", overrides: { [`${NS}:deployCidrs`]: [] }, setting: `${NS}:deployCidrs`, value: "[]", rule: /at least one CIDR/ },
-    { what: "a malformed CIDR", overrides: { [`${NS}:deployCidrs`]: ["203.0.113.0/33"] }, setting: `${NS}:deployCidrs[0]`, value: "203.0.113.0/33", rule: /not a valid CIDR/ },
-    { what: "SSH open to 0.0.0.0/0", overrides: { [`${NS}:deployCidrs`]: ["203.0.113.0/24", "0.0.0.0/0"] }, setting: `${NS}:deployCidrs[1]`, value: "0.0.0.0/0", rule: /whole internet/ },
-    { what: "SSH open to ::/0", overrides: { [`${NS}:deployCidrs`]: ["::/0"] }, setting: `${NS}:deployCidrs[0]`, value: "::/0", rule: /whole internet/ },
-    { what: "a CIDR with host bits", overrides: { [`${NS}:deployCidrs`]: ["203.0.113.7/24"] }, setting: `${NS}:deployCidrs[0]`, value: "203.0.113.7/24", rule: /host bits set.*Fix: write 203\.0\.113\.0\/24/ },
+    // deployCidrs is retired (issue 10): SSH comes from the in-VPC runner and the Instance
+    // Connect Endpoint only. Any value of it, even the old valid ones, gets the reason and the fix.
+    ...([
+        ["deployCidrs set to an empty list", [], "[]"],
+        ["deployCidrs set to a documentation range (once valid)", ["203.0.113.0/24"], "203.0.113.0/24"],
+        ["deployCidrs opening SSH to 0.0.0.0/0", ["203.0.113.0/24", "0.0.0.0/0"], "0.0.0.0/0"],
+        ["deployCidrs opening SSH to ::/0", ["::/0"], "::/0"],
+        ["deployCidrs as a single string", "203.0.113.0/24", "203.0.113.0/24"],
+        ["deployCidrs as a secret", { secure: "v1:x" }, "[secret]"],
+    ] as const).map(([what, value, shown]) => ({ what, overrides: { [`${NS}:deployCidrs`]: value }, setting: `${NS}:deployCidrs`, value: shown, rule: RETIRED_DEPLOY_CIDRS })),
+    { what: "deployCidrs in production", stack: "production", overrides: { [`${NS}:deployCidrs`]: ["198.51.100.0/24"] }, setting: `${NS}:deployCidrs`, value: "198.51.100.0/24", rule: RETIRED_DEPLOY_CIDRS },
+    { what: "a GitHub connection of another service", overrides: { [`${NS}:githubConnectionArn`]: "arn:aws:codebuild:ap-south-1:111111111111:connection/00000000-0000-4000-8000-000000000000" },
+        setting: `${NS}:githubConnectionArn`, value: "arn:aws:codebuild:ap-south-1:111111111111:connection/", rule: CONNECTION_RULE },
+    { what: "a GitHub connection with an 11-digit account", overrides: { [`${NS}:githubConnectionArn`]: "arn:aws:codeconnections:ap-south-1:11111111111:connection/00000000-0000-4000-8000-000000000000" },
+        setting: `${NS}:githubConnectionArn`, value: "arn:aws:codeconnections:ap-south-1:11111111111:connection/", rule: CONNECTION_RULE },
+    { what: "a GitHub connection with a 13-digit account", stack: "production", overrides: { [`${NS}:githubConnectionArn`]: "arn:aws:codeconnections:ap-south-1:2222222222222:connection/00000000-0000-4000-8000-000000000000" },
+        setting: `${NS}:githubConnectionArn`, value: "2222222222222", rule: CONNECTION_RULE },
+    { what: "a GitHub connection given by name, not ARN", overrides: { [`${NS}:githubConnectionArn`]: "pakashop-github" },
+        setting: `${NS}:githubConnectionArn`, value: "pakashop-github", rule: CONNECTION_RULE },
+    { what: "a GitHub connection ARN without its id", overrides: { [`${NS}:githubConnectionArn`]: "arn:aws:codeconnections:ap-south-1:111111111111:connection/" },
+        setting: `${NS}:githubConnectionArn`, value: "arn:aws:codeconnections:ap-south-1:111111111111:connection/", rule: CONNECTION_RULE },
+    { what: "a missing GitHub connection", overrides: { [`${NS}:githubConnectionArn`]: undefined }, setting: `${NS}:githubConnectionArn`, value: "(not set)", rule: /is required.*Fix: create the GitHub connection once in the console/ },
     { what: "a missing deploy public key", overrides: { [`${NS}:deployPublicKey`]: undefined }, setting: `${NS}:deployPublicKey`, value: "(not set)", rule: /is required/ },
     { what: "a private key pasted as public key", overrides: { [`${NS}:deployPublicKey`]: "-----BEGIN OPENSSH PRIVATE KEY-----" }, setting: `${NS}:deployPublicKey`, value: "BEGIN OPENSSH", rule: /one OpenSSH public key line/ },
     { what: "a missing deploy private key", overrides: { [`${NS}:deployPrivateKey`]: undefined }, setting: `${NS}:deployPrivateKey`, value: "(not set)", rule: /is required.*--secret/ },
@@ -65,22 +85,46 @@ const BAD: { what: string; stack?: string; overrides: Record<string, unknown>; s
     { what: "a malformed zone id", overrides: { [`${NS}:cloudflareZoneId`]: "pakashop.store" }, setting: `${NS}:cloudflareZoneId`, value: "pakashop.store", rule: /32-character id/ },
     { what: "a GitHub repository without owner", overrides: { [`${NS}:githubRepository`]: "pakashop" }, setting: `${NS}:githubRepository`, value: "pakashop", rule: /owner\/name/ },
     { what: "a misspelt setting", overrides: { [`${NS}:deployCidr`]: ["203.0.113.0/24"] }, setting: `${NS}:deployCidr`, value: "203.0.113.0/24", rule: /not a setting.*did you mean|not a setting/ },
+    { what: "a setting in the wrong case", overrides: { [`${NS}:githubConnectionARN`]: "arn:aws:codeconnections:ap-south-1:111111111111:connection/00000000-0000-4000-8000-000000000000" },
+        setting: `${NS}:githubConnectionARN`, value: "arn:aws:codeconnections", rule: /is not a setting of this program\. Fix: did you mean pakashop-infra:githubConnectionArn\?/ },
 ];
 
 describe("stack settings", () => {
-    it("reads staging: branch main, one revision for all 19 services, SSH CIDRs split by family", () => {
+    it("reads staging: branch main, one revision for all 19 services, its own GitHub connection and OIDC provider, no SSH address ranges", () => {
         const s = settingsFor("staging");
         assert.equal(s.branch, "main");
         assert.deepEqual(new Set(Object.values(s.serviceRevisions)), new Set(["4f1c2d8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d"]));
         assert.equal(Object.keys(s.serviceRevisions).length, 19);
-        assert.deepEqual(s.deployCidrs, { ipv4: ["203.0.113.0/24"], ipv6: [] });
+        assert.deepEqual(s.platform.ci, {
+            createGithubOidcProvider: true,
+            githubConnectionArn: "arn:aws:codeconnections:ap-south-1:111111111111:connection/00000000-0000-4000-8000-000000000000",
+        });
+        assert.equal("deployCidrs" in s, false, "deployCidrs is retired");
         assert.equal(s.architecture, "x86_64");
         assert.equal(s.healthTimeoutSeconds, 90); // Pulumi.yaml default
     });
 
-    it("reads production: branch production and its own sizes", () => {
+    it("accepts a connection made before the CodeStar Connections rename (codestar-connections service name)", () => {
+        const arn = "arn:aws:codestar-connections:ap-south-1:111111111111:connection/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+        assert.equal(settingsFor("staging", { [`${NS}:githubConnectionArn`]: arn }).platform.ci.githubConnectionArn, arn);
+    });
+
+    it("deployCidrs is no setting any more: not declared in Pulumi.yaml, not set by either stack file", () => {
+        assert.ok(!(SETTING_KEYS as readonly string[]).includes("deployCidrs"));
+        const project = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), "utf8"));
+        assert.equal(project.config.deployCidrs, undefined);
+        for (const stack of Object.keys(STACK_BRANCHES)) {
+            assert.equal(loadStackConfig(stack).config[`${NS}:deployCidrs`], undefined, `Pulumi.${stack}.yaml still sets deployCidrs`);
+        }
+    });
+
+    it("reads production: branch production, its own sizes, its own GitHub connection and OIDC provider", () => {
         const s = settingsFor("production");
         assert.equal(s.branch, STACK_BRANCHES.production);
+        assert.deepEqual(s.platform.ci, {
+            createGithubOidcProvider: true,
+            githubConnectionArn: "arn:aws:codeconnections:ap-south-1:222222222222:connection/00000000-0000-4000-8000-000000000000",
+        });
         assert.equal(s.instanceType, "m6i.xlarge");
         assert.equal(s.rootVolumeSizeGiB, 80);
     });
@@ -135,7 +179,13 @@ describe("stack settings", () => {
     });
 
     it("the real program refuses a bad configuration before registering anything", async () => {
-        await assert.rejects(runOffline(loadStackConfig("production", { [`${NS}:deployCidrs`]: ["0.0.0.0/0"] })),
-            (e: Error) => e instanceof SettingError && e.setting === `${NS}:deployCidrs[0]`);
+        await assert.rejects(runOffline(loadStackConfig("production", { [`${NS}:deployCidrs`]: ["0.0.0.0/0"] })), (e: Error) => {
+            assert.ok(e instanceof SettingError, String(e));
+            assert.equal(e.setting, `${NS}:deployCidrs`);
+            assert.match(e.message, RETIRED_DEPLOY_CIDRS);
+            return true;
+        });
+        await assert.rejects(runOffline(loadStackConfig("production", { [`${NS}:githubConnectionArn`]: "pakashop-github" })),
+            (e: Error) => e instanceof SettingError && e.setting === `${NS}:githubConnectionArn`);
     });
 });

@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
 import { MANAGED_RULESETS, VERCEL_CNAME_TARGET } from "../components/edge";
 import { OfflineRun, PlannedResource, isSecretValue, redactSecrets, unwrapSecrets } from "../tools/offlineRun";
+import { MOCK_ACCOUNT_ID } from "../tools/mocks";
 import { byType, planStack, single } from "./helpers";
 
 function named(run: OfflineRun, suffix: string, type?: string): PlannedResource {
@@ -38,17 +39,17 @@ for (const stack of ["staging", "production"] as const) {
             assert.ok(privateRoutes.every((rt) => rt.routes.length === 1 && rt.routes[0].cidrBlock === "0.0.0.0/0" && rt.routes[0].natGatewayId && !rt.routes[0].gatewayId));
         });
 
-        it("no data tier is reachable from the internet: their groups admit the backend host's group only", () => {
+        it("no data tier is reachable from the internet: the tier's port from the backend host's group only (PostgreSQL also from the runner, for dumps), SSH from the runner and Instance Connect groups only", () => {
             const backendSg = `${named(run, "-backend-sg").name}-id`;
-            for (const [suffix, port] of [["-database-sg", 5432], ["-cache-host-sg", 6379], ["-search-host-sg", 7700]] as const) {
-                const rules = inputs(named(run, suffix)).ingress as Record<string, unknown>[];
-                for (const rule of rules) {
-                    assert.deepEqual(rule.securityGroups, [backendSg], `${suffix}: ${JSON.stringify(rule)}`);
-                    assert.equal(rule.cidrBlocks, undefined);
-                    assert.equal(rule.ipv6CidrBlocks, undefined);
-                }
-                assert.ok(rules.some((r) => r.fromPort === port && r.toPort === port), `${suffix} opens ${port}`);
-            }
+            const runnerSg = `${named(run, "-runner-sg").name}-id`;
+            const instanceConnectSg = `${named(run, "-instance-connect-sg").name}-id`;
+            const rulesOf = (suffix: string) => (inputs(named(run, suffix)).ingress as Record<string, unknown>[]).map((rule) => ({
+                protocol: rule.protocol, port: rule.fromPort, to: rule.toPort, groups: rule.securityGroups, v4: rule.cidrBlocks, v6: rule.ipv6CidrBlocks,
+            }));
+            const from = (port: number, groups: string[]) => ({ protocol: "tcp", port, to: port, groups, v4: undefined, v6: undefined });
+            assert.deepEqual(rulesOf("-database-sg"), [from(5432, [backendSg]), from(5432, [runnerSg])]);
+            assert.deepEqual(rulesOf("-cache-host-sg"), [from(6379, [backendSg]), from(22, [runnerSg, instanceConnectSg])]);
+            assert.deepEqual(rulesOf("-search-host-sg"), [from(7700, [backendSg]), from(22, [runnerSg, instanceConnectSg])]);
             for (const suffix of ["-cache-host-instance", "-search-host-instance"]) {
                 const host = inputs(named(run, suffix));
                 assert.equal(host.associatePublicIpAddress, false);
@@ -89,17 +90,40 @@ for (const stack of ["staging", "production"] as const) {
             assert.equal(inputs(single(run, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")).rules[0].applyServerSideEncryptionByDefault.sseAlgorithm, "aws:kms");
             const rules = inputs(single(run, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")).rules;
             assert.deepEqual(rules.map((r: Record<string, any>) => [r.filter.prefix, r.expiration.days, r.status]), [["daily/", 30, "Enabled"], ["production/", 90, "Enabled"]]); // eslint-disable-line @typescript-eslint/no-explicit-any
+            const bucket = inputs(single(run, "aws:s3/bucket:Bucket"));
+            const bucketArn = `arn:aws:s3:::${bucket.bucketPrefix}mock`;
+            const readOnlyArn = `arn:aws:iam::${MOCK_ACCOUNT_ID}:role/pakashop-${stack}-ci-read-only`;
             const policy = JSON.parse(inputs(single(run, "aws:s3/bucketPolicy:BucketPolicy")).policy);
-            assert.deepEqual(policy.Statement[0].Condition, { Bool: { "aws:SecureTransport": "false" } });
-            assert.equal(policy.Statement[0].Effect, "Deny");
-            const trust = JSON.parse(inputs(named(run, "-backups-writer", "aws:iam/role:Role")).assumeRolePolicy);
-            assert.deepEqual(trust.Statement[0].Condition.StringLike["token.actions.githubusercontent.com:sub"], [`repo:pakashop/pakashop-infra:environment:${stack}`]);
-            const access = JSON.parse(inputs(single(run, "aws:iam/rolePolicy:RolePolicy")).policy);
-            // The workflows' own roles: deploy only from the stack's environment, previews read-only.
-            const deployTrust = JSON.parse(inputs(named(run, "-ci-deploy", "aws:iam/role:Role")).assumeRolePolicy);
-            assert.deepEqual(deployTrust.Statement[0].Condition.StringLike["token.actions.githubusercontent.com:sub"], [`repo:pakashop/pakashop-infra:environment:${stack}`]);
+            // TLS only; and the dumps are not readable by the read-only role, whose ReadOnlyAccess
+            // would otherwise grant s3:Get* (an explicit Deny wins).
+            assert.deepEqual(policy.Statement, [
+                { Sid: "DenyInsecureTransport", Effect: "Deny", Principal: "*", Action: "s3:*", Resource: [bucketArn, `${bucketArn}/*`], Condition: { Bool: { "aws:SecureTransport": "false" } } },
+                { Sid: "DenyDumpsToReadOnly", Effect: "Deny", Principal: { AWS: readOnlyArn }, Action: "s3:GetObject*", Resource: `${bucketArn}/*` },
+            ]);
+            assert.equal(run.outputs.readOnlyRoleArn, readOnlyArn);
+            // Every trust policy: GitHub's tokens for sts.amazonaws.com, subjects compared exactly
+            // (StringEquals, no StringLike), each naming this repository and one environment.
+            const trustOf = (suffix: string) => {
+                const trust = JSON.parse(inputs(named(run, suffix, "aws:iam/role:Role")).assumeRolePolicy);
+                assert.equal(trust.Statement.length, 1, suffix);
+                assert.equal(trust.Statement[0].Action, "sts:AssumeRoleWithWebIdentity", suffix);
+                assert.deepEqual(Object.keys(trust.Statement[0].Condition), ["StringEquals"], `${suffix}: only exact matches`);
+                assert.equal(trust.Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:aud"], "sts.amazonaws.com", suffix);
+                assert.deepEqual(Object.keys(trust.Statement[0].Condition.StringEquals).sort(),
+                    ["token.actions.githubusercontent.com:aud", "token.actions.githubusercontent.com:sub"], suffix);
+                return trust.Statement[0].Condition.StringEquals["token.actions.githubusercontent.com:sub"];
+            };
+            const environment = (name: string) => `repo:pakashop/pakashop-infra:environment:${name}`;
+            // The nightly dump runs in `<stack>-backup` (no reviewers): it can write dumps and nothing else.
+            assert.deepEqual(trustOf("-backups-writer"), [environment(`${stack}-backup`)]);
+            // The workflows' own roles: deploy only from the stack's environment; reading from the
+            // drift environment and the approved-preview environment only.
+            assert.deepEqual(trustOf("-ci-deploy"), [environment(stack)]);
+            assert.deepEqual(trustOf("-ci-read-only"), [environment(`${stack}-read`), environment(`${stack}-preview`)]);
+            const access = JSON.parse(inputs(named(run, "-backups-writer", "aws:iam/rolePolicy:RolePolicy")).policy);
             assert.equal(inputs(named(run, "-ci-read-only", "aws:iam/rolePolicyAttachment:RolePolicyAttachment")).policyArn, "arn:aws:iam::aws:policy/ReadOnlyAccess");
-            assert.equal(byType(run, "aws:iam/openIdConnectProvider:OpenIdConnectProvider").length, want.owner ? 1 : 0);
+            // Each stack has an AWS account of its own, with its own GitHub OIDC provider.
+            assert.equal(byType(run, "aws:iam/openIdConnectProvider:OpenIdConnectProvider").length, 1);
             assert.deepEqual(access.Statement.map((s: Record<string, unknown>) => s.Action), [["s3:PutObject", "s3:AbortMultipartUpload"]]);
             assert.ok((access.Statement[0].Resource as string[]).every((r) => /\/(daily|production)\/\*$/.test(r)));
         });
@@ -166,9 +190,14 @@ for (const stack of ["staging", "production"] as const) {
         });
 
         it("outputs what an engineer needs, with no secret in plain text", () => {
-            for (const key of ["backendPublicIp", "databaseEndpoint", "redisAddress", "meilisearchUrl", "backupBucket", "frontendUrl", "apiUrl", "vpcId"]) {
+            for (const key of ["backendPublicIp", "databaseEndpoint", "redisAddress", "meilisearchUrl", "backupBucket", "frontendUrl", "apiUrl", "vpcId",
+                "backendPrivateIp", "backendHostKey", "deployRoleArn", "readOnlyRoleArn", "backupWriterRoleArn"]) {
                 assert.ok(run.outputs[key], `output ${key}`);
             }
+            // What the runbook's interactive session and the in-VPC jobs name (docs/runbook.md).
+            assert.deepEqual([run.outputs.backendInstanceId, run.outputs.redisInstanceId, run.outputs.searchInstanceId, run.outputs.instanceConnectEndpointId],
+                [`pakashop-${stack}-backend-instance-id`, `pakashop-${stack}-cache-host-instance-id`, `pakashop-${stack}-search-host-instance-id`, `pakashop-${stack}-instance-connect-endpoint-id`]);
+            assert.equal(run.outputs.runnerProjectName, `pakashop-${stack}-runner`);
             assert.equal(run.outputs.frontendUrl, `https://${want.frontend}`);
             assert.ok(!JSON.stringify(redactSecrets(run.outputs)).includes("mockpassword"));
             assert.ok(isSecretValue(run.outputs.databaseUrl));

@@ -6,7 +6,8 @@
  * deletes what a run no longer declares. Remote commands run over real SSH (the system `ssh`,
  * verifying the pinned host key); local commands run here. Because the mocks' `newResource`
  * is async, dependents wait for their dependencies and independent steps run in parallel,
- * exactly as under the engine.
+ * exactly as under the engine. A run can also be a preview: it works out the same actions and
+ * runs none of them ({@link CommandEngine.beginRun}).
  */
 import { createHash } from "crypto";
 import * as fs from "fs";
@@ -15,12 +16,20 @@ import { ResourceHook } from "../../tools/mocks";
 import { unwrapSecrets } from "../../tools/offlineRun";
 import { copyFileOverSsh, runOverSsh, spawnCollect, SshTarget } from "../../tools/ssh";
 
-type Action = "create" | "update" | "replace" | "delete";
+export type Action = "create" | "update" | "replace" | "delete";
+
+/** What a preview found a run would do to one command resource. */
+export interface PlannedStep {
+    readonly name: string;
+    readonly action: Action;
+}
 
 /** One command the engine ran. */
 export interface Execution {
     readonly name: string;
     readonly action: Action;
+    /** The SSH target (`user@host`) of a remote step; absent for local commands. */
+    readonly target?: string;
     readonly startedMs: number;
     readonly endedMs: number;
     readonly exitCode: number;
@@ -65,6 +74,8 @@ export class CommandEngine {
     readonly executions: Execution[] = [];
     private readonly state = new Map<string, StoredResource>();
     private seenThisRun = new Set<string>();
+    private previewing = false;
+    private plannedSteps: PlannedStep[] = [];
     private readonly t0 = Date.now();
 
     /**
@@ -84,6 +95,12 @@ export class CommandEngine {
         if (previous && previous.fingerprint === fingerprint) {
             return { id: args.name, state: previous.state };
         }
+        if (this.previewing) {
+            const action: Action = !previous ? "create" : JSON.stringify(previous.inputs.triggers ?? []) !== JSON.stringify(inputs.triggers ?? []) ? "replace" : "update";
+            this.plannedSteps.push({ name: args.name, action });
+            // What the step printed is not known before it runs; the old output stands in.
+            return { id: args.name, state: previous?.state ?? { ...args.inputs, stdout: "", stderr: "" } };
+        }
         let result: Execution;
         if (!previous) {
             result = await this.run(args.name, "create", args.type, inputs, inputs.create);
@@ -99,9 +116,23 @@ export class CommandEngine {
         return { id: args.name, state };
     };
 
-    /** Call before each program run. */
-    beginRun(): void {
+    /**
+     * Call before each program run. A preview (`pulumi preview`) runs nothing and changes no
+     * state; {@link plan} then says what the run would have done.
+     */
+    beginRun(mode: "up" | "preview" = "up"): void {
         this.seenThisRun = new Set();
+        this.previewing = mode === "preview";
+        this.plannedSteps = [];
+    }
+
+    /**
+     * After a preview: every step the run would take, in the order the program reached them,
+     * then the deletes of what it no longer declares.
+     */
+    plan(): PlannedStep[] {
+        const deletes = [...this.state.keys()].filter((k) => !this.seenThisRun.has(k)).reverse().map((k) => ({ name: k.split("::")[1], action: "delete" as const }));
+        return [...this.plannedSteps, ...deletes];
     }
 
     /**
@@ -109,6 +140,7 @@ export class CommandEngine {
      * first, as the engine deletes dependents before their dependencies.
      */
     async deleteUndeclared(everything = false): Promise<void> {
+        if (this.previewing) throw new Error("deleteUndeclared after a preview: a preview deletes nothing (see plan())");
         const doomed = [...this.state.keys()].filter((k) => everything || !this.seenThisRun.has(k)).reverse();
         for (const key of doomed) {
             const stored = this.state.get(key) as StoredResource;
@@ -124,21 +156,22 @@ export class CommandEngine {
 
     private async run(name: string, action: Action, type: string, inputs: CommandInputs, command: string | undefined): Promise<Execution> {
         const startedMs = Date.now() - this.t0;
+        const target = inputs.connection ? `${inputs.connection.user}@${inputs.connection.host}` : undefined;
         if (type === COPY_TYPE) {
             // A copy deletes nothing (the provider's Delete is a no-op); create, update and
             // replace all write the file.
-            if (action === "delete") return this.record({ name, action, startedMs, endedMs: startedMs, exitCode: 0, stdout: "", stderr: "" });
+            if (action === "delete") return this.record({ name, action, target, startedMs, endedMs: startedMs, exitCode: 0, stdout: "", stderr: "" });
             const copied = await withDialRetries(inputs.connection as SshTarget & { dialErrorLimit?: number },
-                (target) => copyFileOverSsh(target, inputs.sourcePath as string, inputs.remotePath as string));
-            return this.record({ name, action, startedMs, endedMs: Date.now() - this.t0, ...copied });
+                (connection) => copyFileOverSsh(connection, inputs.sourcePath as string, inputs.remotePath as string));
+            return this.record({ name, action, target, startedMs, endedMs: Date.now() - this.t0, ...copied });
         }
         if (!command) {
-            return this.record({ name, action, startedMs, endedMs: startedMs, exitCode: 0, stdout: "", stderr: "" });
+            return this.record({ name, action, target, startedMs, endedMs: startedMs, exitCode: 0, stdout: "", stderr: "" });
         }
         const { exitCode, stdout, stderr } = type === "command:local:Command"
             ? await this.runLocal(command, inputs)
-            : await withDialRetries(inputs.connection as SshTarget & { dialErrorLimit?: number }, (target) => runOverSsh(target, command, 600, inputs.stdin));
-        return this.record({ name, action, startedMs, endedMs: Date.now() - this.t0, exitCode, stdout, stderr });
+            : await withDialRetries(inputs.connection as SshTarget & { dialErrorLimit?: number }, (connection) => runOverSsh(connection, command, 600, inputs.stdin));
+        return this.record({ name, action, target, startedMs, endedMs: Date.now() - this.t0, exitCode, stdout, stderr });
     }
 
     private record(execution: Execution): Execution {

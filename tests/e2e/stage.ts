@@ -1,84 +1,163 @@
 /**
- * The stage every real-host run needs: booted test hosts, the fixture monorepo on this machine
- * (the machine running Pulumi; the hosts never get a copy of it), and a {@link CommandEngine}
- * whose mocks give the program the hosts' addresses and keys. The monorepo is also served over
- * HTTP on the backend host's network, behind a token, as GitHub serves a private repository:
- * the host can reach it but not read it, which the test checks. Used by the end-to-end test and
- * the rollout benchmark.
+ * The stage every real-host run needs: booted test hosts on a test network shaped like the
+ * stack's (tests/e2e/testNetwork.ts: a private segment standing in for the VPC, with this
+ * machine on it in the deploy runner's position, and a public side linked to the backend host
+ * only), each host behind a firewall rendered from the program's own security groups
+ * (tests/e2e/securityGroups.ts); the fixture monorepo on this machine (the machine running
+ * Pulumi; the hosts never get a copy of it); a copy of the project's stack file, which is the
+ * release manifest every deploy reads (tools/release.ts edits it, as the deploy workflow does);
+ * and a {@link CommandEngine} whose mocks give the program the hosts' instance ids and private
+ * addresses. Host keys come the program's own way, from the instances' console output, through
+ * a stand-in for EC2's console API (tests/e2e/consoleStandin.ts). The monorepo is also served
+ * over HTTP on the private segment, behind a token, as GitHub serves a private repository: the
+ * host can reach it but not read it, which the test checks. Used by the end-to-end test and the
+ * rollout benchmark.
  */
 import { execFileSync } from "child_process";
-import { randomBytes } from "crypto";
+import { createHash, randomBytes } from "crypto";
 import * as http from "http";
 import { AddressInfo } from "net";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { meilisearchBinary } from "../../components/scripts/meilisearch";
-import { runOffline, OfflineRun } from "../../tools/offlineRun";
-import { loadStackConfig, StackConfig } from "../../tools/stackConfig";
-import { CommandEngine } from "./commandEngine";
+import { checkHostDrift } from "../../tools/drift/check";
+import { DriftReport } from "../../tools/drift/report";
+import { PlannedResource, runOffline, OfflineRun, unwrapSecrets } from "../../tools/offlineRun";
+import { ReleaseChange, ReleaseResult, setRevision, SERVICES_KEY } from "../../tools/release";
+import { loadStackConfig, REPO_ROOT, StackConfig } from "../../tools/stackConfig";
+import { readStackFile } from "../../components/stackFile";
+import { CommandEngine, PlannedStep } from "./commandEngine";
+import { ConsoleStandin, installConsoleStandin } from "./consoleStandin";
 import { createReleaseRepository, ReleaseRepository } from "./fixture";
+import { admitRules, renderRuleset, SECURITY_GROUP_TYPE, securityGroupId } from "./securityGroups";
 import { destroyAllTestHosts, ensureRootfs, TestHost } from "./testHost";
 import { netnsName } from "./testHostResources";
+import { applyRuleset, createPublicSide, createSegment, deleteStageNetwork, PrivateSegment, PUBLIC } from "./testNetwork";
 
 const NS = "pakashop-infra";
+const STACK = "staging";
+const INSTANCE_TYPE = "aws:ec2/instance:Instance";
 
-/** Per-service revision overrides, as in `pakashop-infra:services`. */
+/** Per-service revision pins, as in `pakashop-infra:services`. */
 export type ServiceRevisions = Record<string, { revision: string }>;
 
+/** The hosts by the role the program gives them. */
+export type Role = "backend" | "redis" | "search";
+
+/** What a preview of the program from the stack file found. */
+export interface Preview {
+    readonly run: OfflineRun;
+    /** The command steps it would run (none when nothing changed). */
+    readonly steps: PlannedStep[];
+}
+
 export interface Stage {
-    /** The backend host (public: reachable from this machine). */
+    /** The backend host: on the private segment, and the only host with a public interface. */
     readonly host: TestHost;
-    /** The Redis host, reachable only from the backend host (as in a private subnet). */
+    /** The Redis host: on the private segment only (a private subnet). */
     readonly redisHost: TestHost;
     /** The Meilisearch host, likewise private. */
     readonly searchHost: TestHost;
-    /** The data hosts' addresses as the backend host sees them. */
-    readonly privateAddresses: { readonly redis: string; readonly search: string };
+    /** The stand-in VPC; this machine is on it at `segment.runnerAddress`. */
+    readonly segment: PrivateSegment;
+    /** The namespace standing in for the internet (addresses: {@link PUBLIC}). */
+    readonly publicNetns: string;
     readonly repo: ReleaseRepository;
     /** The monorepo served like a private repository: reachable from the backend host, token required. */
     readonly privateRemote: PrivateRemote;
     readonly engine: CommandEngine;
-    /** The staging stack's config for the test host at these revisions, with the real key. */
-    stackConfig(revision: string, services?: ServiceRevisions): StackConfig;
-    /** Runs the program (staging) through the engine: one `pulumi up`. */
+    /** The stand-in for EC2's console API the host-key steps call. */
+    readonly console: ConsoleStandin;
+    /** The project copy whose `Pulumi.staging.yaml` is the release manifest the deploys read. */
+    readonly projectDir: string;
+    /** The instance id each role has now. */
+    instanceId(role: Role): string;
+    /** The nft ruleset last applied to each host, rendered from the program's security groups. */
+    readonly rulesets: Readonly<Record<Role, string>>;
+    /** The stack outputs of the last successful deploy (`pulumi stack output`), secrets unwrapped. */
+    readonly outputs: Record<string, unknown>;
+    /**
+     * The config `pulumi up` hands the program: the stack file as recorded, plus only the test
+     * host's own facts (login user, deploy key, a short health timeout). Never a revision.
+     */
+    fileConfig(): StackConfig;
+    /** Records a release in the stack file with tools/release.ts, as the deploy workflow does. */
+    release(change: ReleaseChange): ReleaseResult;
+    /** `pulumi up` of the stack file as recorded (no --config). */
+    deployFromFile(): Promise<OfflineRun>;
+    /**
+     * Records `revision` and exactly the pins `services` in the stack file, then deploys it
+     * (the deploy workflow's dispatch: bump the manifest, `pulumi up`).
+     */
     deploy(revision: string, services?: ServiceRevisions): Promise<OfflineRun>;
+    /**
+     * What the workflows did before the manifest: `pulumi up --config revision=<revision>`,
+     * which changes only the runner's copy of the stack file. The recorded file stays as it is.
+     */
+    deployWithOverride(revision: string): Promise<OfflineRun>;
+    /** `pulumi preview` of the stack file as recorded: runs nothing, says what an up would do. */
+    preview(): Promise<Preview>;
+    /**
+     * The host drift check (tools/drift.ts's check) the way the drift workflow runs it: the
+     * stack file as recorded, against the backend's private address and pinned key from the
+     * stack outputs, from this machine (the runner's position).
+     */
+    driftCheck(): Promise<DriftReport>;
     /** From the next deploy on, the backend instance has a new id, as after a re-image. */
     replaceBackendInstance(): void;
-    /** Destroys the host and the fixture; safe to call twice. */
+    /** Destroys the hosts, the network and the fixture; safe to call twice. */
     teardown(): Promise<void>;
 }
 
+/** Where each role sits on the private segment (`10.216.<index>.<n>`); the runner is `.1`. */
+const SEGMENT_HOST_NUMBER: Record<Role, number> = { backend: 10, redis: 11, search: 12 };
+
+/** The role of one of the program's instances (or of a resource named after one). */
+function roleOf(resourceName: string): Role | undefined {
+    if (resourceName.includes("-cache-")) return "redis";
+    if (resourceName.includes("-search-")) return "search";
+    if (resourceName.includes("-backend-")) return "backend";
+    return undefined;
+}
+
 /**
- * @param name test host name (also its netns and cgroup)
- * @param subnetIndex the host gets 10.213.<subnetIndex>.2
+ * @param name test host name (also its netns and cgroup); the data hosts get `<name>-redis`
+ *   and `<name>-search`, the network `pkst-<name>-vpc` and `pkst-<name>-pub`
+ * @param index the private segment is 10.216.<index>.0/24; the hosts' veths are numbered from it
  * @param healthTimeoutSeconds the stack's health gate, short so failure tests stay quick
  */
-export async function prepareStage(name: string, subnetIndex: number, healthTimeoutSeconds = 20): Promise<Stage> {
+export async function prepareStage(name: string, index: number, healthTimeoutSeconds = 20): Promise<Stage> {
     await destroyAllTestHosts();
     await ensureRootfs();
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-stage-"));
     const hosts: TestHost[] = [];
+    const savedPath = process.env.PATH;
     let privateRemote: PrivateRemote | undefined;
-    let backendGeneration = 0;
+    const cleanUp = async () => {
+        process.env.PATH = savedPath;
+        await privateRemote?.close();
+        privateRemote = undefined;
+        for (const host of hosts.splice(0)) await host.destroy();
+        await deleteStageNetwork(name);
+        fs.rmSync(workDir, { recursive: true, force: true });
+    };
     try {
-        const repo = await createReleaseRepository(path.join(workDir, "repo"));
-        const booted = await TestHost.boot({ name, subnetIndex });
-        hosts.push(booted);
-        const redisHost = await TestHost.boot({ name: `${name}-redis`, subnetIndex: subnetIndex + 1 });
-        hosts.push(redisHost);
-        const searchHost = await TestHost.boot({ name: `${name}-search`, subnetIndex: subnetIndex + 2 });
-        hosts.push(searchHost);
-        // The data hosts are private: a link to the backend host only, like a private subnet
-        // behind it. The deploy reaches them through the backend host as jump host.
+        const segment = await createSegment(name, index);
+        // The three boots overlap; all of them settle before anything is cleaned up.
+        const booting = (["backend", "redis", "search"] as const).map((role, i) =>
+            TestHost.boot({ name: role === "backend" ? name : `${name}-${role}`, subnetIndex: index + i, segment: segment.attachment(SEGMENT_HOST_NUMBER[role]) })
+                .then((host) => (hosts.push(host), host)));
+        const settled = await Promise.allSettled([createReleaseRepository(path.join(workDir, "repo")), ...booting]);
+        const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+        if (failed) throw failed.reason;
+        const [repo, backend, redisHost, searchHost] = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [ReleaseRepository, TestHost, TestHost, TestHost];
+        const hostOf: Record<Role, TestHost> = { backend, redis: redisHost, search: searchHost };
+        const publicNetns = await createPublicSide(name, netnsName(backend.name), segment.cidr);
         // One deploy key for every host, as in the program: the data hosts accept the backend's.
-        const deployPublicKey = fs.readFileSync(path.join(booted.dir, "id_ed25519.pub"), "utf8");
+        const deployPublicKey = fs.readFileSync(path.join(backend.dir, "id_ed25519.pub"), "utf8");
         for (const data of [redisHost, searchHost]) fs.appendFileSync(path.join(data.rootfs, "root/.ssh/authorized_keys"), deployPublicKey);
-        const privateAddresses = {
-            redis: linkPrivately(booted, redisHost, subnetIndex + 1),
-            search: linkPrivately(booted, searchHost, subnetIndex + 2),
-        };
-        privateRemote = await servePrivately(repo.path, path.join(workDir, "served.git"), booted.gateway);
+        privateRemote = await servePrivately(repo.path, path.join(workDir, "served.git"), segment.runnerAddress);
         // No download here: the stand-in takes the pinned binary's place, so the provisioning
         // script skips the download and runs everything after it for real.
         const binary = path.join(searchHost.rootfs, meilisearchBinary(MEILISEARCH_VERSION));
@@ -86,89 +165,140 @@ export async function prepareStage(name: string, subnetIndex: number, healthTime
         fs.copyFileSync(path.join(__dirname, "fixture", "meilisearch-standin.py"), binary);
         fs.chmodSync(binary, 0o755);
 
-        const byRole = (resourceName: string): TestHost => (resourceName.includes("-cache-") ? redisHost : resourceName.includes("-search-") ? searchHost : booted);
-        const addressOf = (host: TestHost) => (host === redisHost ? privateAddresses.redis : host === searchHost ? privateAddresses.search : booted.address);
+        // The release manifest: a copy of the project's stack file, edited only by tools/release.ts.
+        const projectDir = path.join(workDir, "project");
+        fs.mkdirSync(projectDir);
+        for (const file of ["Pulumi.yaml", `Pulumi.${STACK}.yaml`]) fs.copyFileSync(path.join(REPO_ROOT, file), path.join(projectDir, file));
+
+        // EC2's console, stood in for: the host-key steps run `aws` from PATH on this machine.
+        const consoleStandin = installConsoleStandin(path.join(workDir, "ec2-console"));
+        process.env.PATH = `${consoleStandin.binDir}:${savedPath ?? "/usr/bin:/bin"}`;
+        const generation: Record<Role, number> = { backend: 0, redis: 0, search: 0 };
+        const instanceId = (role: Role) => `i-0${createHash("sha256").update(`${name}/${role}/${generation[role]}`).digest("hex").slice(0, 16)}`;
+        const publishConsole = (role: Role) => consoleStandin.setConsole(instanceId(role), hostOf[role].hostPublicKey);
+        for (const role of ["backend", "redis", "search"] as const) publishConsole(role);
+
         const origin = selfSignedOrigin(workDir);
         const engine = new CommandEngine(async (args) => {
             switch (args.type) {
                 case "tls:index/privateKey:PrivateKey":
-                    if (args.name.endsWith("-origin-key")) return { id: args.name, state: { ...args.inputs, privateKeyPem: origin.key } };
-                    // A generated host key is what cloud-init would install: here, the test host's own.
-                    return { id: args.name, state: { ...args.inputs, publicKeyOpenssh: `${byRole(args.name).hostPublicKey}\n`, privateKeyOpenssh: "held by the test host" } };
+                    return args.name.endsWith("-origin-key") ? { id: args.name, state: { ...args.inputs, privateKeyPem: origin.key } } : undefined;
                 case "cloudflare:index/originCaCertificate:OriginCaCertificate":
                     return { id: args.name, state: { ...args.inputs, certificate: origin.certificate } };
-                case "aws:ec2/eip:Eip":
-                case "aws:ec2/instance:Instance": {
-                    const address = addressOf(byRole(args.name));
-                    // A replaced backend instance gets a new id, as EC2 would give it.
-                    const replaced = args.type === "aws:ec2/instance:Instance" && byRole(args.name) === booted && backendGeneration > 0;
-                    return { id: replaced ? `${args.name}-${backendGeneration}` : args.name, state: { ...args.inputs, publicIp: address, privateIp: address } };
+                case SECURITY_GROUP_TYPE:
+                    return { id: securityGroupId(args.name), state: { ...args.inputs } };
+                case INSTANCE_TYPE: {
+                    const role = roleOf(args.name);
+                    if (!role) return undefined;
+                    // A replaced instance gets a new id, as EC2 would give it.
+                    return { id: instanceId(role), state: { ...args.inputs, privateIp: hostOf[role].address, publicIp: "", arn: `arn:aws:ec2:ap-south-1:111111111111:instance/${instanceId(role)}` } };
                 }
+                case "aws:ec2/eip:Eip":
+                    // The backend's Elastic IP is its address on the public side; NAT's are not simulated.
+                    return roleOf(args.name) === "backend" ? { id: `eipalloc-0${index}`, state: { ...args.inputs, publicIp: PUBLIC.backendAddress } } : undefined;
                 default:
                     return undefined;
             }
         });
-        const stackConfig = (revision: string, services: ServiceRevisions = {}): StackConfig => {
-            const base = loadStackConfig("staging", {
-                [`${NS}:revision`]: revision,
-                [`${NS}:services`]: services,
+
+        const fileConfig = (extra: Record<string, unknown> = {}): StackConfig => {
+            const base = loadStackConfig(STACK, {
                 [`${NS}:sshUser`]: "root",
-                [`${NS}:deployCidrs`]: [`${booted.gateway}/32`],
-                [`${NS}:deployPublicKey`]: fs.readFileSync(path.join(booted.dir, "id_ed25519.pub"), "utf8").trim(),
+                [`${NS}:deployPublicKey`]: deployPublicKey.trim(),
                 [`${NS}:healthTimeoutSeconds`]: healthTimeoutSeconds,
-            });
-            // The test host's real key, as a secret (the stack file only has a placeholder).
-            return { ...base, config: { ...base.config, [`${NS}:deployPrivateKey`]: booted.privateKey }, placeholderSecrets: [] };
+                ...extra,
+            }, projectDir);
+            // The test host's real key, as a secret (the stack file only has a ciphertext).
+            return { ...base, config: { ...base.config, [`${NS}:deployPrivateKey`]: backend.privateKey }, placeholderSecrets: [] };
         };
+        // The sources come from the clone on this machine, as PAKASHOP_SERVICES_REPO gives them.
+        const runProgram = (config: StackConfig) => runOffline(config, { hook: engine.hook, servicesRepository: repo.path });
+
+        // The firewall follows the program's security groups: rendered from each run's recorded
+        // groups and loaded into every host's namespace, as AWS applies a changed group at once.
+        const rulesets = {} as Record<Role, string>;
+        const placement = (resource: PlannedResource): string[] => {
+            if (resource.type === INSTANCE_TYPE) {
+                const role = roleOf(resource.name);
+                return role ? [hostOf[role].address] : [];
+            }
+            // The deploy runner (the CodeBuild project in the runner group) is this machine.
+            if (resource.type === "aws:codebuild/project:Project" && resource.name.endsWith("-runner-project")) return [segment.runnerAddress];
+            // The Instance Connect Endpoint and the database have no stand-in here.
+            return [];
+        };
+        const applyFirewall = async (run: OfflineRun) => {
+            for (const instance of run.resources.filter((r) => r.type === INSTANCE_TYPE)) {
+                const role = roleOf(instance.name);
+                if (!role) throw new Error(`stage: no test host plays instance ${instance.name}`);
+                const ruleset = renderRuleset(instance.name, admitRules(run.resources, instance.name, placement));
+                if (rulesets[role] !== ruleset) await applyRuleset(netnsName(hostOf[role].name), ruleset);
+                rulesets[role] = ruleset;
+            }
+        };
+        const preview = async (): Promise<Preview> => {
+            engine.beginRun("preview");
+            const run = await runProgram(fileConfig());
+            return { run, steps: engine.plan() };
+        };
+        // The groups exist before the first deploy reaches a host, as in AWS, where an instance
+        // starts inside its groups: render them from a preview of the first deploy.
+        await applyFirewall((await preview()).run);
+
+        let outputs: Record<string, unknown> = {};
+        const up = async (config: StackConfig) => {
+            engine.beginRun();
+            const run = await runProgram(config);
+            outputs = unwrapSecrets(run.outputs) as Record<string, unknown>;
+            await applyFirewall(run);
+            return run;
+        };
+        const release = (change: ReleaseChange) => setRevision(projectDir, STACK, change);
         return {
-            host: booted,
+            host: backend,
             redisHost,
             searchHost,
-            privateAddresses,
+            segment,
+            publicNetns,
             repo,
-            privateRemote: privateRemote as PrivateRemote,
+            privateRemote,
             engine,
-            stackConfig,
-            // The sources come from the clone on this machine, as PAKASHOP_SERVICES_REPO gives them.
+            console: consoleStandin,
+            projectDir,
+            instanceId,
+            rulesets,
+            get outputs() {
+                return outputs;
+            },
+            fileConfig: () => fileConfig(),
+            release,
+            deployFromFile: () => up(fileConfig()),
             deploy: (revision, services = {}) => {
-                engine.beginRun();
-                return runOffline(stackConfig(revision, services), { hook: engine.hook, servicesRepository: repo.path });
+                release({ revision });
+                const pinned = Object.keys((readStackFile(projectDir, STACK)?.values[SERVICES_KEY] ?? {}) as Record<string, unknown>);
+                for (const service of pinned.filter((id) => !(id in services))) release({ service, clear: true });
+                for (const [service, pin] of Object.entries(services)) release({ service, revision: pin.revision });
+                return up(fileConfig());
             },
+            deployWithOverride: (revision) => up(fileConfig({ [`${NS}:revision`]: revision })),
+            preview,
+            driftCheck: () => checkHostDrift(fileConfig(), {
+                host: String(outputs.backendPrivateIp), hostKey: String(outputs.backendHostKey), user: "root", privateKey: backend.privateKey,
+            }),
             replaceBackendInstance: () => {
-                backendGeneration += 1;
+                generation.backend += 1;
+                publishConsole("backend");
             },
-            teardown: async () => {
-                await privateRemote?.close();
-                for (const host of hosts) await host.destroy();
-                fs.rmSync(workDir, { recursive: true, force: true });
-            },
+            teardown: cleanUp,
         };
     } catch (error) {
-        await privateRemote?.close();
-        for (const host of hosts) await host.destroy();
-        fs.rmSync(workDir, { recursive: true, force: true });
+        await cleanUp();
         throw error;
     }
 }
 
 /** The Meilisearch release the staging stack pins (Pulumi.yaml's default). */
 const MEILISEARCH_VERSION = "v1.7.6";
-
-/**
- * A point-to-point link between the backend host and a data host, in their own namespaces:
- * 10.214.<index>.1 on the backend side, .2 on the data host. Returns the data host's address.
- * The link goes when either namespace goes.
- */
-function linkPrivately(backend: TestHost, data: TestHost, index: number): string {
-    const [a, b] = [`pkst-l${index}a`, `pkst-l${index}b`];
-    execFileSync("ip", ["link", "add", a, "netns", netnsName(backend.name), "type", "veth", "peer", "name", b, "netns", netnsName(data.name)]);
-    const inside = (host: TestHost, ...args: string[]) => execFileSync("ip", ["netns", "exec", netnsName(host.name), "ip", ...args]);
-    inside(backend, "addr", "add", `10.214.${index}.1/30`, "dev", a);
-    inside(backend, "link", "set", a, "up");
-    inside(data, "addr", "add", `10.214.${index}.2/30`, "dev", b);
-    inside(data, "link", "set", b, "up");
-    return `10.214.${index}.2`;
-}
 
 /** A repository served over git's "dumb" HTTP protocol, readable only with a token. */
 export interface PrivateRemote {
@@ -180,8 +310,8 @@ export interface PrivateRemote {
 }
 
 /**
- * Serves a bare copy of `repository` on `address` (this machine's end of the backend host's
- * veth: an address of the test's own namespace setup) like GitHub serves a private repository:
+ * Serves a bare copy of `repository` on `address` (this machine's address on the private
+ * segment, an address of the test's own namespace setup) like GitHub serves a private repository:
  * 401 without the token, the repository's files with it. Only GET of files inside the copy.
  */
 async function servePrivately(repository: string, bareCopy: string, address: string): Promise<PrivateRemote> {

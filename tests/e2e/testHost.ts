@@ -20,7 +20,7 @@ import * as path from "path";
 import { assertRoot, ensureRootfs, extractRootfs, writeRootfsFile } from "./rootfs";
 import {
     assertSubnetFree, cgroupDir, createCgroup, createNetwork, deleteNetwork, hostDir, killCgroup, listHostCgroups, listHostDirs,
-    listNetns, NAME_PREFIX, netnsExists, netnsName, removeCgroup, removeHostDir, subnetOf,
+    listNetns, NAME_PREFIX, netnsExists, netnsName, removeCgroup, removeHostDir, SegmentAttachment, subnetOf,
 } from "./testHostResources";
 import { childrenOf, CommandResult, isSameProcess, pollUntil, ProcessId, processId, run, runOk, signalRecorded, sleep, tailOf } from "./testHostRun";
 
@@ -33,6 +33,11 @@ export interface TestHostOptions {
     name: string;
     /** 0..255: the host gets 10.213.<subnetIndex>.2/30. Concurrent hosts need different indexes. */
     subnetIndex: number;
+    /**
+     * Join this shared segment (tests/e2e/testNetwork.ts) at its address instead of getting a
+     * /30 link to this machine; `subnetIndex` then only names the veth. Default: the /30 link.
+     */
+    segment?: SegmentAttachment;
     /** Upper bound for systemd to reach `running`/`degraded` and sshd to answer. Default 60 s. */
     bootTimeoutMs?: number;
     /** Receives warnings (a degraded boot) and progress; defaults to stderr. */
@@ -85,9 +90,9 @@ const runningPid1 = new Map<TestHost, ProcessId>();
 
 /** A booted (or powered-off) test host. Create with {@link TestHost.boot}; always {@link TestHost.destroy}. */
 export class TestHost {
-    /** The host's address inside its netns, reachable from this machine. */
+    /** The host's address inside its netns, reachable from this machine (on its segment, if it joined one). */
     readonly address: string;
-    /** This machine's address on the host's veth; the host's default gateway. */
+    /** This machine's address on the host's veth (or on its segment); the host's default gateway. */
     readonly gateway: string;
     /** Folder of the host's files: `rootfs/`, the client key, known_hosts, console.log, state.json. */
     readonly dir: string;
@@ -106,9 +111,11 @@ export class TestHost {
     private destroyed = false;
     private readonly log: (line: string) => void;
     private readonly bootTimeoutMs: number;
+    private readonly segment: SegmentAttachment | undefined;
 
     private constructor(readonly name: string, readonly subnetIndex: number, options: TestHostOptions) {
-        ({ address: this.address, gateway: this.gateway } = subnetOf(subnetIndex));
+        this.segment = options.segment;
+        ({ address: this.address, gateway: this.gateway } = options.segment ?? subnetOf(subnetIndex));
         this.dir = hostDir(name);
         this.rootfs = path.join(this.dir, "rootfs");
         this.log = options.log ?? ((line) => process.stderr.write(`${line}\n`));
@@ -134,7 +141,7 @@ export class TestHost {
         assertRoot("booting a test host");
         const tarball = await ensureRootfs(options.log);
         await assertNameFree(options.name);
-        await assertSubnetFree(options.subnetIndex);
+        if (!options.segment) await assertSubnetFree(options.subnetIndex);
         const host = new TestHost(options.name, options.subnetIndex, options);
         claimHostDir(host.dir);
         liveHosts.add(host);
@@ -239,7 +246,7 @@ export class TestHost {
             this.mountRootfs().then(() => extractRootfs(tarball, this.rootfs)),
             sshKeygen(this.keyFile, "pakashop-testhost"),
             sshKeygen(hostKey, `root@${this.name}`),
-            createNetwork(this.name, this.subnetIndex),
+            createNetwork(this.name, this.subnetIndex, this.segment),
         ]);
         createCgroup(this.name);
         this.privateKey = fs.readFileSync(this.keyFile, "utf8");

@@ -25,7 +25,23 @@ export function subnetOf(subnetIndex: number): { gateway: string; address: strin
     return { gateway: `${base}.1`, address: `${base}.2`, prefix: `${base}.0/30` };
 }
 
-/** Host-side veth name; interface names are limited to 15 characters, so it uses the index. */
+/**
+ * A shared layer-2 segment a host can join instead of its own point-to-point link: a bridge in
+ * a network namespace of its own (tests/e2e/testNetwork.ts makes one; it stands in for a VPC).
+ */
+export interface SegmentAttachment {
+    /** The namespace holding the bridge. */
+    readonly netns: string;
+    /** The bridge inside {@link netns}. */
+    readonly bridge: string;
+    /** The host's address on the segment. */
+    readonly address: string;
+    readonly prefixLength: number;
+    /** The host's default gateway: this machine's address on the segment. */
+    readonly gateway: string;
+}
+
+/** Outer veth name; interface names are limited to 15 characters, so it uses the index. */
 function vethName(subnetIndex: number): string {
     return `${NAME_PREFIX}v${subnetIndex}`;
 }
@@ -52,20 +68,30 @@ export async function assertSubnetFree(subnetIndex: number): Promise<void> {
 
 /**
  * Creates the netns with a veth pair: `eth0` inside with the host address and a default route
- * via the machine's end. The peer is created directly inside the netns, so a crash can never
- * leave half a pair in the machine's namespace.
+ * via the other end. Without `segment` the other end is in this machine's namespace with the
+ * gateway address (a /30 of its own); with it, the other end is a port of the segment's bridge
+ * and the host has no link to this machine but through the segment. The peer is created
+ * directly inside its namespace, so a crash can never leave half a pair in the machine's.
  */
-export async function createNetwork(name: string, subnetIndex: number): Promise<void> {
+export async function createNetwork(name: string, subnetIndex: number, segment?: SegmentAttachment): Promise<void> {
     const ns = netnsName(name);
     const veth = vethName(subnetIndex);
-    const { gateway, address } = subnetOf(subnetIndex);
+    const { gateway, address, prefixLength } = segment ?? { ...subnetOf(subnetIndex), prefixLength: 30 };
+    const outer: [string[], string][] = segment
+        ? [
+            [["link", "add", veth, "netns", segment.netns, "type", "veth", "peer", "name", "eth0", "netns", ns], `creating veth ${veth} in ${segment.netns}`],
+            [["-n", segment.netns, "link", "set", veth, "master", segment.bridge, "up"], `adding ${veth} to bridge ${segment.bridge} in ${segment.netns}`],
+        ]
+        : [
+            [["link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns], `creating veth ${veth}`],
+            [["addr", "add", `${gateway}/30`, "dev", veth], `addressing ${veth}`],
+            [["link", "set", veth, "up"], `bringing up ${veth}`],
+        ];
     const steps: [string[], string][] = [
         [["netns", "add", ns], `creating network namespace ${ns}`],
-        [["link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", ns], `creating veth ${veth}`],
-        [["addr", "add", `${gateway}/30`, "dev", veth], `addressing ${veth}`],
-        [["link", "set", veth, "up"], `bringing up ${veth}`],
+        ...outer,
         [["-n", ns, "link", "set", "lo", "up"], `bringing up lo in ${ns}`],
-        [["-n", ns, "addr", "add", `${address}/30`, "dev", "eth0"], `addressing eth0 in ${ns}`],
+        [["-n", ns, "addr", "add", `${address}/${prefixLength}`, "dev", "eth0"], `addressing eth0 in ${ns}`],
         [["-n", ns, "link", "set", "eth0", "up"], `bringing up eth0 in ${ns}`],
         [["-n", ns, "route", "add", "default", "via", gateway], `adding the default route in ${ns}`],
     ];
