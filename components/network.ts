@@ -1,8 +1,8 @@
 /**
  * The stack's VPC: a public and a private subnet in each availability zone, an internet
  * gateway for the public ones, and NAT for the private ones (the Redis and Meilisearch hosts
- * fetch packages through it; nothing can reach them from the internet). Deploys reach private
- * hosts over SSH through the backend host as jump host (`connection.proxy`).
+ * fetch packages through it; nothing can reach them from the internet). Deploys reach every
+ * host over SSH at its private address from the in-VPC runner (components/deployRunner.ts).
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";

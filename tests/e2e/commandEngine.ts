@@ -207,6 +207,8 @@ async function commandInputs(args: pulumi.runtime.MockResourceArgs): Promise<Com
     return { ...inputs, sourcePath: await source.path };
 }
 
+/** The content hash of an asset; a preview without packed sources has only the path. */
 function sha256File(file: string): string {
+    if (!fs.existsSync(file)) return `not packed: ${file}`;
     return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 }

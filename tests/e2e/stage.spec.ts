@@ -13,6 +13,7 @@ import { renderConsoleHostKeyScript } from "../../components/scripts/consoleHost
 import { CLOUDFLARE_IPV4, CLOUDFLARE_IPV6 } from "../../tools/mocks";
 import { OfflineRun, PlannedResource, runOffline } from "../../tools/offlineRun";
 import { loadStackConfig } from "../../tools/stackConfig";
+import { onPath } from "../support/testTools";
 import { installConsoleStandin } from "./consoleStandin";
 import { admitRules, AdmitRule, renderRuleset, SECURITY_GROUP_TYPE, securityGroupId } from "./securityGroups";
 
@@ -104,7 +105,9 @@ describe("e2e stage: the stand-in for EC2's console API", () => {
         assert.equal(spawnSync(path.join(standin.binDir, "aws"), ["s3", "ls"]).status, 255);
     });
 
-    it("the stand-in script passes shellcheck", () => {
+    it("the stand-in script passes shellcheck", function () {
+        // Missing shellcheck fails the run once, in tests/support/testTools.ts's root hook.
+        if (!onPath("shellcheck")) return this.skip();
         const result = spawnSync("shellcheck", ["--shell", "bash", "--severity=style", path.join(__dirname, "fixture", "aws-standin.sh")], { encoding: "utf8" });
         assert.equal(result.status, 0, result.stdout);
     });

@@ -242,8 +242,11 @@ export async function prepareStage(name: string, index: number, healthTimeoutSec
             return { run, steps: engine.plan() };
         };
         // The groups exist before the first deploy reaches a host, as in AWS, where an instance
-        // starts inside its groups: render them from a preview of the first deploy.
-        await applyFirewall((await preview()).run);
+        // starts inside its groups: render them from a preview of the stack. (The manifest's
+        // revision may not be in the fixture yet, and the groups don't depend on the sources:
+        // this one preview plans without packing them.)
+        engine.beginRun("preview");
+        await applyFirewall(await runOffline(fileConfig(), { hook: engine.hook }));
 
         let outputs: Record<string, unknown> = {};
         const up = async (config: StackConfig) => {

@@ -3,7 +3,8 @@
  *
  * Each host is a fresh copy of a cached Debian 13 root filesystem ({@link ensureRootfs}) with
  * systemd as PID 1 in its own PID, mount, UTS, IPC and cgroup namespaces, and its own network
- * namespace reached over a veth pair at `10.213.<subnetIndex>.2` (the machine is `.1`). Tests
+ * namespace reached over a veth pair at `10.213.<subnetIndex>.2` (the machine is `.1`), or, with
+ * the `segment` option, as a port of a shared bridge (tests/e2e/testNetwork.ts). Tests
  * talk to it over ssh as root, like the deploy scripts talk to real hosts, or run commands
  * inside directly with {@link TestHost.exec}. Needs root. Facts: /work/shared/testhost.md.
  *
@@ -400,8 +401,11 @@ export async function destroyAllTestHosts(): Promise<void> {
         await killRecorded(name, state?.pid1, state?.launcher);
         await teardown(name);
     }
+    // A stage's own namespaces (tests/e2e/testNetwork.ts) are named after its backend host:
+    // pkst-<host>-vpc, pkst-<host>-pub.
+    const owner = (netns: string) => [...busy].some((name) => netns === `${NAME_PREFIX}${name}` || netns.startsWith(`${NAME_PREFIX}${name}-`));
     for (const netns of await listNetns()) {
-        if (netns.startsWith(NAME_PREFIX) && !busy.has(netns.slice(NAME_PREFIX.length))) await deleteNetwork(netns);
+        if (netns.startsWith(NAME_PREFIX) && !owner(netns)) await deleteNetwork(netns);
     }
     for (const name of listHostCgroups()) {
         if (busy.has(name)) continue;
