@@ -9,8 +9,16 @@
  * AWS rights by assuming the stack's roles through GitHub OIDC, per GitHub environment
  * (components/githubAccess.ts), exactly as on GitHub-hosted runners.
  *
- * Only the workflows named in {@link RUNNER_WORKFLOWS} may start a build: the webhook filters
- * queued workflow jobs by workflow name, so a pull request's CI never lands inside the VPC.
+ * Who may start a build: the webhook admits a queued workflow job only when BOTH its workflow
+ * is one of {@link RUNNER_WORKFLOWS} and the GitHub account that caused it (the event's
+ * `sender`) is in the stack's `runnerGithubActorIds`. A workflow's name is chosen by whoever
+ * writes the workflow file, so the name alone keeps only honest mistakes out; the actor list is
+ * the boundary (the ACTOR_ACCOUNT_ID filter: "the webhook event triggers a build when a GitHub
+ * account ID matches the regular expression pattern... in the id property of the sender
+ * object", CodeBuild user guide, "GitHub webhook events"). Someone on the list can still run a
+ * job of their own there, as they can already merge to the stack's branch; the runner's own
+ * role can do nothing but write its logs, and the hosts, the database and the secrets want keys
+ * the runner doesn't hold.
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -25,9 +33,21 @@ export function runnerProjectName(stack: string): string {
     return `pakashop-${stack}-runner`;
 }
 
+/**
+ * github-actions[bot]: the account of a run the job token starts. The production deploy's
+ * repository_dispatch is forwarded as a workflow_dispatch made with GITHUB_TOKEN
+ * (.github/workflows/deploy-production.yml), so its jobs' sender is this bot.
+ */
+export const GITHUB_ACTIONS_BOT_ID = 41898282;
+
 /** The webhook's workflow-name filter: exactly the listed names, regex metacharacters escaped. */
 export function workflowNamePattern(names: readonly string[]): string {
     return `^(${names.map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})$`;
+}
+
+/** The webhook's actor filter: exactly these numeric GitHub account ids. */
+export function actorIdPattern(ids: readonly number[]): string {
+    return `^(${[...new Set(ids)].sort((a, b) => a - b).join("|")})$`;
 }
 
 /** Arguments of {@link DeployRunner}. */
@@ -42,6 +62,8 @@ export interface DeployRunnerArgs {
     readonly workflowRepository: string;
     /** The CodeConnections connection to GitHub (setting `githubConnectionArn`). */
     readonly githubConnectionArn: string;
+    /** GitHub account ids whose runs may start a build (setting `runnerGithubActorIds`); github-actions[bot] is added. */
+    readonly allowedActorIds: readonly number[];
     /** What must exist before CodeBuild can use the subnets (the NAT gateways). */
     readonly dependsOn: pulumi.Resource[];
 }
@@ -156,6 +178,7 @@ export class DeployRunner extends pulumi.ComponentResource {
                 filters: [
                     { type: AWS_CODEBUILD.filterEvent, pattern: AWS_CODEBUILD.workflowJobQueued },
                     { type: AWS_CODEBUILD.filterWorkflowName, pattern: workflowNamePattern(RUNNER_WORKFLOWS) },
+                    { type: AWS_CODEBUILD.filterActorAccountId, pattern: actorIdPattern([...args.allowedActorIds, GITHUB_ACTIONS_BOT_ID]) },
                 ],
             }],
         }, parent);

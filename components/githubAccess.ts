@@ -32,6 +32,9 @@ export const GITHUB_OIDC_AUDIENCE = "sts.amazonaws.com";
 /** The provider function a non-owning stack uses to find the provider. */
 export const GET_OIDC_PROVIDER_TOKEN = "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider";
 
+/** The deploy role's longest session (`maxSessionDuration`). */
+export const DEPLOY_SESSION_SECONDS = 7200;
+
 /** The account's GitHub OIDC provider, as the roles that trust it need it. */
 export interface GithubOidcProvider {
     /** ARN for the roles' trust policies: the resource's output, or the lookup's result. */
@@ -118,7 +121,10 @@ export class GithubAccess extends pulumi.ComponentResource {
         const deploy = new aws.iam.Role(`${name}-deploy`, {
             description: `pulumi up -s ${args.stack} from GitHub Actions (environment ${args.stack})`,
             assumeRolePolicy: githubTrustPolicy(this.oidcProvider.arn, [githubEnvironmentSubject(repo, args.stack)]),
-            maxSessionDuration: 3600,
+            // Two hours: a deploy may run up to the runner's 90-minute build timeout
+            // (components/deployRunner.ts), and its credentials must not expire in the middle;
+            // the deploy jobs ask for 5400 s (role-duration-seconds). IAM allows up to 12 hours.
+            maxSessionDuration: DEPLOY_SESSION_SECONDS,
             tags,
         }, roleOptions);
         new aws.iam.RolePolicyAttachment(`${name}-deploy`, { role: deploy.name, policyArn: "arn:aws:iam::aws:policy/AdministratorAccess" }, { parent: this });

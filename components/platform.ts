@@ -2,6 +2,12 @@
  * The whole platform of one stack (seed section 2): network, the backend host and its service
  * rollout, RDS PostgreSQL, the Redis and Meilisearch hosts, the backup bucket, Cloudflare in
  * front and the frontend on Vercel, wired in the order of section 3.2.
+ *
+ * Two parts. The foundation (network, in-VPC deploy runner, Instance Connect Endpoint, GitHub
+ * roles) needs nothing but AWS's APIs; the tiers need the runner (SSH from inside the VPC),
+ * Cloudflare, Vercel and the services' sources. A new stack's first deploy creates the
+ * foundation alone (tools/firstDeploy.ts); both parts keep the same resource names and parents
+ * either way, so the later full deploy finds the foundation in place.
  */
 import * as path from "path";
 import * as cloudflare from "@pulumi/cloudflare";
@@ -20,55 +26,77 @@ import { Search } from "./search";
 import { ServiceRollout } from "./serviceRollout";
 import { architectureOf, StackSettings } from "./settings";
 import { ServiceSource } from "./sources";
-import { assertNoCollisions, readZoneRoutes } from "./zoneRoutes";
+import { assertNoCollisions, readZoneRoutes, ZoneRoute } from "./zoneRoutes";
 
 /** Where the stack files are: the project folder, one up from components/. */
 const PROJECT_DIR = path.resolve(__dirname, "..");
 
+/** What the full deploy adds to the foundation. */
+export interface PlatformTiers {
+    readonly backend: BackendHost;
+    readonly database: Database;
+    readonly cache: Cache;
+    readonly search: Search;
+    readonly backups: Backups;
+    readonly edge: Edge;
+    readonly frontend: Frontend;
+    readonly rollout: ServiceRollout;
+}
+
 export class Platform extends pulumi.ComponentResource {
     public readonly network: Network;
-    public readonly backend: BackendHost;
-    public readonly database: Database;
-    public readonly cache: Cache;
-    public readonly search: Search;
-    public readonly backups: Backups;
-    public readonly edge: Edge;
-    public readonly frontend: Frontend;
-    public readonly rollout: ServiceRollout;
     public readonly ci: GithubAccess;
     public readonly runner: DeployRunner;
     public readonly instanceConnect: InstanceConnect;
+    /** Everything else; absent in a first deploy (`sources` undefined). */
+    public readonly tiers?: PlatformTiers;
 
     /**
      * @param settings the validated settings (components/settings.ts)
      * @param sources each service's packed sources (components/sources.ts), packed before any
-     *   resource is registered so a bad revision stops the program first
+     *   resource is registered so a bad revision stops the program first; `undefined` builds the
+     *   foundation only (a new stack's first deploy, tools/firstDeploy.ts)
      */
-    constructor(name: string, settings: StackSettings, sources: Readonly<Record<string, ServiceSource>>, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, settings: StackSettings, sources: Readonly<Record<string, ServiceSource>> | undefined, opts?: pulumi.ComponentResourceOptions) {
         // The other committed stacks' files are input too: validated (components/zoneRoutes.ts)
         // before anything is registered, so a bad value stops the program with its one-line error.
-        const routes = readZoneRoutes(PROJECT_DIR, { stack: settings.stack, edge: settings.platform.edge });
-        assertNoCollisions(routes);
+        const routes = sources ? readZoneRoutes(PROJECT_DIR, { stack: settings.stack, edge: settings.platform.edge }) : undefined;
+        if (routes) assertNoCollisions(routes);
         super("pakashop:platform:Platform", name, {}, opts);
         const parent = { parent: this };
         const p = settings.platform;
 
         this.network = new Network(`${name}-network`, { stack: settings.stack, ...p.network }, parent);
-        const { vpcId, publicSubnetIds, privateSubnetIds } = this.network;
+        const { vpcId, privateSubnetIds } = this.network;
 
         // SSH reaches the hosts from inside the VPC only: the deploy runner and the Instance
         // Connect Endpoint, both in private subnets.
         this.runner = new DeployRunner(`${name}-runner`, {
             stack: settings.stack, vpcId, vpcCidr: p.network.vpcCidr, subnetIds: privateSubnetIds,
             workflowRepository: p.backups.workflowRepository, githubConnectionArn: p.ci.githubConnectionArn,
+            allowedActorIds: p.ci.runnerGithubActorIds,
             dependsOn: this.network.natGateways,
         }, parent);
         this.instanceConnect = new InstanceConnect(`${name}-instance-connect`, {
             stack: settings.stack, vpcId, vpcCidr: p.network.vpcCidr, subnetId: privateSubnetIds[0],
         }, parent);
+        // The GitHub OIDC provider first: the CI roles and the backup role trust it, and IAM
+        // refuses a trust policy naming a provider that does not exist (components/githubAccess.ts).
+        this.ci = new GithubAccess(`${name}-ci`, {
+            stack: settings.stack, githubRepository: p.backups.workflowRepository, createOidcProvider: p.ci.createGithubOidcProvider,
+        }, parent);
+
+        if (sources && routes) this.tiers = this.createTiers(name, settings, sources, routes);
+        this.registerOutputs({});
+    }
+
+    private createTiers(name: string, settings: StackSettings, sources: Readonly<Record<string, ServiceSource>>, routes: ZoneRoute[]): PlatformTiers {
+        const parent = { parent: this };
+        const p = settings.platform;
+        const { vpcId, publicSubnetIds, privateSubnetIds } = this.network;
         const sshSourceSecurityGroupIds = [this.runner.securityGroupId, this.instanceConnect.securityGroupId];
 
-        this.backend = new BackendHost(`${name}-backend`, {
+        const backend = new BackendHost(`${name}-backend`, {
             stack: settings.stack,
             vpcId,
             subnetId: publicSubnetIds[0],
@@ -84,45 +112,40 @@ export class Platform extends pulumi.ComponentResource {
             deployPublicKey: settings.deployPublicKey,
             internetGateway: this.network.internetGateway,
         }, parent);
-        const client = this.backend.securityGroupId;
+        const client = backend.securityGroupId;
         const ssh = { deployPublicKey: settings.deployPublicKey, sshUser: settings.sshUser, privateKey: settings.deployPrivateKey };
         // Private hosts fetch packages through NAT.
         const provisionAfter = [...this.network.natGateways];
 
-        this.database = new Database(`${name}-database`, { stack: settings.stack, vpcId, subnetIds: privateSubnetIds, clientSecurityGroupId: client, backupClientSecurityGroupId: this.runner.securityGroupId, ...p.database }, parent);
-        this.cache = new Cache(`${name}-cache`, {
+        const database = new Database(`${name}-database`, { stack: settings.stack, vpcId, subnetIds: privateSubnetIds, clientSecurityGroupId: client, backupClientSecurityGroupId: this.runner.securityGroupId, ...p.database }, parent);
+        const cache = new Cache(`${name}-cache`, {
             stack: settings.stack, vpcId, subnetId: privateSubnetIds[0], instanceType: p.redis.instanceType, architecture: architectureOf(p.redis.instanceType),
             maxMemoryMb: p.redis.maxMemoryMb, evictionPolicy: p.redis.evictionPolicy, clientSecurityGroupId: client, sshSourceSecurityGroupIds, provisionAfter, ...ssh,
         }, parent);
-        this.search = new Search(`${name}-search`, {
+        const search = new Search(`${name}-search`, {
             stack: settings.stack, vpcId, subnetId: privateSubnetIds[1 % privateSubnetIds.length], instanceType: p.search.instanceType,
             architecture: architectureOf(p.search.instanceType), volumeSizeGiB: p.search.volumeSizeGiB, version: p.search.version, sha256: p.search.sha256,
             clientSecurityGroupId: client, sshSourceSecurityGroupIds, provisionAfter, ...ssh,
         }, parent);
-        // The GitHub OIDC provider first: the CI roles and the backup role trust it, and IAM
-        // refuses a trust policy naming a provider that does not exist (components/githubAccess.ts).
-        this.ci = new GithubAccess(`${name}-ci`, {
-            stack: settings.stack, githubRepository: p.backups.workflowRepository, createOidcProvider: p.ci.createGithubOidcProvider,
-        }, parent);
-        this.backups = new Backups(`${name}-backups`, {
+        const backups = new Backups(`${name}-backups`, {
             stack: settings.stack, preDeployRetentionDays: p.backups.preDeployRetentionDays, workflowRepository: p.backups.workflowRepository,
             githubOidcProvider: this.ci.oidcProvider, readOnlyRoleArn: this.ci.readOnlyRoleArn,
         }, parent);
-        this.edge = new Edge(`${name}-edge`, {
+        const edge = new Edge(`${name}-edge`, {
             stack: settings.stack, zoneId: p.edge.zoneId, apiHostname: p.edge.apiHostname, frontendHostname: p.edge.frontendHostname,
-            originAddress: this.backend.publicIp, ownsSharedResources: p.edge.ownsSharedResources, routes,
+            originAddress: backend.publicIp, ownsSharedResources: p.edge.ownsSharedResources, routes,
         }, parent);
-        this.frontend = new Frontend(`${name}-frontend`, {
+        const frontend = new Frontend(`${name}-frontend`, {
             stack: settings.stack, projectName: p.frontend.projectName, githubRepository: p.backups.githubRepository, branch: settings.branch,
             frontendHostname: p.edge.frontendHostname, ownsProject: p.edge.ownsSharedResources, routes,
         }, parent);
 
-        this.rollout = new ServiceRollout(`${name}-rollout`, {
+        const rollout = new ServiceRollout(`${name}-rollout`, {
             stack: settings.stack,
             // From the in-VPC runner: the private address (port 22 is closed to the internet).
-            host: this.backend.privateIp,
-            hostId: this.backend.instanceId,
-            hostKey: this.backend.hostPublicKey,
+            host: backend.privateIp,
+            hostId: backend.instanceId,
+            hostKey: backend.hostPublicKey,
             sshUser: settings.sshUser,
             privateKey: settings.deployPrivateKey,
             catalog: settings.catalog,
@@ -130,16 +153,15 @@ export class Platform extends pulumi.ComponentResource {
             branch: settings.branch,
             healthTimeoutSeconds: settings.healthTimeoutSeconds,
             // Section 3.2, step 1: the first service tier starts once all three are ready.
-            infrastructure: [this.database.instance, this.cache.ready, this.search.ready],
+            infrastructure: [database.instance, cache.ready, search.ready],
             environment: pulumi.secret(pulumi.all({
-                DATABASE_URL: this.database.url,
-                REDIS_URL: this.cache.url,
-                MEILI_HOST: this.search.url,
-                MEILI_MASTER_KEY: this.search.masterKey,
+                DATABASE_URL: database.url,
+                REDIS_URL: cache.url,
+                MEILI_HOST: search.url,
+                MEILI_MASTER_KEY: search.masterKey,
             })),
-            originTls: { certificate: this.edge.originCertificate, key: this.edge.originKey },
+            originTls: { certificate: edge.originCertificate, key: edge.originKey },
         }, parent);
-
-        this.registerOutputs({});
+        return { backend, database, cache, search, backups, edge, frontend, rollout };
     }
 }

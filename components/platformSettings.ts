@@ -4,7 +4,7 @@
  * here, and production's minimums (backups, deletion protection, Multi-AZ) are enforced.
  */
 import * as ipaddr from "ipaddr.js";
-import { ConfigSource, full, readBoolean, readChoice, readInteger, readMatching, required } from "./configReaders";
+import { ConfigSource, full, parseJson, readBoolean, readChoice, readInteger, readMatching, required } from "./configReaders";
 import { SettingError } from "./errors";
 
 export const PLATFORM_SETTING_KEYS = [
@@ -29,6 +29,7 @@ export const PLATFORM_SETTING_KEYS = [
     "workflowRepository",
     "createGithubOidcProvider",
     "githubConnectionArn",
+    "runnerGithubActorIds",
     "zoneName",
     "cloudflareZoneId",
     "frontendHostname",
@@ -79,6 +80,8 @@ export interface PlatformSettings {
          * authenticates with (created once per account in the console; README, one-time setup).
          */
         readonly githubConnectionArn: string;
+        /** GitHub account ids (numbers) whose workflow runs may start a job on the in-VPC runner. */
+        readonly runnerGithubActorIds: readonly number[];
     };
     readonly edge: {
         readonly zoneName: string;
@@ -138,6 +141,7 @@ export function readPlatformSettings(source: ConfigSource, stack: string): Platf
             githubConnectionArn: readMatching(source, "githubConnectionArn", GITHUB_CONNECTION_ARN,
                 "must be the ARN of an AWS CodeConnections connection (arn:aws:codeconnections:<region>:<account>:connection/<id>)",
                 "create the GitHub connection once in the console (Developer Tools > Settings > Connections), finish its GitHub handshake, and set its ARN"),
+            runnerGithubActorIds: readActorIds(source),
         },
         edge: readEdge(source, stack, production),
         frontend: {
@@ -145,6 +149,27 @@ export function readPlatformSettings(source: ConfigSource, stack: string): Platf
                 "set e.g. pakashop-frontend"),
         },
     };
+}
+
+/**
+ * `runnerGithubActorIds`: GitHub's numeric account ids (`gh api users/<login> --jq .id`), not
+ * logins. Logins can be renamed and then taken by someone else; ids never change. They end up in
+ * the runner webhook's regular expression, so only digits pass.
+ */
+function readActorIds(source: ConfigSource): number[] {
+    const setting = full("runnerGithubActorIds");
+    const fix = `list the GitHub account ids allowed to run deploy, drift and backup jobs: pulumi config set --path '${setting}[0]' <id> (gh api users/<login> --jq .id)`;
+    const raw = parseJson(source, "runnerGithubActorIds", "runnerGithubActorIds: [1234567]");
+    if (!Array.isArray(raw) || raw.length === 0) {
+        throw new SettingError(setting, raw, "must list at least one GitHub account id", fix);
+    }
+    return raw.map((value: unknown, index: number) => {
+        const text = typeof value === "number" ? String(value) : value;
+        if (typeof text !== "string" || !/^[1-9]\d{0,11}$/.test(text)) {
+            throw new SettingError(`${setting}[${index}]`, value, "must be a GitHub account's numeric id (not a login)", fix);
+        }
+        return Number(text);
+    });
 }
 
 function readVpcCidr(source: ConfigSource): string {

@@ -207,7 +207,7 @@ export const TLS_PRIVATE_KEY = {
  *   `enum.Validate[types.SourceType]()` etc. from aws-sdk-go-v2 service/codebuild/types/enums.go).
  * - `aws/codebuild/standard:7.0`: CodeBuild's curated Ubuntu 22.04 image ("Docker images
  *   provided by CodeBuild", https://docs.aws.amazon.com/codebuild/latest/userguide/build-env-ref-available.html).
- * - Webhook filter `EVENT` = `WORKFLOW_JOB_QUEUED` and `WORKFLOW_NAME`: the filter types the
+ * - Webhook filter `EVENT` = `WORKFLOW_JOB_QUEUED`, `WORKFLOW_NAME` and `ACTOR_ACCOUNT_ID`: the filter types the
  *   provider documents for `aws_codebuild_webhook` (`EVENT`, `BASE_REF`, `HEAD_REF`,
  *   `ACTOR_ACCOUNT_ID`, `FILE_PATH`, `COMMIT_MESSAGE`, `WORKFLOW_NAME`, ...) and the runner
  *   tutorial ("Tutorial: Configure a CodeBuild-hosted GitHub Actions runner",
@@ -225,4 +225,5 @@ export const AWS_CODEBUILD = {
     filterEvent: "EVENT",
     workflowJobQueued: "WORKFLOW_JOB_QUEUED",
     filterWorkflowName: "WORKFLOW_NAME",
+    filterActorAccountId: "ACTOR_ACCOUNT_ID",
 } as const;

@@ -11,6 +11,7 @@ import * as os from "os";
 import * as path from "path";
 import * as ipaddr from "ipaddr.js";
 import { parse as parseYaml } from "yaml";
+import { SettingError } from "../components/errors";
 import { RUNNER_WORKFLOWS, runnerProjectName, workflowNamePattern } from "../components/deployRunner";
 import { renderConsoleHostKeyScript } from "../components/scripts/consoleHostKey";
 import { PlannedResource, OfflineRun } from "../tools/offlineRun";
@@ -123,7 +124,7 @@ for (const stack of ["staging", "production"]) {
             assert.deepEqual(egress("instance-connect"), ["tcp/22-22 " + VPC_CIDRS[stack]]);
         });
 
-        it("the runner is a CodeBuild project in the private subnets, started only by queued jobs of the in-VPC workflows", () => {
+        it("the runner is a CodeBuild project in the private subnets, started only by queued jobs of the in-VPC workflows run by listed accounts", () => {
             const [project] = byType(run, "aws:codebuild/project:Project");
             assert.equal(project.inputs.name, runnerProjectName(stack));
             const vpcConfig = project.inputs.vpcConfig as { subnets: string[]; securityGroupIds: string[] };
@@ -138,7 +139,20 @@ for (const stack of ["staging", "production"]) {
             assert.deepEqual(webhook.inputs.filterGroups, [{ filters: [
                 { type: "EVENT", pattern: "WORKFLOW_JOB_QUEUED" },
                 { type: "WORKFLOW_NAME", pattern: "^(Deploy staging|Deploy production|Drift|Database Backup)$" },
+                // The stack file's two placeholder ids and github-actions[bot].
+                { type: "ACTOR_ACCOUNT_ID", pattern: "^(1000001|1000002|41898282)$" },
             ] }]);
+            // The pattern admits exactly those accounts (CodeBuild matches it against sender.id).
+            const actors = new RegExp(String((webhook.inputs.filterGroups as { filters: { type: string; pattern: string }[] }[])[0].filters[2].pattern));
+            assert.deepEqual(["1000001", "1000002", "41898282", "10000011", "100000", "1000001|1", ""].map((id) => actors.test(id)), [true, true, true, false, false, false, false]);
+        });
+
+        it("a deploy's credentials outlast the longest build: role session >= the runner's build timeout", () => {
+            const [project] = byType(run, "aws:codebuild/project:Project");
+            const deployRole = byType(run, "aws:iam/role:Role").find((r) => r.name === `pakashop-${stack}-ci-deploy`)!;
+            assert.equal(project.inputs.buildTimeout, 90);
+            assert.equal(deployRole.inputs.maxSessionDuration, 7200);
+            assert.ok(Number(deployRole.inputs.maxSessionDuration) >= Number(project.inputs.buildTimeout) * 60);
         });
 
         it("the Instance Connect Endpoint sits in a private subnet, connects from its own group", () => {
@@ -200,6 +214,22 @@ function deniedBy(policy: { Statement: Record<string, any>[] }, principal: strin
         && [s.Resource].flat().some((r: string) => glob(r, resource))
         && !(s.Condition?.Bool?.["aws:SecureTransport"] === "false" && secureTransport));
 }
+
+describe("runnerGithubActorIds: numeric account ids only (they go into the webhook's regex)", function () {
+    this.timeout(120_000);
+    const NS = "pakashop-infra";
+    for (const [what, value, setting] of [
+        ["a login instead of an id", ["octocat"], `${NS}:runnerGithubActorIds[0]`],
+        ["a regex", ["1|.*"], `${NS}:runnerGithubActorIds[0]`],
+        ["a negative number", [-5], `${NS}:runnerGithubActorIds[0]`],
+        ["an empty list", [], `${NS}:runnerGithubActorIds`],
+    ] as const) {
+        it(`refuses ${what}, naming the setting`, async () => {
+            await assert.rejects(planStack("staging", { [`${NS}:runnerGithubActorIds`]: value }),
+                (e: Error) => e instanceof SettingError && e.setting === setting && /gh api users/.test(e.message));
+        });
+    }
+});
 
 describe("the two committed stacks live in different AWS accounts", () => {
     it("each stack file allows exactly one account, and not the other stack's", () => {

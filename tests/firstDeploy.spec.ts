@@ -4,9 +4,17 @@
  * target refers to a resource outside the targets.
  */
 import { strict as assert } from "assert";
+import { FIRST_DEPLOY_ENV, isFirstDeploy } from "../components/firstDeployMode";
+import { SettingError } from "../components/errors";
 import { engineUrn, firstDeployCommand, firstDeployTargets } from "../tools/firstDeploy";
-import { PlannedResource } from "../tools/offlineRun";
+import { OfflineRun, PlannedResource, runOffline } from "../tools/offlineRun";
+import { loadStackConfig } from "../tools/stackConfig";
 import { exec, planStack } from "./helpers";
+
+/** The program in first-deploy mode, applied; a services repository that doesn't exist proves nothing is packed. */
+function foundationRun(stack: string): Promise<OfflineRun> {
+    return runOffline(loadStackConfig(stack), { firstDeploy: true, servicesRepository: "/nonexistent/services-monorepo" });
+}
 
 /** Every string in `value` (any depth). */
 function strings(value: unknown): string[] {
@@ -40,7 +48,7 @@ for (const stack of ["staging", "production"]) {
         this.timeout(120_000);
 
         it("targets the runner, the endpoint, the roles and the network they need, and nothing that needs SSH, Cloudflare or Vercel", async () => {
-            const run = await planStack(stack);
+            const run = await foundationRun(stack);
             const targets = firstDeployTargets(run.resources);
             const types = new Set(run.resources.filter((r) => targets.includes(r.urn)).map((r) => r.type));
             for (const needed of ["aws:codebuild/project:Project", "aws:codebuild/webhook:Webhook", "aws:ec2transitgateway/instanceConnectEndpoint:InstanceConnectEndpoint",
@@ -51,15 +59,30 @@ for (const stack of ["staging", "production"]) {
         });
 
         it("the targets are closed: every reference, dependency and parent of a target is a target (and the check sees a gap)", async () => {
-            const run = await planStack(stack);
+            const run = await foundationRun(stack);
             const targets = firstDeployTargets(run.resources);
             assert.deepEqual(unresolved(run.resources, targets), []);
             const withoutVpc = targets.filter((urn) => !urn.endsWith(`::pakashop-${stack}-network-vpc`));
             assert.ok(unresolved(run.resources, withoutVpc).some((line) => line.endsWith(`-> pakashop-${stack}-network-vpc`)));
         });
 
+        it("first-deploy mode registers exactly the targets, each as the full deploy will (same URN, type, parent, inputs)", async () => {
+            const foundation = await foundationRun(stack);
+            const full = await planStack(stack);
+            const targets = firstDeployTargets(foundation.resources);
+            assert.deepEqual(foundation.resources.map((r) => r.urn).filter((urn) => !urn.includes("::pulumi:pulumi:Stack::")).sort(), [...targets].sort());
+            const inFull = new Map(full.resources.map((r) => [r.urn, r]));
+            for (const r of foundation.resources) {
+                const later = inFull.get(r.urn);
+                assert.ok(later, `${r.urn} exists in the full deploy`);
+                assert.deepEqual([later.type, later.parent, later.inputs], [r.type, r.parent, r.inputs], r.urn);
+            }
+            // Its outputs: what the one-time setup needs next, and nothing of the tiers.
+            assert.deepEqual(Object.keys(foundation.outputs).sort(), ["branch", "deployRoleArn", "instanceConnectEndpointId", "readOnlyRoleArn", "runnerProjectName", "vpcId"]);
+        });
+
         it("prints URNs in the engine's form (no root stack type in the chain)", async () => {
-            const run = await planStack(stack);
+            const run = await foundationRun(stack);
             const command = firstDeployCommand(stack, firstDeployTargets(run.resources));
             assert.deepEqual(command.slice(0, 4), ["pulumi", "up", "--stack", stack]);
             assert.equal(command.filter((part) => part.includes("pulumi:pulumi:Stack")).length, 0);
@@ -68,6 +91,16 @@ for (const stack of ["staging", "production"]) {
         });
     });
 }
+
+describe("first-deploy mode is asked for by naming the stack", () => {
+    it("is off without the variable, on when it names the stack, and stops when it names another", () => {
+        assert.equal(isFirstDeploy("staging", {}), false);
+        assert.equal(isFirstDeploy("staging", { [FIRST_DEPLOY_ENV]: "" }), false);
+        assert.equal(isFirstDeploy("staging", { [FIRST_DEPLOY_ENV]: "staging" }), true);
+        assert.throws(() => isFirstDeploy("production", { [FIRST_DEPLOY_ENV]: "staging" }),
+            (e: Error) => e instanceof SettingError && e.setting === FIRST_DEPLOY_ENV && /another stack than production/.test(e.message));
+    });
+});
 
 describe("npm run first-deploy (command line)", function () {
     this.timeout(120_000);

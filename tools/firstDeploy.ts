@@ -6,16 +6,20 @@
  *   npm run -s first-deploy -- --stack <stack>          # prints the pulumi command
  *   npm run -s first-deploy -- --stack <stack> --run    # runs it (needs the Pulumi CLI)
  *
- * It computes the targets from the program itself (under mocks, offline): every resource of
- * the network, the deploy runner, the Instance Connect Endpoint and the GitHub roles, plus
- * their parents, as `pulumi up --target <urn> ...` ("--target: Specify a single resource URN
- * to update. Other resources will not be updated", pulumi up CLI docs). It refuses to print a
- * target list that holds a remote command, a Cloudflare or a Vercel resource: the point is a
- * step that needs nothing but AWS's APIs. Everything else (hosts, database, rollout, edge)
- * comes with the first full deploy by the workflow, on the runner.
+ * The run is the program in its first-deploy mode (`PAKASHOP_FIRST_DEPLOY=<stack>`,
+ * components/firstDeployMode.ts): it registers the foundation only (network, deploy runner,
+ * Instance Connect Endpoint, GitHub roles), packs no sources and calls no Cloudflare or Vercel
+ * function, so AWS credentials and `pulumi login` are all it needs. On top of that every
+ * resource is named with `--target` ("--target: Specify a single resource URN to update. Other
+ * resources will not be updated", pulumi up CLI docs), computed from the program itself under
+ * mocks, and `--run` refuses a stack that already has outputs: the mode can never shrink a
+ * deployed stack. The targets are checked to hold no remote command, Cloudflare or Vercel
+ * resource. Everything else (hosts, database, rollout, edge) comes with the first full deploy
+ * by the workflow, on the runner.
  */
 import { spawnSync } from "child_process";
 import { runAsScript, runTool, UsageError } from "./cli";
+import { FIRST_DEPLOY_ENV } from "../components/firstDeployMode";
 import { PlannedResource, runOffline } from "./offlineRun";
 import { loadStackConfig, listStacks } from "./stackConfig";
 
@@ -74,6 +78,21 @@ export function firstDeployCommand(stack: string, targets: readonly string[]): s
     return ["pulumi", "up", "--stack", stack, ...targets.flatMap((urn) => ["--target", engineUrn(urn)])];
 }
 
+/**
+ * Stops unless the stack is new: a stack with outputs has had a deploy, and its first-deploy
+ * targets would already exist. (`pulumi stack output --json` prints `{}` for a stack that has
+ * none.)
+ */
+function refuseDeployedStack(stack: string): void {
+    const result = spawnSync("pulumi", ["stack", "output", "--json", "--stack", stack], { encoding: "utf8" });
+    if (result.error) throw new Error(`could not run pulumi (${result.error.message}); install the Pulumi CLI and run pulumi login`);
+    if (result.status !== 0) throw new Error(`pulumi stack output --stack ${stack} failed: ${result.stderr.trim().split("\n").pop()} (create the stack first: pulumi stack init ${stack})`);
+    const outputs = JSON.parse(result.stdout || "{}") as Record<string, unknown>;
+    if (Object.keys(outputs).length > 0) {
+        throw new Error(`stack ${stack} has been deployed already (it has outputs: ${Object.keys(outputs).sort().join(", ")}); its deploys run from the deploy workflow, not first-deploy`);
+    }
+}
+
 interface Args { stack: string; run: boolean }
 
 function parseArgs(argv: string[]): Args {
@@ -92,14 +111,15 @@ function parseArgs(argv: string[]): Args {
 
 export function main(argv: string[]): Promise<number> {
     return runTool(argv, USAGE, parseArgs, async (args) => {
-        // Preview mode: a new stack, nothing exists yet. Sources are not packed (none of the targets ships them).
-        const plan = await runOffline(loadStackConfig(args.stack), { preview: true });
+        // A preview of a new stack in first-deploy mode: nothing exists yet, no sources are packed.
+        const plan = await runOffline(loadStackConfig(args.stack), { preview: true, firstDeploy: true });
         const command = firstDeployCommand(args.stack, firstDeployTargets(plan.resources));
         if (!args.run) {
-            process.stdout.write(`${command.map((part) => (part.startsWith("urn:") ? `'${part}'` : part)).join(" \\\n    ")}\n`);
+            process.stdout.write(`${FIRST_DEPLOY_ENV}=${args.stack} ${command.map((part) => (part.startsWith("urn:") ? `'${part}'` : part)).join(" \\\n    ")}\n`);
             return 0;
         }
-        const result = spawnSync(command[0], command.slice(1), { stdio: "inherit" });
+        refuseDeployedStack(args.stack);
+        const result = spawnSync(command[0], command.slice(1), { stdio: "inherit", env: { ...process.env, [FIRST_DEPLOY_ENV]: args.stack } });
         if (result.error) throw new Error(`could not run pulumi (${result.error.message}); install the Pulumi CLI or run the printed command yourself`);
         return result.status ?? 1;
     });

@@ -3,6 +3,7 @@
  * asked for: every resource with its parent, its `dependsOn` (read from the program through a
  * stack transformation, not from the catalog), its inputs, and the stack outputs.
  */
+import { FIRST_DEPLOY_ENV } from "../components/firstDeployMode";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { allowPlaceholderSources, SERVICES_REPOSITORY_ENV } from "../components/sources";
@@ -47,6 +48,12 @@ export interface OfflineRunOptions {
      * @default process.env.PAKASHOP_SERVICES_REPO
      */
     readonly servicesRepository?: string;
+    /**
+     * Run as a new stack's first deploy: the foundation only, as `PAKASHOP_FIRST_DEPLOY=<stack>`
+     * asks (components/firstDeployMode.ts).
+     * @default false
+     */
+    readonly firstDeploy?: boolean;
 }
 
 const PROGRAM = path.join(REPO_ROOT, "index.ts");
@@ -94,6 +101,9 @@ export async function runOffline(stackConfig: StackConfig, options: OfflineRunOp
     // The program is a module with top-level code: load it fresh for every run.
     delete require.cache[require.resolve(PROGRAM)];
     const restoreSources = sourcesEnvironment(options.servicesRepository);
+    const savedFirstDeploy = process.env[FIRST_DEPLOY_ENV];
+    if (options.firstDeploy) process.env[FIRST_DEPLOY_ENV] = stackConfig.stack;
+    else delete process.env[FIRST_DEPLOY_ENV];
     try {
         // Outputs are read back from the monitor below, where secrets are still marked.
         await pulumi.runtime.runInPulumiStack(async () => {
@@ -103,6 +113,8 @@ export async function runOffline(stackConfig: StackConfig, options: OfflineRunOp
         });
     } finally {
         restoreSources();
+        if (savedFirstDeploy === undefined) delete process.env[FIRST_DEPLOY_ENV];
+        else process.env[FIRST_DEPLOY_ENV] = savedFirstDeploy;
         await pulumi.runtime.disconnect();
     }
     // A failed resource doesn't reject the stack's outputs; the engine would still fail the
