@@ -18,7 +18,7 @@ function serviceOf(step: PolicyResource): string | undefined {
 export const rolloutPolicies = [
     resourcePolicy({
         name: "command-remote-enforce-host-key",
-        description: "Checks that every remote command pins the host key of its host (and of its jump host).",
+        description: "Checks that every remote command pins the host key of its host (and of any jump host it goes through).",
         severity: "critical",
         remediationSteps: "Set connection.hostKey (and connection.proxy.hostKey, should a step ever go through a jump host) to the key the host printed "
             + "to its console at first boot, as its host-key step read it (components/hostKey.ts).",
