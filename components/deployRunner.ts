@@ -17,8 +17,10 @@
  * account ID matches the regular expression pattern... in the id property of the sender
  * object", CodeBuild user guide, "GitHub webhook events"). Someone on the list can still run a
  * job of their own there, as they can already merge to the stack's branch; the runner's own
- * role can do nothing but write its logs, and the hosts, the database and the secrets want keys
- * the runner doesn't hold.
+ * role can do nothing but write its logs, make its network interfaces and use the GitHub
+ * connection, and the hosts, the database and the secrets want keys the runner doesn't hold.
+ * A job whose sender is not listed is never picked up: it stays queued (GitHub cancels it after
+ * 24 hours) with no error, the first thing to check when a job "waits for a runner".
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
@@ -32,13 +34,6 @@ export const RUNNER_WORKFLOWS = ["Deploy staging", "Deploy production", "Drift",
 export function runnerProjectName(stack: string): string {
     return `pakashop-${stack}-runner`;
 }
-
-/**
- * github-actions[bot]: the account of a run the job token starts. The production deploy's
- * repository_dispatch is forwarded as a workflow_dispatch made with GITHUB_TOKEN
- * (.github/workflows/deploy-production.yml), so its jobs' sender is this bot.
- */
-export const GITHUB_ACTIONS_BOT_ID = 41898282;
 
 /** The webhook's workflow-name filter: exactly the listed names, regex metacharacters escaped. */
 export function workflowNamePattern(names: readonly string[]): string {
@@ -62,7 +57,13 @@ export interface DeployRunnerArgs {
     readonly workflowRepository: string;
     /** The CodeConnections connection to GitHub (setting `githubConnectionArn`). */
     readonly githubConnectionArn: string;
-    /** GitHub account ids whose runs may start a build (setting `runnerGithubActorIds`); github-actions[bot] is added. */
+    /**
+     * GitHub account ids whose runs may start a build (setting `runnerGithubActorIds`). No bot
+     * is added: a run dispatched with a job's GITHUB_TOKEN has github-actions[bot] as sender,
+     * and anyone with write access can make a branch whose workflow dispatches a modified
+     * workflow from that branch; admitting the bot would admit them all. `[0]` (the committed
+     * placeholder) admits nobody: GitHub account ids start at 1.
+     */
     readonly allowedActorIds: readonly number[];
     /** What must exist before CodeBuild can use the subnets (the NAT gateways). */
     readonly dependsOn: pulumi.Resource[];
@@ -112,7 +113,10 @@ export class DeployRunner extends pulumi.ComponentResource {
             tags,
         }, parent);
         const region = aws.getRegionOutput({}, parent).region;
-        new aws.iam.RolePolicy(`${name}-policy`, {
+        // CodeBuild checks the VPC settings against the role when the project is created, so the
+        // project waits for the policy, not just the role (aws/aws-cdk#2652: "Not authorized to
+        // perform DescribeSecurityGroups" when it didn't).
+        const policy = new aws.iam.RolePolicy(`${name}-policy`, {
             role: role.name,
             policy: pulumi.jsonStringify({
                 Version: "2012-10-17",
@@ -170,7 +174,7 @@ export class DeployRunner extends pulumi.ComponentResource {
             // A deploy of 19 services waits on health gates; CodeBuild's default is 60 minutes.
             buildTimeout: 90,
             tags,
-        }, { parent: this, dependsOn: args.dependsOn });
+        }, { parent: this, dependsOn: [...args.dependsOn, policy] });
 
         new aws.codebuild.Webhook(`${name}-webhook`, {
             projectName: project.name,
@@ -178,7 +182,7 @@ export class DeployRunner extends pulumi.ComponentResource {
                 filters: [
                     { type: AWS_CODEBUILD.filterEvent, pattern: AWS_CODEBUILD.workflowJobQueued },
                     { type: AWS_CODEBUILD.filterWorkflowName, pattern: workflowNamePattern(RUNNER_WORKFLOWS) },
-                    { type: AWS_CODEBUILD.filterActorAccountId, pattern: actorIdPattern([...args.allowedActorIds, GITHUB_ACTIONS_BOT_ID]) },
+                    { type: AWS_CODEBUILD.filterActorAccountId, pattern: actorIdPattern(args.allowedActorIds) },
                 ],
             }],
         }, parent);

@@ -4,7 +4,9 @@
  * but AWS's APIs. It is asked for with the environment variable {@link FIRST_DEPLOY_ENV} set to
  * the stack's name, which `npm run first-deploy -- --stack <stack> --run` does, together with a
  * `--target` for every foundation resource (so nothing else in the stack could be touched even
- * if it existed) and only after checking that the stack has no outputs yet.
+ * if it existed) and only after checking that the stack's outputs show no full deploy. Set by
+ * hand and followed by an untargeted `pulumi up`, it would plan to delete every tier: never
+ * export it in a shell.
  */
 import { SettingError } from "./errors";
 

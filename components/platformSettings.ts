@@ -165,7 +165,8 @@ function readActorIds(source: ConfigSource): number[] {
     }
     return raw.map((value: unknown, index: number) => {
         const text = typeof value === "number" ? String(value) : value;
-        if (typeof text !== "string" || !/^[1-9]\d{0,11}$/.test(text)) {
+        // 0 is the committed placeholder: no GitHub account has it, so the runner admits nobody.
+        if (typeof text !== "string" || !/^(0|[1-9]\d{0,11})$/.test(text)) {
             throw new SettingError(`${setting}[${index}]`, value, "must be a GitHub account's numeric id (not a login)", fix);
         }
         return Number(text);

@@ -139,12 +139,20 @@ for (const stack of ["staging", "production"]) {
             assert.deepEqual(webhook.inputs.filterGroups, [{ filters: [
                 { type: "EVENT", pattern: "WORKFLOW_JOB_QUEUED" },
                 { type: "WORKFLOW_NAME", pattern: "^(Deploy staging|Deploy production|Drift|Database Backup)$" },
-                // The stack file's two placeholder ids and github-actions[bot].
-                { type: "ACTOR_ACCOUNT_ID", pattern: "^(1000001|1000002|41898282)$" },
+                // The committed placeholder: id 0, which no GitHub account has.
+                { type: "ACTOR_ACCOUNT_ID", pattern: "^(0)$" },
             ] }]);
-            // The pattern admits exactly those accounts (CodeBuild matches it against sender.id).
-            const actors = new RegExp(String((webhook.inputs.filterGroups as { filters: { type: string; pattern: string }[] }[])[0].filters[2].pattern));
-            assert.deepEqual(["1000001", "1000002", "41898282", "10000011", "100000", "1000001|1", ""].map((id) => actors.test(id)), [true, true, true, false, false, false, false]);
+        });
+
+        it("the webhook admits exactly the listed GitHub accounts, and no bot", async () => {
+            const listed = await planStack(stack, { "pakashop-infra:runnerGithubActorIds": [583231, 9919] });
+            const [webhook] = byType(listed, "aws:codebuild/webhook:Webhook");
+            const filter = (webhook.inputs.filterGroups as { filters: { type: string; pattern: string }[] }[])[0].filters.find((f) => f.type === "ACTOR_ACCOUNT_ID")!;
+            assert.equal(filter.pattern, "^(9919|583231)$");
+            // CodeBuild matches it against the event's sender.id; 41898282 is github-actions[bot].
+            const admits = new RegExp(filter.pattern);
+            assert.deepEqual(["583231", "9919", "41898282", "5832311", "99190", "9919|1", "0", ""].map((id) => admits.test(id)),
+                [true, true, false, false, false, false, false, false]);
         });
 
         it("a deploy's credentials outlast the longest build: role session >= the runner's build timeout", () => {

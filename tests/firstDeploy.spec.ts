@@ -4,9 +4,13 @@
  * target refers to a resource outside the targets.
  */
 import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import { FIRST_DEPLOY_ENV, isFirstDeploy } from "../components/firstDeployMode";
 import { SettingError } from "../components/errors";
-import { engineUrn, firstDeployCommand, firstDeployTargets } from "../tools/firstDeploy";
+import { engineUrns, firstDeployCommand, firstDeployTargets } from "../tools/firstDeploy";
 import { OfflineRun, PlannedResource, runOffline } from "../tools/offlineRun";
 import { loadStackConfig } from "../tools/stackConfig";
 import { exec, planStack } from "./helpers";
@@ -81,16 +85,31 @@ for (const stack of ["staging", "production"]) {
             assert.deepEqual(Object.keys(foundation.outputs).sort(), ["branch", "deployRoleArn", "instanceConnectEndpointId", "readOnlyRoleArn", "runnerProjectName", "vpcId"]);
         });
 
-        it("prints URNs in the engine's form (no root stack type in the chain)", async () => {
+        it("prints URNs in the engine's form: the whole chain of parent types, no root stack type", async () => {
             const run = await foundationRun(stack);
-            const command = firstDeployCommand(stack, firstDeployTargets(run.resources));
+            const command = firstDeployCommand(stack, firstDeployTargets(run.resources), run.resources);
             assert.deepEqual(command.slice(0, 4), ["pulumi", "up", "--stack", stack]);
             assert.equal(command.filter((part) => part.includes("pulumi:pulumi:Stack")).length, 0);
             assert.ok(command.includes(`urn:pulumi:${stack}::pakashop-infra::pakashop:platform:Platform::pakashop-${stack}`));
-            assert.equal(engineUrn("urn:pulumi:s::p::pulumi:pulumi:Stack$a:b:C::n"), "urn:pulumi:s::p::a:b:C::n");
+            assert.ok(command.includes(`urn:pulumi:${stack}::pakashop-infra::pakashop:platform:Platform$pakashop:network:Network$aws:ec2/vpc:Vpc::pakashop-${stack}-network-vpc`));
+            assert.ok(command.includes(`urn:pulumi:${stack}::pakashop-infra::pakashop:platform:Platform$pakashop:ci:DeployRunner$aws:codebuild/project:Project::pakashop-${stack}-runner-project`));
         });
     });
 }
+
+describe("engine URNs are rebuilt from the parents as the SDK's createUrn builds them", () => {
+    it("matches @pulumi/pulumi createUrn for a nested resource (the mock monitor's URN keeps only the last parent type)", async () => {
+        const resources = [
+            { urn: "urn:pulumi:s::p::pulumi:pulumi:Stack::p-s", type: "pulumi:pulumi:Stack", name: "p-s", parent: null },
+            { urn: "urn:pulumi:s::p::pulumi:pulumi:Stack$a:b:Outer::outer", type: "a:b:Outer", name: "outer", parent: "urn:pulumi:s::p::pulumi:pulumi:Stack::p-s" },
+            { urn: "urn:pulumi:s::p::a:b:Outer$a:b:Inner::inner", type: "a:b:Inner", name: "inner", parent: "urn:pulumi:s::p::pulumi:pulumi:Stack$a:b:Outer::outer" },
+            { urn: "urn:pulumi:s::p::a:b:Inner$aws:s3/bucket:Bucket::b", type: "aws:s3/bucket:Bucket", name: "b", parent: "urn:pulumi:s::p::a:b:Outer$a:b:Inner::inner" },
+        ].map((r) => ({ ...r, custom: true, dependsOn: [], inputs: {} }));
+        const urns = engineUrns(resources);
+        assert.equal(urns.get(resources[3].urn), "urn:pulumi:s::p::a:b:Outer$a:b:Inner$aws:s3/bucket:Bucket::b");
+        assert.equal(urns.get(resources[1].urn), "urn:pulumi:s::p::a:b:Outer::outer");
+    });
+});
 
 describe("first-deploy mode is asked for by naming the stack", () => {
     it("is off without the variable, on when it names the stack, and stops when it names another", () => {
@@ -104,6 +123,48 @@ describe("first-deploy mode is asked for by naming the stack", () => {
 
 describe("npm run first-deploy (command line)", function () {
     this.timeout(120_000);
+
+    /** Runs the tool with a stand-in `pulumi` that answers `stack output` with `outputs` and records `up`. */
+    function withStandInPulumi(outputs: string): { status: number; output: string; up: string } {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "first-deploy-"));
+        try {
+            fs.writeFileSync(path.join(dir, "pulumi"), `#!/bin/bash
+if [[ $1 == stack && $2 == output ]]; then printf '%s' '${outputs}'; exit 0; fi
+if [[ $1 == up ]]; then printf '%s\n' "FIRST_DEPLOY=$PAKASHOP_FIRST_DEPLOY" "$@" > "${dir}/up"; exit 0; fi
+exit 9
+`, { mode: 0o755 });
+            const result = spawnSync("npm", ["run", "-s", "first-deploy", "--", "--stack", "staging", "--run"], {
+                encoding: "utf8", env: { ...process.env, PATH: `${dir}:${process.env.PATH}` },
+            });
+            const up = fs.existsSync(path.join(dir, "up")) ? fs.readFileSync(path.join(dir, "up"), "utf8") : "";
+            return { status: result.status ?? -1, output: `${result.stdout}${result.stderr}`, up };
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+
+    it("--run on a new stack runs pulumi up with the mode set for that stack and a --target per foundation resource", () => {
+        const result = withStandInPulumi("{}");
+        assert.equal(result.status, 0, result.output);
+        const lines = result.up.trim().split("\n");
+        assert.equal(lines[0], "FIRST_DEPLOY=staging");
+        assert.deepEqual(lines.slice(1, 4), ["up", "--stack", "staging"]);
+        assert.ok(lines.includes("urn:pulumi:staging::pakashop-infra::pakashop:platform:Platform$pakashop:ci:DeployRunner$aws:codebuild/project:Project::pakashop-staging-runner-project"), result.up);
+    });
+
+    it("--run finishes a first deploy that stopped half-way (foundation outputs only)", () => {
+        const result = withStandInPulumi('{"vpcId":"vpc-1","deployRoleArn":"arn:aws:iam::1:role/x"}');
+        assert.equal(result.status, 0, result.output);
+        assert.match(result.up, /^FIRST_DEPLOY=staging\nup\n/);
+    });
+
+    it("--run refuses a stack that has had a full deploy, and runs nothing", () => {
+        const result = withStandInPulumi('{"vpcId":"vpc-1","rolloutWaves":[["config"]]}');
+        assert.equal(result.status, 1);
+        assert.match(result.output, /error: stack staging has had a full deploy \(it has outputs rolloutWaves\)/);
+        assert.equal(result.up, "");
+        assert.doesNotMatch(result.output, /\n\s+at /);
+    });
     it("refuses an unknown stack with exit code 2 and the stacks there are", () => {
         const result = exec("npm", ["run", "-s", "first-deploy", "--", "--stack", "qa"]);
         assert.equal(result.status, 2);

@@ -98,7 +98,7 @@ describe("stack settings", () => {
         assert.deepEqual(s.platform.ci, {
             createGithubOidcProvider: true,
             githubConnectionArn: "arn:aws:codeconnections:ap-south-1:111111111111:connection/00000000-0000-4000-8000-000000000000",
-            runnerGithubActorIds: [1000001, 1000002],
+            runnerGithubActorIds: [0],
         });
         assert.equal("deployCidrs" in s, false, "deployCidrs is retired");
         assert.equal(s.architecture, "x86_64");
@@ -125,7 +125,7 @@ describe("stack settings", () => {
         assert.deepEqual(s.platform.ci, {
             createGithubOidcProvider: true,
             githubConnectionArn: "arn:aws:codeconnections:ap-south-1:222222222222:connection/00000000-0000-4000-8000-000000000000",
-            runnerGithubActorIds: [1000001, 1000002],
+            runnerGithubActorIds: [0],
         });
         assert.equal(s.instanceType, "m6i.xlarge");
         assert.equal(s.rootVolumeSizeGiB, 80);

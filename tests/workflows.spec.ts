@@ -39,7 +39,6 @@ const WRITE_SCOPE_USES: Record<string, RegExp> = {
     "security-events": /github\/codeql-action\/upload-sarif/,
     issues: /issues\.(create|update)\(/,
     contents: /git push/,
-    actions: /gh workflow run/,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -141,7 +140,7 @@ type Placement = "hosted" | { vpc: string } | "vpc-of-matrix-stack";
 const PLACEMENT: Record<string, Record<string, Placement>> = {
     "ci.yml": { test: "hosted", plan: "hosted", "pull-request-number": "hosted", preview: "hosted", "production-merged-back": "hosted" },
     "db-backup.yml": { backup: { vpc: "production" } },
-    "deploy-production.yml": { forward: "hosted", backup: { vpc: "production" }, deploy: { vpc: "production" }, record: "hosted" },
+    "deploy-production.yml": { backup: { vpc: "production" }, deploy: { vpc: "production" }, record: "hosted" },
     "deploy-staging.yml": { deploy: { vpc: "staging" }, record: "hosted" },
     "drift.yml": { drift: "vpc-of-matrix-stack" },
     "health-check.yml": { check: "hosted" },
@@ -164,7 +163,6 @@ const CREDENTIALS: Record<string, Record<string, { secrets: string[]; vars: stri
     },
     "db-backup.yml": { backup: { secrets: [PULUMI], vars: ["AWS_BACKUP_ROLE_ARN"] } },
     "deploy-production.yml": {
-        forward: { secrets: [], vars: [] },
         backup: { secrets: [PULUMI], vars: ["AWS_DEPLOY_ROLE_ARN"] },
         deploy: { secrets: STACK_JOB_SECRETS, vars: STACK_JOB_VARS("AWS_DEPLOY_ROLE_ARN") },
         record: { secrets: [], vars: [] },
@@ -408,7 +406,46 @@ function maskProblems(where: string, script: string): string[] {
     return problems;
 }
 
-const CHECKS = { placementProblems, credentialProblems, pullRequestProblems, checkoutProblems, releaseProblems, sessionProblems };
+/** The repository's default branch: GitHub runs every repository_dispatch (and schedule) on it. */
+const DEFAULT_BRANCH = "main";
+
+/** A script or action that starts a workflow run (workflow_dispatch or repository_dispatch). */
+const STARTS_A_RUN = /\bgh workflow run\b|\/dispatches\b|createWorkflowDispatch|createDispatchEvent|repository-dispatch@|workflow-dispatch@/;
+/** The job's own token, explicitly or by default (no token given: gh and github-script fall back to it). */
+const JOB_TOKEN = /github\.token|secrets\.GITHUB_TOKEN/;
+
+/**
+ * Who may start a run on the in-VPC runners: the CodeBuild webhook admits a job only when the
+ * run's sender is in the stack's runnerGithubActorIds, and github-actions[bot] is not on it (a
+ * run dispatched with a job's GITHUB_TOKEN has the bot as sender, and anyone with write access
+ * could make a branch whose workflow dispatches a modified workflow from that branch). So:
+ * - no job starts a workflow run with the job's GITHUB_TOKEN (such a run could never use a
+ *   runner, and admitting the bot would admit everyone with write access);
+ * - the deploy workflow of a stack whose branch is not the default branch takes no
+ *   repository_dispatch (GitHub runs it on the default branch, whose program and stack file are
+ *   not the stack's, and which the stack's environment doesn't admit; reaching the stack's branch
+ *   would need exactly such a bot-sent forward).
+ */
+function dispatchProblems(file: string, doc: Doc): string[] {
+    const problems: string[] = [];
+    for (const [name, job] of Object.entries(doc.jobs as Doc)) {
+        for (const { step, env } of flatSteps(job.steps ?? [])) {
+            const source = [step.run, step.with?.script, step.uses].filter((v) => typeof v === "string").join("\n");
+            if (!STARTS_A_RUN.test(source)) continue;
+            const token = env.GH_TOKEN ?? env.GITHUB_TOKEN ?? step.with?.["github-token"] ?? step.with?.token;
+            if (token === undefined || JOB_TOKEN.test(String(token))) {
+                problems.push(`${file} ${name}: starts a workflow run with the job's GITHUB_TOKEN (sender github-actions[bot], whom no runner admits)`);
+            }
+        }
+    }
+    const stack = /^deploy-(\w+)\.yml$/.exec(file)?.[1];
+    if (stack && triggersOf(doc).includes("repository_dispatch") && STACK_BRANCHES[stack] !== DEFAULT_BRANCH) {
+        problems.push(`${file}: takes repository_dispatch, which GitHub runs on ${DEFAULT_BRANCH}, not ${stack}'s branch ${STACK_BRANCHES[stack]}`);
+    }
+    return problems;
+}
+
+const CHECKS = { placementProblems, credentialProblems, pullRequestProblems, checkoutProblems, releaseProblems, sessionProblems, dispatchProblems };
 
 /** Every `run:` script of the workflows and composite actions, with where it is. */
 function allScripts(): { where: string; script: string; shell?: string }[] {
@@ -520,18 +557,21 @@ describe("GitHub workflows", () => {
         assert.deepEqual(triggers("ci.yml"), { pull_request: { branches: ["main", "production"] } }); // feature/* -> main, hotfix/* -> production
         assert.deepEqual(triggers("deploy-staging.yml").push, { branches: ["main"] });
         assert.deepEqual(triggers("deploy-production.yml").push, { branches: ["production"] });
+        // Staging takes the services monorepo's repository_dispatch (it runs on main, staging's
+        // branch); production takes push and workflow_dispatch only (see dispatchProblems).
+        assert.deepEqual(triggers("deploy-staging.yml").repository_dispatch, { types: ["deploy-staging"] });
+        assert.deepEqual(Object.keys(triggers("deploy-production.yml")), ["push", "workflow_dispatch"]);
         for (const [file, stack] of [["deploy-staging.yml", "staging"], ["deploy-production.yml", "production"]]) {
             const doc = load(file);
             assert.deepEqual(doc.concurrency, { group: `deploy-${stack}`, "cancel-in-progress": false });
             assert.deepEqual(Object.keys(doc.on.workflow_dispatch.inputs), ["revision", "service"]);
-            assert.deepEqual(doc.on.repository_dispatch, { types: [`deploy-${stack}`] });
             const deploy = doc.jobs.deploy;
             assert.equal(deploy.env.STACK, stack);
             assert.equal(deploy.environment, stack);
             // "Head of the branch" when a dispatch names no revision: the services monorepo's branch of the stack.
             const revision = deploy.steps.find((s: Doc) => s.uses === "./.github/actions/revision");
             assert.equal(revision.with.branch, STACK_BRANCHES[stack]);
-            assert.equal(revision.with.requested, "${{ github.event.client_payload.revision || inputs.revision }}");
+            assert.equal(revision.with.requested, stack === "staging" ? "${{ github.event.client_payload.revision || inputs.revision }}" : "${{ inputs.revision }}");
             assert.equal(revision.if, "github.event_name != 'push'");
             assert.match(text(file), /pulumi up --yes --stack "\$STACK" .*\n\s+--policy-pack policy --policy-pack-config "policy\/\$STACK\.json"/);
         }
@@ -622,15 +662,13 @@ describe("GitHub workflows", () => {
 
     it("check out the stack's branch in every stack job, for every trigger (a dispatched production deploy runs production's code)", () => {
         for (const file of files) assert.deepEqual(checkoutProblems(file, load(file)), [], file);
-        // A repository_dispatch runs on main: production's jobs don't run for it; it is forwarded
-        // as a workflow_dispatch on the production branch.
+        // Production is dispatched only as a workflow_dispatch on ref production (the services
+        // monorepo: gh workflow run deploy-production.yml --ref production -f revision=<commit>):
+        // every job runs, for every trigger, from the production branch.
         const prod = load("deploy-production.yml");
-        assert.equal(prod.jobs.forward.if, "github.event_name == 'repository_dispatch'");
-        for (const job of ["backup", "deploy"]) assert.equal(prod.jobs[job].if, "github.event_name != 'repository_dispatch'");
-        assert.equal(prod.jobs.record.if, "github.event_name == 'workflow_dispatch'");
-        assert.ok(!prod.jobs.forward.steps.some((s: Doc) => /checkout/.test(s.uses ?? "")), "forward runs none of main's code");
-        assert.match(scriptOf(prod.jobs.forward.steps, /gh workflow run/), /gh workflow run deploy-production\.yml --repo "\$GITHUB_REPOSITORY" --ref production -f revision="\$REVISION"/);
-        assert.equal(prod.jobs.forward.steps[0].env.REVISION, "${{ github.event.client_payload.revision }}");
+        assert.deepEqual(Object.keys(prod.jobs), ["backup", "deploy", "record"]);
+        for (const job of ["backup", "deploy"]) assert.equal(prod.jobs[job].if, undefined);
+        assert.equal(prod.jobs.record.if, "github.event_name != 'push'");
         // The checks can fail.
         const noRef = structuredClone(prod);
         delete noRef.jobs.deploy.steps[0].with.ref;
@@ -641,6 +679,35 @@ describe("GitHub workflows", () => {
         const backup = structuredClone(load("db-backup.yml"));
         backup.jobs.backup.steps[0].with["persist-credentials"] = true;
         assert.match(checkoutProblems("db-backup.yml", backup).join("\n"), /leaves the job's token/);
+    });
+
+    it("start no run with the job's GITHUB_TOKEN, and take no repository_dispatch in production (the runners admit listed accounts, never github-actions[bot])", () => {
+        for (const file of files) assert.deepEqual(dispatchProblems(file, load(file)), [], file);
+        assert.ok(!("repository_dispatch" in triggers("deploy-production.yml")));
+        assert.ok("repository_dispatch" in triggers("deploy-staging.yml"), "staging's dispatch runs on main, its own branch");
+        // The checks can fail: the old forward job (repository_dispatch on main, forwarded to the
+        // production branch as a workflow_dispatch made with the job's token), and its variants.
+        const forwarded = structuredClone(load("deploy-production.yml"));
+        forwarded.on.repository_dispatch = { types: ["deploy-production"] };
+        forwarded.jobs.forward = {
+            "runs-on": HOSTED, permissions: { actions: "write" },
+            steps: [{ env: { GH_TOKEN: "${{ github.token }}", REVISION: "${{ github.event.client_payload.revision }}" },
+                run: 'gh workflow run deploy-production.yml --repo "$GITHUB_REPOSITORY" --ref production -f revision="$REVISION"' }],
+        };
+        assert.deepEqual(dispatchProblems("deploy-production.yml", forwarded), [
+            "deploy-production.yml forward: starts a workflow run with the job's GITHUB_TOKEN (sender github-actions[bot], whom no runner admits)",
+            "deploy-production.yml: takes repository_dispatch, which GitHub runs on main, not production's branch production",
+        ]);
+        const script = structuredClone(load("deploy-staging.yml"));
+        script.jobs.record.steps.push({ uses: "actions/github-script@v7.0.1", with: { script: "await github.rest.actions.createWorkflowDispatch({ owner, repo, workflow_id: 'deploy-production.yml', ref: 'production' })" } });
+        assert.match(dispatchProblems("deploy-staging.yml", script).join("\n"), /deploy-staging\.yml record: starts a workflow run with the job's GITHUB_TOKEN/);
+        const api = structuredClone(load("deploy-staging.yml"));
+        api.jobs.record.steps.push({ env: { GH_TOKEN: "${{ secrets.GITHUB_TOKEN }}" }, run: "gh api repos/pakashop/pakashop-infra/dispatches -f event_type=deploy-staging" });
+        assert.match(dispatchProblems("deploy-staging.yml", api).join("\n"), /deploy-staging\.yml record: starts a workflow run/);
+        // A dispatch with a token of a listed account is not the job's token.
+        const own = structuredClone(load("deploy-staging.yml"));
+        own.jobs.record.steps.push({ env: { GH_TOKEN: "${{ secrets.RELEASE_TOKEN }}" }, run: "gh workflow run deploy-staging.yml --ref main" });
+        assert.deepEqual(dispatchProblems("deploy-staging.yml", own), []);
     });
 
     it("record the released revision in the stack file: npm run release before pulumi up (no --config), then a commit (no [skip ci]) pushed by a job of its own", () => {
@@ -854,7 +921,8 @@ printf -- '--\\n-- PostgreSQL database dump\\n--\\nCREATE TABLE t ();\\n--\\n-- 
                 }
                 // contents: write only where the release record is pushed (releaseProblems checks the rest).
                 if (job.permissions?.contents === "write") assert.ok(file.startsWith("deploy-") && name === "record", `${file} ${name}: contents: write`);
-                if (job.permissions?.actions === "write") assert.ok(file === "deploy-production.yml" && name === "forward", `${file} ${name}: actions: write`);
+                // actions: write would let the job's GITHUB_TOKEN start runs (dispatchProblems).
+                assert.notEqual(job.permissions?.actions, "write", `${file} ${name}: actions: write`);
             }
         }
     });
@@ -984,7 +1052,7 @@ esac`,
         assert.equal(evaluate("${{ github.base_ref == 'production' && 'production' || 'staging' }}", { github: { base_ref: "main" } }), "staging");
         assert.equal(evaluate("codebuild-pakashop-${{ matrix.stack }}-runner-${{ github.run_id }}", { matrix: { stack: "staging" } }), "codebuild-pakashop-staging-runner-${{ github.run_id }}");
         assert.throws(() => evaluate("${{ github.base_ref == 'production' && 'a' || 'b' }}", {}), /cannot evaluate/);
-        assert.deepEqual(Object.keys(CHECKS).length, 6);
+        assert.deepEqual(Object.keys(CHECKS).length, 7);
     });
 });
 
@@ -1052,7 +1120,7 @@ const SETUP_ORDER: [string, RegExp][] = [
     ["the first deploy", /npm run -s first-deploy/],
     ["the GitHub environments", /environments/i],
     ["fork approval", /fork/i],
-    ["commit and dispatch", /commit the stack file/i],
+    ["commit and push", /commit the stack file/i],
 ];
 
 function setupOrderProblems(name: string, text: string): string[] {
@@ -1102,13 +1170,36 @@ describe("The runbook (docs/runbook.md) on the release pipelines", () => {
         assert.deepEqual(setupOrderProblems("README", readmeSetup), []);
         // What the runner and the first deploy need, as the program does it.
         assert.match(text, /gh api users\/<login> --jq \.id/);
-        assert.match(text, /github-actions\[bot\] \(id 41898282\)/);
         assert.match(text, /PAKASHOP_FIRST_DEPLOY=<stack>/);
-        assert.match(text, /refuses a stack that already has outputs/);
+        // Who the runner admits: listed accounts only, no bot; the committed placeholder admits nobody.
+        assert.match(text, /github-actions\[bot\] is not on the list, and the program adds no bot/);
+        assert.doesNotMatch(text, /41898282|always adds github-actions/);
+        assert.match(text, /placeholder `\[0\]`: id 0 is no\s+GitHub account/);
+        assert.match(text, /stays queued[\s\S]*24 hours/);
+        for (const who of [/re-run a job/, /services monorepo's tokens/, /event_type=deploy-staging/, /gh workflow run deploy-production\.yml --ref production -f revision=<commit>/,
+            /merges or pushes to the stack's branch/, /auto-merge or\s+a merge queue/, /last edited the `schedule` of `drift\.yml` and `db-backup\.yml`/]) {
+            assert.match(text.slice(text.indexOf("2. **CodeBuild's GitHub connection"), text.indexOf("3. **First deploy")), who);
+        }
+        // The first deploy: no policy pack, re-runnable until a full deploy, drift expected until then.
+        assert.match(text, /without the policy pack/);
+        assert.match(text, /refuses a stack only once it has an output that only a full deploy makes/);
+        assert.match(text, /scheduled \*\*Drift\*\* run reports that stack as\s+drifted/);
+        // The push deploys; a dispatch on top would deploy twice.
+        assert.match(text, /the push starts the deploy[\s\S]*don't also dispatch\s+the workflow, that would deploy twice/);
         // The check can fail: staging first, or the runner's actors after the first deploy.
         assert.match(setupOrderProblems("old", "For each stack (staging, then production): aws:allowedAccountIds").join("\n"), /sets staging up first/);
         const swapped = text.replace(/runnerGithubActorIds/g, "RUNNER_ACTORS").replace("npm run -s first-deploy", "npm run -s first-deploy (then runnerGithubActorIds)");
         assert.match(setupOrderProblems("swapped", swapped).join("\n"), /^swapped: the first deploy comes before the runner's actors$/m);
+    });
+
+    it("dispatches production only as gh workflow run on ref production, with a listed account's token (no repository dispatch, no forward)", () => {
+        const text = runbook();
+        assert.doesNotMatch(text, /event_type=deploy-production|`deploy-production` repository dispatch|forwards? it/);
+        const release = section(text, "## 1. Standard release (seed 6.1)");
+        assert.match(release, /gh workflow run deploy-production\.yml --repo pakashop\/pakashop-infra --ref production -f revision=<commit>/);
+        assert.match(release, /Deploy production takes no repository dispatch/);
+        assert.match(release, /production's `runnerGithubActorIds`/);
+        assert.match(release, /staging's `runnerGithubActorIds`/);
     });
 
     it("says that a release record pushed with GITHUB_TOKEN starts no CI on an open pull request, and how to start it", () => {

@@ -12,8 +12,9 @@
  * function, so AWS credentials and `pulumi login` are all it needs. On top of that every
  * resource is named with `--target` ("--target: Specify a single resource URN to update. Other
  * resources will not be updated", pulumi up CLI docs), computed from the program itself under
- * mocks, and `--run` refuses a stack that already has outputs: the mode can never shrink a
- * deployed stack. The targets are checked to hold no remote command, Cloudflare or Vercel
+ * mocks, and `--run` refuses a stack whose outputs show a full deploy. (The mode itself can't
+ * see `--target`: an untargeted `pulumi up` with the variable set would plan to delete the
+ * tiers, which is why only this tool sets it and the variable must name the stack.) The targets are checked to hold no remote command, Cloudflare or Vercel
  * resource. Everything else (hosts, database, rollout, edge) comes with the first full deploy
  * by the workflow, on the runner.
  */
@@ -64,33 +65,58 @@ export function firstDeployTargets(resources: readonly PlannedResource[]): strin
 }
 
 /**
- * A URN as the engine writes it. The engine leaves the root stack's type out of the type chain
- * of its direct children (`urn:pulumi:<stack>::<project>::pakashop:platform:Platform::<name>`,
- * the form `pulumi stack --show-urns` prints); the SDK's mock monitor keeps it in
- * (`...::pulumi:pulumi:Stack$pakashop:platform:Platform::...`). Only the engine's form matches.
+ * The URN the engine gives each resource. Its type part is the whole chain of parent types
+ * down to the resource, without the root stack's type (`@pulumi/pulumi` resource.js
+ * `createUrn`: the parent's URN up to its name, then `$<type>`; "Don't prefix the stack type as
+ * a parent type"). The SDK's mock monitor shortens the chain to the immediate parent's type
+ * (runtime/mocks.js `newUrn`), so the planned URNs are rebuilt here from the parents.
  */
-export function engineUrn(urn: string): string {
-    return urn.replace(/::pulumi:pulumi:Stack\$/, "::");
+export function engineUrns(resources: readonly PlannedResource[]): Map<string, string> {
+    const byUrn = new Map(resources.map((r) => [r.urn, r]));
+    const qualified = new Map<string, string>();
+    const qualifiedType = (r: PlannedResource): string => {
+        const known = qualified.get(r.urn);
+        if (known) return known;
+        const parent = r.parent ? byUrn.get(r.parent) : undefined;
+        const type = !parent || parent.type === "pulumi:pulumi:Stack" ? r.type : `${qualifiedType(parent)}$${r.type}`;
+        qualified.set(r.urn, type);
+        return type;
+    };
+    return new Map(resources.map((r) => {
+        const prefix = /^urn:pulumi:[^:]+::[^:]+::/.exec(r.urn);
+        if (!prefix) throw new Error(`first-deploy: not a URN: ${r.urn}`);
+        return [r.urn, `${prefix[0]}${qualifiedType(r)}::${r.name}`];
+    }));
 }
 
 /** The command line (URNs hold `$` and `::`: print them single-quoted). */
-export function firstDeployCommand(stack: string, targets: readonly string[]): string[] {
-    return ["pulumi", "up", "--stack", stack, ...targets.flatMap((urn) => ["--target", engineUrn(urn)])];
+export function firstDeployCommand(stack: string, targets: readonly string[], resources: readonly PlannedResource[]): string[] {
+    const urns = engineUrns(resources);
+    return ["pulumi", "up", "--stack", stack, ...targets.flatMap((urn) => ["--target", urns.get(urn) ?? urn])];
 }
 
+/** The outputs a first deploy leaves (index.ts, `deployFoundation`). */
+export const FOUNDATION_OUTPUTS: readonly string[] = ["branch", "deployRoleArn", "instanceConnectEndpointId", "readOnlyRoleArn", "runnerProjectName", "vpcId"];
+
 /**
- * Stops unless the stack is new: a stack with outputs has had a deploy, and its first-deploy
- * targets would already exist. (`pulumi stack output --json` prints `{}` for a stack that has
- * none.)
+ * Why a stack must not get a first deploy, or undefined. A stack whose outputs go beyond the
+ * foundation's has had a full deploy. Foundation outputs alone are allowed: a first deploy that
+ * failed half-way keeps what it registered (Pulumi records the outputs of a failed update), and
+ * the same command must be able to finish it.
  */
+export function deployedStackProblem(stack: string, outputs: Record<string, unknown>): string | undefined {
+    const beyond = Object.keys(outputs).filter((key) => !FOUNDATION_OUTPUTS.includes(key)).sort();
+    return beyond.length === 0 ? undefined
+        : `stack ${stack} has had a full deploy (it has outputs ${beyond.join(", ")}); a first deploy there would only shrink what the program manages, so its deploys run from the deploy workflow`;
+}
+
+/** Reads the stack's outputs with the Pulumi CLI and stops if {@link deployedStackProblem} says so. */
 function refuseDeployedStack(stack: string): void {
     const result = spawnSync("pulumi", ["stack", "output", "--json", "--stack", stack], { encoding: "utf8" });
     if (result.error) throw new Error(`could not run pulumi (${result.error.message}); install the Pulumi CLI and run pulumi login`);
     if (result.status !== 0) throw new Error(`pulumi stack output --stack ${stack} failed: ${result.stderr.trim().split("\n").pop()} (create the stack first: pulumi stack init ${stack})`);
-    const outputs = JSON.parse(result.stdout || "{}") as Record<string, unknown>;
-    if (Object.keys(outputs).length > 0) {
-        throw new Error(`stack ${stack} has been deployed already (it has outputs: ${Object.keys(outputs).sort().join(", ")}); its deploys run from the deploy workflow, not first-deploy`);
-    }
+    const problem = deployedStackProblem(stack, JSON.parse(result.stdout || "{}") as Record<string, unknown>);
+    if (problem) throw new Error(problem);
 }
 
 interface Args { stack: string; run: boolean }
@@ -113,8 +139,9 @@ export function main(argv: string[]): Promise<number> {
     return runTool(argv, USAGE, parseArgs, async (args) => {
         // A preview of a new stack in first-deploy mode: nothing exists yet, no sources are packed.
         const plan = await runOffline(loadStackConfig(args.stack), { preview: true, firstDeploy: true });
-        const command = firstDeployCommand(args.stack, firstDeployTargets(plan.resources));
+        const command = firstDeployCommand(args.stack, firstDeployTargets(plan.resources), plan.resources);
         if (!args.run) {
+            process.stdout.write(`# Only for a stack without a full deploy (--run checks: pulumi stack output may show no key beyond ${FOUNDATION_OUTPUTS.join(", ")}).\n`);
             process.stdout.write(`${FIRST_DEPLOY_ENV}=${args.stack} ${command.map((part) => (part.startsWith("urn:") ? `'${part}'` : part)).join(" \\\n    ")}\n`);
             return 0;
         }
