@@ -1,6 +1,7 @@
 /**
  * The one error type for bad input. Every message names the setting, the bad value, the rule
- * it breaks and the fix, so an engineer can act on it without reading code.
+ * it breaks and the fix, so an engineer can act on it without reading code. `message` is one
+ * line (for logs and tests); the command-line tools print {@link settingErrorBlock}.
  */
 export class SettingError extends Error {
     /**
@@ -20,8 +21,18 @@ export class SettingError extends Error {
     }
 }
 
+/** The error as a short block: setting, value, why, fix. */
+export function settingErrorBlock(error: SettingError): string {
+    return [
+        `error: bad setting ${error.setting}`,
+        `  value: ${describeValue(error.value)}`,
+        `  why:   ${error.rule}`,
+        `  fix:   ${error.fix}`,
+    ].join("\n");
+}
+
 function describeValue(value: unknown): string {
     if (value === undefined) return "(not set)";
-    const text = JSON.stringify(value);
+    const text = JSON.stringify(value) ?? String(value);
     return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }

@@ -3,7 +3,8 @@
  * values are not logged as "secret read with get") and asks the runtime which were secret.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigSource, CONFIG_NAMESPACE } from "./settings";
+import { ConfigSource, CONFIG_NAMESPACE } from "./configReaders";
+import { isOfflinePlaceholder } from "./settingsSchema";
 
 // `isConfigSecret` is exported by the runtime's config module but not declared in its types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -20,5 +21,7 @@ export function pulumiConfigSource(): ConfigSource {
         keys: () => Object.keys(pulumi.runtime.allConfig())
             .filter((key) => key.startsWith(prefix))
             .map((key) => key.slice(prefix.length)),
+        allKeys: () => Object.keys(pulumi.runtime.allConfig()),
+        isPlaceholder: (key) => isOfflinePlaceholder(prefix + key, pulumi.runtime.getConfig(prefix + key)),
     };
 }

@@ -7,6 +7,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
+import { SettingError } from "./errors";
 
 /** A stack file merged over the project's defaults, values as written (not yet strings). */
 export interface StackFile {
@@ -18,13 +19,37 @@ export interface StackFile {
     readonly setKeys: readonly string[];
 }
 
-/** Parses a YAML file; a syntax error names the file and its first line only. */
+/**
+ * Parses a YAML file; a syntax error names the file and its first line only. A key set twice in
+ * one map is refused (readers disagree which one wins), and a number written in any spelling
+ * but plain decimal (`0x400`, `1e3`, `12.0`, `010`, `+5`) is kept as the text written, so the
+ * settings schema refuses it instead of reading whatever YAML made of it.
+ */
 function parseYamlFile(file: string): unknown {
-    try {
-        return YAML.parse(fs.readFileSync(file, "utf8"));
-    } catch (error) {
-        throw new Error(`${path.basename(file)}: ${(error as Error).message.split("\n")[0]}`);
-    }
+    const text = fs.readFileSync(file, "utf8");
+    const doc = YAML.parseDocument(text, { uniqueKeys: false });
+    if (doc.errors.length > 0) throw new Error(`${path.basename(file)}: ${doc.errors[0].message.split("\n")[0]}`);
+    const lineOf = (node: { range?: [number, number, number] | null }) => (node.range ? text.slice(0, node.range[0]).split("\n").length : 0);
+    YAML.visit(doc, {
+        Map(_key, map) {
+            const seen = new Map<string, YAML.Pair<unknown, unknown>>();
+            for (const pair of map.items) {
+                const name = String(YAML.isScalar(pair.key) ? pair.key.value : pair.key);
+                const first = seen.get(name);
+                if (first) {
+                    const secret = [first.value, pair.value].some((v) => YAML.isMap(v) && v.has("secure"));
+                    throw new SettingError(name, secret ? "[secret]" : (YAML.isNode(pair.value) ? pair.value.toJSON() : pair.value),
+                        `is set twice in ${path.basename(file)} (lines ${lineOf(first.key as YAML.Scalar)} and ${lineOf(pair.key as YAML.Scalar)}); YAML readers disagree which one wins`,
+                        "keep one of them and delete the other");
+                }
+                seen.set(name, pair);
+            }
+        },
+        Scalar(_key, node) {
+            if (typeof node.value === "number" && typeof node.source === "string" && node.source !== String(node.value)) node.value = node.source;
+        },
+    });
+    return doc.toJS();
 }
 
 /** The stack's file over the project's defaults, or undefined when `Pulumi.<stack>.yaml` does not exist. */

@@ -100,7 +100,10 @@ export function resourcePolicy<C extends object>(rule: ResourceRule<C>): Resourc
         ...metadata(rule),
         validateResource: (args, reportViolation) => {
             if (!rule.types.includes(args.type)) return;
-            judge((reads) => rule.check(args.props, args.getConfig<C>(), args, reads), (messages) => report(messages, reportViolation));
+            // Every message names the resource it is about (the violation's URN does too, but
+            // not every output format shows it).
+            judge((reads) => rule.check(args.props, args.getConfig<C>(), args, reads),
+                (messages) => report([messages ?? []].flat().map((m) => `${args.name}: ${m}`), reportViolation));
         },
     };
 }

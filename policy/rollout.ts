@@ -9,6 +9,23 @@ import { nameOf, ofType, Props, resourcePolicy, stackPolicy } from "./policyKit"
 
 const REMOTE = "command:remote:Command";
 
+/**
+ * Why a host key line is not an Ed25519 public key, or nothing: `ssh-ed25519 <base64>
+ * [comment]` whose base64 decodes to the wire blob (RFC 8709 section 4): string "ssh-ed25519",
+ * then a 32-byte string, nothing after.
+ */
+export function hostKeyProblem(line: unknown): string | undefined {
+    const match = /^ssh-ed25519 ([A-Za-z0-9+/]+={0,2})(?: [^\r\n]*)?\s*$/.exec(String(line));
+    if (!match) return "is not an ssh-ed25519 key line";
+    const blob = Buffer.from(match[1], "base64");
+    if (blob.toString("base64").replace(/=+$/, "") !== match[1].replace(/=+$/, "")) return "is not valid base64";
+    const type = "ssh-ed25519";
+    if (blob.length !== 4 + type.length + 4 + 32) return `decodes to ${blob.length} bytes, not the 51 of an Ed25519 key`;
+    if (blob.readUInt32BE(0) !== type.length || blob.subarray(4, 4 + type.length).toString("latin1") !== type) return "does not decode to an ssh-ed25519 key blob";
+    if (blob.readUInt32BE(4 + type.length) !== 32) return "does not hold a 32-byte Ed25519 key";
+    return undefined;
+}
+
 /** The service a deploy step deploys, from its name `<rollout>-<service>-deploy`. */
 function serviceOf(step: PolicyResource): string | undefined {
     const name = nameOf(step.urn);
@@ -18,7 +35,7 @@ function serviceOf(step: PolicyResource): string | undefined {
 export const rolloutPolicies = [
     resourcePolicy({
         name: "command-remote-enforce-host-key",
-        description: "Checks that every remote command pins the host key of its host (and of any jump host it goes through).",
+        description: "Checks that every remote command pins the host key of its host (and of any jump host it goes through), as a key that parses: ssh-ed25519 with a 51-byte Ed25519 blob.",
         severity: "critical",
         remediationSteps: "Set connection.hostKey (and connection.proxy.hostKey, should a step ever go through a jump host) to the key the host printed "
             + "to its console at first boot, as its host-key step read it (components/hostKey.ts).",
@@ -29,8 +46,15 @@ export const rolloutPolicies = [
         types: [REMOTE, "command:remote:CopyToRemote"],
         check: (p) => {
             const problems: string[] = [];
-            if (!p.connection?.hostKey) problems.push(`connection to ${p.connection?.host} has no hostKey; pin the host's key.`);
-            if (p.connection?.proxy && !p.connection.proxy.hostKey) problems.push(`jump host ${p.connection.proxy.host} has no hostKey; pin it.`);
+            const judge = (key: unknown, host: unknown, what: string) => {
+                if (!key) problems.push(`${what} ${host} has no hostKey; pin the host's key.`);
+                else {
+                    const why = hostKeyProblem(key);
+                    if (why) problems.push(`${what} ${host} has hostKey ${JSON.stringify(String(key).slice(0, 40))}, which ${why}; pin the "ssh-ed25519 AAAA..." line the host printed.`);
+                }
+            };
+            judge(p.connection?.hostKey, p.connection?.host, "connection to");
+            if (p.connection?.proxy) judge(p.connection.proxy.hostKey, p.connection.proxy.host, "jump host");
             return problems;
         },
     }),

@@ -32,4 +32,17 @@ export const vercelPolicies = [
                 : `vercelAuthentication.deploymentType is ${JSON.stringify(mode)}; set it to "${VERCEL_DEPLOYMENT_TYPE.standardProtectionNew}".`;
         },
     }),
+    resourcePolicy({
+        name: "vercel-project-enable-fork-protection",
+        description: "Checks that the project requires a team member's authorization before deploying a pull request from a fork (gitForkProtection true).",
+        severity: "high",
+        // Input `gitForkProtection` (@pulumiverse/vercel Project, project.d.ts), the Terraform
+        // provider's `git_fork_protection`: schema.BoolAttribute{Optional, Computed, Default:
+        // booldefault.StaticBool(true)} (vercel/terraform-provider-vercel, resource_project.go).
+        // The policy asks for it explicitly: a default can change, and `false` turns it off.
+        remediationSteps: "Set gitForkProtection: true on the vercel.Project (components/frontend.ts).",
+        types: [PROJECT],
+        check: (p) => (p.gitForkProtection === true ? undefined
+            : `gitForkProtection is ${JSON.stringify(p.gitForkProtection)}; set it to true so fork pull requests with access to the project's environment variables need a team member's authorization.`),
+    }),
 ];

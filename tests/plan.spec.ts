@@ -28,7 +28,7 @@ describe("npm run plan", function () {
         assert.equal(doc.stack, "production");
         assert.equal(doc.resources.length, 128);
         for (const r of doc.resources) {
-            assert.deepEqual(Object.keys(r), ["urn", "type", "name", "parent", "dependsOn", "inputs"]);
+            assert.deepEqual(Object.keys(r), ["urn", "type", "name", "custom", "parent", "dependsOn", "inputs"]);
             assert.match(r.urn, /^urn:pulumi:production::pakashop-infra::\S+::\S+$/);
             assert.ok(Array.isArray(r.dependsOn) && r.dependsOn.every((u: string) => doc.resources.some((x: { urn: string }) => x.urn === u)));
         }

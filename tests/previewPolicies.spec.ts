@@ -135,8 +135,15 @@ describe("offline preview: the plan judges like `pulumi preview` of a new stack"
         const others = violations.filter((v) => v.policy !== "pakashop-rollout-enforce-branch");
         const steps = preview.resources.filter((r) => REMOTE_TYPES.includes(r.type));
         assert.ok(steps.length >= 40, `${steps.length} remote steps`);
+        // The trust policies name the OIDC provider's ARN, which this stack creates: unknown. The
+        // S3 settings name their bucket by its id, drawn on create: which bucket each applies to is
+        // unknown offline (the engine also gives policies property dependencies, which tie them).
+        const roles = ["pakashop:ci:GithubAccess$aws:iam/role:Role::pakashop-production-ci-deploy", "pakashop:ci:GithubAccess$aws:iam/role:Role::pakashop-production-ci-read-only",
+            "pakashop:backups:Backups$aws:iam/role:Role::pakashop-production-backups-writer"].map((u) => `urn:pulumi:production::pakashop-infra::${u}`);
+        const s3 = ["aws-s3-bucket-missing-public-access-block", "aws-s3-bucket-enable-versioning", "aws-s3-bucket-enable-encryption", "aws-s3-bucket-enforce-tls", "aws-s3-bucket-configure-lifecycle"];
         assert.deepEqual(others.map((v) => [v.policy, v.enforcementLevel, v.urn, v.message]), [
-            ["aws-s3-bucket-enforce-tls", "advisory", "", cantRun("aws-s3-bucket-enforce-tls", "policy")],
+            ...roles.map((urn) => ["aws-iam-role-enforce-github-oidc-subject", "advisory", urn, cantRun("aws-iam-role-enforce-github-oidc-subject", "assumeRolePolicy")]),
+            ...s3.map((policy) => [policy, "advisory", "", cantRun(policy, "bucket")]),
             ...steps.map((s) => ["command-remote-enforce-host-key", "advisory", s.urn, cantRun("command-remote-enforce-host-key", "connection")]),
         ]);
     });
@@ -155,9 +162,12 @@ describe("offline preview: the plan judges like `pulumi preview` of a new stack"
             assert.deepEqual(byPolicy(missing, "aws-s3-bucket-enforce-tls"), [["mandatory", `bucket ${BUCKET} has no policy denying requests without TLS; add one.`]]);
             assert.equal(exitCodeFor(missing), 5);
             // Known (a preview of the existing stack): the statement itself is judged.
-            const allowAll = await brokenVerdict((r) => (find(r, "-backups-tls-only").inputs.policy = JSON.stringify({
-                Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: `arn:aws:s3:::${BUCKET}/*` }],
-            })));
+            // (and the bucket it names known: in a new stack's preview it is the bucket's unknown id)
+            const allowAll = await brokenVerdict((r) => {
+                const policy = find(r, "-backups-tls-only").inputs;
+                policy.bucket = "pakashop-production-backups-20260101000000000000000001";
+                policy.policy = JSON.stringify({ Version: "2012-10-17", Statement: [{ Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: `arn:aws:s3:::${BUCKET}/*` }] });
+            });
             assert.deepEqual(byPolicy(allowAll, "aws-s3-bucket-enforce-tls"), [["mandatory", `bucket ${BUCKET} has no policy denying requests without TLS; add one.`]]);
             assert.equal(exitCodeFor(allowAll), 5);
         });
@@ -169,7 +179,7 @@ describe("offline preview: the plan judges like `pulumi preview` of a new stack"
                 step.inputs.logging = "stdoutAndStderr";
             });
             assert.deepEqual(byPolicy(violations, "command-remote-disable-secret-logging"),
-                [["mandatory", 'logging is "stdoutAndStderr" on a command fed secrets on stdin; set it to "stderr" or "none".']]);
+                [["mandatory", 'pakashop-production-rollout-config-deploy: logging is "stdoutAndStderr" on a command fed secrets on stdin; set it to "stderr" or "none".']]);
             assert.equal(exitCodeFor(violations), 5);
         });
 
@@ -179,7 +189,7 @@ describe("offline preview: the plan judges like `pulumi preview` of a new stack"
                 assert.ok(isUnknownValue(database.finalSnapshotIdentifier), "the final snapshot's name is generated on create");
                 database.skipFinalSnapshot = true;
             });
-            assert.deepEqual(byPolicy(violations, "aws-rds-instance-enable-final-snapshot"), [["mandatory", "skipFinalSnapshot is true; take a final snapshot."]]);
+            assert.deepEqual(byPolicy(violations, "aws-rds-instance-enable-final-snapshot"), [["mandatory", "pakashop-production-database-instance: skipFinalSnapshot is true; take a final snapshot."]]);
             assert.equal(exitCodeFor(violations), 5);
         });
 

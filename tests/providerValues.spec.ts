@@ -188,7 +188,8 @@ describe("vercel-project-enable-preview-protection judges the provider's spellin
 
     for (const mode of ["none", "standardProtectionNew", "allDeployments"]) {
         it(`"${mode}" violates (${mode === "none" ? "previews unprotected" : "the SDK doc's camelCase, which the provider rejects"})`, async () => {
-            assert.deepEqual(await violationsWith(mode), [`vercelAuthentication.deploymentType is "${mode}"; set it to "standard_protection_new".`]);
+            // Resource policies' messages start with the resource's name (policy/policyKit.ts).
+            assert.deepEqual(await violationsWith(mode), [`pakashop-production-frontend-project: vercelAuthentication.deploymentType is "${mode}"; set it to "standard_protection_new".`]);
         });
     }
 });

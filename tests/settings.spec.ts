@@ -2,11 +2,12 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { SettingError } from "../components/errors";
+import { SettingError, settingErrorBlock } from "../components/errors";
 import { readSettings, SETTING_KEYS, STACK_BRANCHES } from "../components/settings";
 import { runOffline } from "../tools/offlineRun";
-import { loadStackConfig, REPO_ROOT } from "../tools/stackConfig";
+import { loadStackConfig, REPO_ROOT, StackConfig } from "../tools/stackConfig";
 import { configSource } from "./helpers";
+import { ecdsaPublicLine, ed25519Key, encryptedPem, openSshEd25519, rsaKey } from "./support/sshTestKeys";
 
 const NS = "pakashop-infra";
 const OTHER_REVISION = "0123456789abcdef0123456789abcdef01234567";
@@ -14,26 +15,163 @@ const OTHER_REVISION = "0123456789abcdef0123456789abcdef01234567";
 const RETIRED_DEPLOY_CIDRS = /is no longer a setting: SSH is admitted only from the stack's in-VPC deploy runner and its EC2 Instance Connect Endpoint \(no address outside the VPC reaches port 22\)\. Fix: remove pakashop-infra:deployCidrs from Pulumi\.<stack>\.yaml/;
 const CONNECTION_RULE = /must be the ARN of an AWS CodeConnections connection \(arn:aws:codeconnections:<region>:<account>:connection\/<id>\).*Fix: create the GitHub connection once in the console/;
 
-function settingsFor(stack: string, overrides: Record<string, unknown> = {}) {
-    return readSettings(configSource(loadStackConfig(stack, overrides)), stack);
+/**
+ * The stack's config with `overrides` (stack-file form) and `secrets`: values a secrets provider
+ * would have decrypted (full keys to plain values; secret, and not offline placeholders).
+ */
+export function withSecrets(stack: string, overrides: Record<string, unknown> = {}, secrets: Record<string, string> = {}): StackConfig {
+    const base = loadStackConfig(stack, overrides);
+    return {
+        ...base,
+        config: { ...base.config, ...secrets },
+        secretKeys: [...new Set([...base.secretKeys, ...Object.keys(secrets)])],
+        placeholderSecrets: base.placeholderSecrets.filter((k) => !(k in secrets)),
+    };
 }
+
+function settingsFor(stack: string, overrides: Record<string, unknown> = {}, secrets: Record<string, string> = {}) {
+    return readSettings(configSource(withSecrets(stack, overrides, secrets)), stack);
+}
+
+const KEY = ed25519Key("deploy@test");
+const OTHER_KEY = ed25519Key("other@test");
+const RSA_2048 = rsaKey(2048);
+const PUBLIC = `${NS}:deployPublicKey`;
+const PRIVATE = `${NS}:deployPrivateKey`;
+/** A real (non-placeholder) key pair: the pair check and the production placeholder rules apply. */
+const PAIR = { overrides: { [PUBLIC]: KEY.publicLine }, secrets: { [PRIVATE]: KEY.pem } };
+const TOKEN = "ghp_0123456789abcdefTOKEN";
+
+/** A bad value of one setting: [what, stack file override, value shown, rule]. */
+type Case = [what: string, key: string, value: unknown, shown: string, rule: RegExp, stack?: string];
+const cases = (list: Case[]) => list.map(([what, key, value, shownValue, rule, stack]) => ({
+    what, stack, overrides: { [`${NS}:${key}`]: value }, value: shownValue, rule,
+    // A bad item of a list is named by its index, as pulumi config set --path writes it.
+    setting: `${NS}:${key}${key === "runnerGithubActorIds" && Array.isArray(value) && value.length > 0 ? "[0]" : ""}`,
+}));
+
+/** Strict parsing (issue 11): each spelling its own configuration and message. */
+const NEW_BAD = [
+    ...cases([
+        // integers are integers
+        ["an integer in hexadecimal", "rootVolumeSizeGiB", "0x400", "0x400", /not hexadecimal/],
+        ["an integer in exponent notation", "rootVolumeSizeGiB", "1e3", "1e3", /not in exponent notation/],
+        ["an integer with a decimal point", "rootVolumeSizeGiB", "12.0", "12.0", /without a decimal point/],
+        ["an integer with a leading space", "rootVolumeSizeGiB", " 40", '" 40"', /without surrounding spaces/],
+        ["an integer with a leading zero", "rootVolumeSizeGiB", "040", "040", /without leading zeros/],
+        ["an integer with a plus sign", "rootVolumeSizeGiB", "+40", "+40", /decimal digits/],
+        ["a negative integer", "healthTimeoutSeconds", "-90", "-90", /decimal digits/],
+        ["an integer as a word", "healthTimeoutSeconds", "ninety", "ninety", /decimal digits/],
+        ["a root volume too large", "rootVolumeSizeGiB", 2048, "2048", /must be from 20 to 1024/],
+        ["a health timeout too long", "healthTimeoutSeconds", 601, "601", /must be from 5 to 600/],
+        ["four availability zones", "availabilityZoneCount", 4, "4", /must be from 2 to 3/],
+        ["a search volume below 10 GiB", "searchVolumeSizeGiB", 5, "5", /must be from 10 to 16384/],
+        ["pre-deploy dumps kept one day", "preDeployBackupRetentionDays", 1, "1", /must be from 7 to 3650/],
+        ["database storage below 20 GiB", "databaseStorageGiB", 10, "10", /must be from 20 to 65536/],
+        ["Redis memory in hexadecimal", "redisMaxMemoryMb", "0x400", "0x400", /not hexadecimal/],
+        // booleans
+        ["a boolean as True", "natGatewayPerZone", "True", "True", /true or false/],
+        ["a boolean as 1", "databaseMultiAz", "1", "1", /true or false/],
+        // vpcCidr canonical
+        ["a VPC range with leading zeros (octal-looking)", "vpcCidr", "010.010.0.0/16", "010.010.0.0/16", /leading zeros.*Fix: write 10\.10\.0\.0\/16/],
+        ["a VPC prefix with a leading zero", "vpcCidr", "10.20.0.0/016", "10.20.0.0/016", /leading zeros/],
+        ["a VPC range with host bits set", "vpcCidr", "10.20.0.1/16", "10.20.0.1/16", /host bits.*Fix: write 10\.20\.0\.0\/16/],
+        ["a VPC range without prefix", "vpcCidr", "10.20.0.0", "10.20.0.0", /not an IPv4 CIDR/],
+        ["a VPC range with an octet above 255", "vpcCidr", "10.300.0.0/16", "10.300.0.0/16", /not a valid CIDR/],
+        ["a VPC range just past 172.16/12", "vpcCidr", "172.32.0.0/16", "172.32.0.0/16", /private IPv4 range/],
+        ["a VPC range in carrier-grade NAT space", "vpcCidr", "100.64.0.0/16", "100.64.0.0/16", /private IPv4 range/],
+        ["a VPC range as a /8", "vpcCidr", "10.0.0.0/8", "10.0.0.0/8", /\/16 to \/20/],
+        ["an IPv6 VPC range", "vpcCidr", "fd00::/48", "fd00::/48", /not an IPv4 CIDR/],
+        // hostnames
+        ["a hostname with a trailing dot", "frontendHostname", "staging.pakashop.store.", "staging.pakashop.store.", /must not end with a dot.*Fix: write staging\.pakashop\.store/],
+        ["a hostname in upper case", "frontendHostname", "Staging.pakashop.store", "Staging.pakashop.store", /must be lower case/],
+        ["a hostname with a non-ASCII letter", "apiHostname", "api-stäging.pakashop.store", "api-stäging.pakashop.store", /must be ASCII.*xn--/],
+        ["a hostname with an underscore", "apiHostname", "api_staging.pakashop.store", "api_staging.pakashop.store", /only lower-case letters, digits/],
+        ["a hostname label starting with '-'", "apiHostname", "-api-staging.pakashop.store", "-api-staging.pakashop.store", /every label/],
+        ["a hostname with an empty label", "apiHostname", "api-staging..pakashop.store", "api-staging..pakashop.store", /every label/],
+        ["a zone with a trailing dot", "zoneName", "pakashop.store.", "pakashop.store.", /must not end with a dot/],
+        ["a zone in upper case", "zoneName", "PAKASHOP.store", "PAKASHOP.store", /must be lower case/],
+        ["a zone of one label", "zoneName", "localhost", "localhost", /at least two labels/],
+        // instance types and architecture
+        ["a Graviton 1 backend (a1: arm64 without the g)", "instanceType", "a1.large", "a1.large", /a1 is Graviton 1/],
+        ["a mac backend", "instanceType", "mac2.metal", "mac2.metal", /macOS/],
+        ["a Graviton 1 search host", "searchInstanceType", "a1.xlarge", "a1.xlarge", /a1 is Graviton 1/],
+        ["a Redis type whose memory is unknown", "redisInstanceType", "x2gd.large", "x2gd.large", /memory the program knows/],
+        ["a Redis type with a size its family lacks", "redisInstanceType", "m6i.medium", "m6i.medium", /memory the program knows/],
+        ["an RDS class without db. prefix", "databaseInstanceClass", "t4g.micro", "t4g.micro", /RDS instance class/],
+        // other strings
+        ["a workflow repository with a path", "workflowRepository", "pakashop/pakashop-infra/tree", "pakashop/pakashop-infra/tree", /owner\/name/],
+        ["a Vercel project in upper case", "vercelProjectName", "Pakashop", "Pakashop", /Vercel project name/],
+        ["an ssh user in upper case", "sshUser", "Admin", "Admin", /Linux user name/],
+        ["an upper-case revision", "revision", "4F1C2D8E9A7B6C5D4E3F2A1B0C9D8E7F6A5B4C3D", "4F1C2D8E9A7B6C5D4E3F2A1B0C9D8E7F6A5B4C3D", /lower-case git commit/],
+        // credentials in URLs, file://
+        ["a token inside a URL", "githubRepository", `https://x-access-token:${TOKEN}@github.com/pakashop/pakashop`, "https://[credentials]@github.com", /credentials inside a URL/],
+        ["a user inside a URL", "meilisearchVersion", "https://deploy@example.com/v1.7.6", "https://[credentials]@example.com", /credentials inside a URL/],
+        ["a file:// URL in staging", "githubRepository", "file:///srv/pakashop", "file:///srv/pakashop", /file:\/\/ URL, allowed only in test stacks/],
+        ["a file:// URL in production", "workflowRepository", "file:///srv/infra", "file:///srv/infra", /not in stack production/, "production"],
+        // runner ids
+        ["a runner id given as login", "runnerGithubActorIds", ["octocat"], "octocat", /numeric id/],
+        ["a runner id as text digits", "runnerGithubActorIds", ["583231"], '"583231"', /an integer, not a login or text/],
+        ["a fractional runner id", "runnerGithubActorIds", [1.5], "1.5", /numeric id/],
+        ["a negative runner id", "runnerGithubActorIds", [-1], "-1", /numeric id/],
+        ["no runner ids", "runnerGithubActorIds", [], "[]", /at least one/],
+        ["runner ids as one number, not a list", "runnerGithubActorIds", 583231, "583231", /at least one/],
+        ["services as a list", "services", ["search"], "search", /map from service id/],
+        ["services as text", "services", "search=abc", "search=abc", /not valid structured config/],
+        ["a secret-stored setting that is invalid shows no value", "sshUser", { secure: "v1:c2VjcmV0" }, "[secret]", /Linux user name/],
+        ["an unknown setting stored encrypted shows no value", "deployKey", { secure: "v1:c2VjcmV0" }, "[secret]", /not a setting of this program/],
+        ["repositoryUrl (retired) with a token", "repositoryUrl", `https://${TOKEN}@github.com/pakashop/pakashop`, "[credentials]@github.com", /no longer a setting/],
+        ["a near-miss setting name", "instanceTyp", "t3.large", "t3.large", /did you mean pakashop-infra:instanceType/],
+    ]),
+    // object-prototype names as service ids or fields
+    ...["toString", "__proto__", "constructor", "hasOwnProperty"].map((id) => ({
+        what: `a service override named ${id}`, overrides: { [`${NS}:services`]: JSON.parse(`{"${id}": {"port": 3999}}`) },
+        setting: `${NS}:services.${id}`, value: id, rule: /object-prototype name/,
+    })),
+    { what: "an override field named constructor", overrides: { [`${NS}:services`]: { search: JSON.parse('{"constructor": "x"}') } }, setting: `${NS}:services.search.constructor`, value: "constructor", rule: /object-prototype name/ },
+    { what: "a fractional port", overrides: { [`${NS}:services`]: { search: { port: 3005.5 } } }, setting: `${NS}:services.search.port`, value: "3005.5", rule: /integer port/ },
+    { what: "a health path as file URL", overrides: { [`${NS}:services`]: { search: { healthPath: "file:///etc/passwd" } } }, setting: `${NS}:services.search.healthPath`, value: "file:///etc/passwd", rule: /allowed only in test stacks/ },
+    // keys outside the namespace that look like a typo of it
+    ...["pakashop-infr", "pakashop_infra", "Pakashop-Infra", "pakashopinfra", "pakashop-infraa", "pakshop-infra"].map((ns) => ({
+        what: `a setting in the misspelt namespace ${ns}`, overrides: { [`${ns}:branch`]: "main" }, setting: `${ns}:branch`, value: "[not read]", rule: /looks like a misspelling of it.*Fix: rename it to pakashop-infra:branch/,
+    })),
+    // SSH keys: type, size, passphrase, pair
+    { what: "an ECDSA deploy key", overrides: { [PUBLIC]: ecdsaPublicLine() }, setting: PUBLIC, value: "ecdsa-sha2-nistp256", rule: /ssh-ed25519 or RSA of at least 3072 bits/ },
+    { what: "an RSA deploy key of 2048 bits", overrides: { [PUBLIC]: RSA_2048.publicLine }, setting: PUBLIC, value: "ssh-rsa", rule: /RSA key of 2048 bits/ },
+    { what: "a public key line whose type lies", overrides: { [PUBLIC]: KEY.publicLine.replace(/^ssh-ed25519/, "ssh-rsa") }, setting: PUBLIC, value: "ssh-rsa", rule: /says ssh-rsa but holds a ssh-ed25519 key/ },
+    { what: "a public key with truncated base64", overrides: { [PUBLIC]: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA" }, setting: PUBLIC, value: "ssh-ed25519 AAAA", rule: /truncated|public key/ },
+    { what: "a private key that is not a key", overrides: PAIR.overrides, secrets: { [PRIVATE]: "-----BEGIN OPENSSH PRIVATE KEY-----\nbm90IGEga2V5\n-----END OPENSSH PRIVATE KEY-----\n" }, setting: PRIVATE, value: "[secret]", rule: /not a valid private key/ },
+    { what: "a private key that is free text", overrides: PAIR.overrides, secrets: { [PRIVATE]: "hunter2" }, setting: PRIVATE, value: "[secret]", rule: /not a PEM or OpenSSH private key/ },
+    { what: "a PEM private key with a passphrase", overrides: PAIR.overrides, secrets: { [PRIVATE]: encryptedPem(KEY) }, setting: PRIVATE, value: "[secret]", rule: /passphrase.*Fix: remove it \(ssh-keygen -p/ },
+    { what: "an OpenSSH private key with a passphrase", overrides: PAIR.overrides, secrets: { [PRIVATE]: openSshEd25519(KEY, { cipher: "aes256-ctr" }) }, setting: PRIVATE, value: "[secret]", rule: /passphrase \(cipher aes256-ctr\)/ },
+    { what: "an OpenSSH private key whose seed is not its public key's", overrides: PAIR.overrides, secrets: { [PRIVATE]: openSshEd25519(KEY, { corruptSeed: true }) }, setting: PRIVATE, value: "[secret]", rule: /seed does not derive/ },
+    { what: "a PEM private key of another pair", overrides: PAIR.overrides, secrets: { [PRIVATE]: OTHER_KEY.pem }, setting: PRIVATE, value: "[secret]", rule: /not the private half of deployPublicKey/ },
+    { what: "an OpenSSH private key of another pair", overrides: PAIR.overrides, secrets: { [PRIVATE]: openSshEd25519(OTHER_KEY) }, setting: PRIVATE, value: "[secret]", rule: /not the private half/ },
+    { what: "an RSA private key for an ed25519 public key", overrides: PAIR.overrides, secrets: { [PRIVATE]: RSA_2048.pem }, setting: PRIVATE, value: "[secret]", rule: /not the private half/ },
+    // Redis memory against the instance
+    { what: "Redis maxmemory above 75% of t3.small", overrides: { [`${NS}:redisMaxMemoryMb`]: 2048 }, setting: `${NS}:redisMaxMemoryMb`, value: "2048", rule: /t3\.small \(2048 MiB\).*at most 1536.*Fix: set it to 1536 or less/ },
+    { what: "production Redis maxmemory above r6i.large", stack: "production", overrides: { [`${NS}:redisMaxMemoryMb`]: 16384 }, setting: `${NS}:redisMaxMemoryMb`, value: "16384", rule: /r6i\.large \(16384 MiB\)/ },
+    { what: "Redis shrunk below its maxmemory", overrides: { [`${NS}:redisInstanceType`]: "t3.micro" }, setting: `${NS}:redisMaxMemoryMb`, value: "1024", rule: /t3\.micro \(1024 MiB\).*at most 768/ },
+    // placeholders in production (a run with real secrets, i.e. not an offline plan)
+    { what: "the all-zero checksum in a production deploy", stack: "production", overrides: PAIR.overrides, secrets: PAIR.secrets, setting: `${NS}:meilisearchSha256`, value: "0000000000", rule: /all-zero placeholder/ },
+];
 
 /**
  * Bad configurations: each names the setting it must report, the value the message must
  * repeat, and the rule. Every message must also carry a fix.
  */
-const BAD: { what: string; stack?: string; overrides: Record<string, unknown>; setting: string; value: string; rule: RegExp }[] = [
+const BAD: { what: string; stack?: string; overrides: Record<string, unknown>; secrets?: Record<string, string>; setting: string; value: string; rule: RegExp }[] = [
     { what: "production deploying main", stack: "production", overrides: { [`${NS}:branch`]: "main" }, setting: `${NS}:branch`, value: '"main"', rule: /stack production deploys branch production/ },
     { what: "staging deploying production", overrides: { [`${NS}:branch`]: "production" }, setting: `${NS}:branch`, value: '"production"', rule: /stack staging deploys branch main/ },
     { what: "a branch name git refuses", overrides: { [`${NS}:branch`]: "main..x" }, setting: `${NS}:branch`, value: "main..x", rule: /not a valid git branch name/ },
-    { what: "a missing revision", overrides: { [`${NS}:revision`]: undefined }, setting: `${NS}:revision`, value: "(not set)", rule: /full 40-character/ },
+    { what: "a missing revision", overrides: { [`${NS}:revision`]: undefined }, setting: `${NS}:revision`, value: "(not set)", rule: /is required.*Fix: pulumi config set pakashop-infra:revision/ },
     { what: "a short revision", overrides: { [`${NS}:revision`]: "4f1c2d8" }, setting: `${NS}:revision`, value: "4f1c2d8", rule: /full 40-character/ },
     { what: "a branch name as revision", overrides: { [`${NS}:revision`]: "HEAD" }, setting: `${NS}:revision`, value: "HEAD", rule: /full 40-character/ },
     { what: "an unknown service", overrides: { [`${NS}:services`]: { serach: { revision: OTHER_REVISION } } }, setting: `${NS}:services.serach`, value: OTHER_REVISION, rule: /not a service of the catalog/ },
     { what: "an unknown override field", overrides: { [`${NS}:services`]: { search: { language: "rust" } } }, setting: `${NS}:services.search.language`, value: "rust", rule: /not a field a stack may override/ },
     { what: "a bad service revision", overrides: { [`${NS}:services`]: { search: { revision: "main" } } }, setting: `${NS}:services.search.revision`, value: "main", rule: /full 40-character/ },
     { what: "a duplicate port", overrides: { [`${NS}:services`]: { search: { port: 3006 } } }, setting: `${NS}:services.fraud.port`, value: "3006", rule: /also used by search/ },
-    { what: "a port as text", overrides: { [`${NS}:services`]: { search: { port: "3005" } } }, setting: `${NS}:services.search.port`, value: '"3005"', rule: /must be a number/ },
+    { what: "a port as text", overrides: { [`${NS}:services`]: { search: { port: "3005" } } }, setting: `${NS}:services.search.port`, value: '"3005"', rule: /must be an integer port number/ },
     { what: "an unknown tier", overrides: { [`${NS}:services`]: { search: { tier: "edge" } } }, setting: `${NS}:services.search.tier`, value: "edge", rule: /must be one of config, gateway, core, supporting/ },
     // deployCidrs is retired (issue 10): SSH comes from the in-VPC runner and the Instance
     // Connect Endpoint only. Any value of it, even the old valid ones, gets the reason and the fix.
@@ -62,14 +200,15 @@ const BAD: { what: string; stack?: string; overrides: Record<string, unknown>; s
     { what: "a missing deploy private key", overrides: { [`${NS}:deployPrivateKey`]: undefined }, setting: `${NS}:deployPrivateKey`, value: "(not set)", rule: /is required.*--secret/ },
     { what: "a private key in plain text", overrides: { [`${NS}:deployPrivateKey`]: "-----BEGIN OPENSSH PRIVATE KEY-----\nabc\n-----END OPENSSH PRIVATE KEY-----\n" }, setting: `${NS}:deployPrivateKey`, value: "[plain text]", rule: /stored encrypted/ },
     { what: "a bad instance type", overrides: { [`${NS}:instanceType`]: "t3-large" }, setting: `${NS}:instanceType`, value: "t3-large", rule: /must be an EC2 instance type/ },
-    { what: "a root volume too small", overrides: { [`${NS}:rootVolumeSizeGiB`]: 8 }, setting: `${NS}:rootVolumeSizeGiB`, value: "8", rule: /integer from 20 to 1024/ },
-    { what: "a fractional health timeout", overrides: { [`${NS}:healthTimeoutSeconds`]: 2.5 }, setting: `${NS}:healthTimeoutSeconds`, value: "2.5", rule: /integer from 5 to 600/ },
+    ...NEW_BAD,
+    { what: "a root volume too small", overrides: { [`${NS}:rootVolumeSizeGiB`]: 8 }, setting: `${NS}:rootVolumeSizeGiB`, value: "8", rule: /must be from 20 to 1024/ },
+    { what: "a fractional health timeout", overrides: { [`${NS}:healthTimeoutSeconds`]: 2.5 }, setting: `${NS}:healthTimeoutSeconds`, value: "2.5", rule: /without a decimal point/ },
     { what: "an ssh user with a space", overrides: { [`${NS}:sshUser`]: "ad min" }, setting: `${NS}:sshUser`, value: "ad min", rule: /Linux user name/ },
     { what: "a VPC range that is not CIDR", overrides: { [`${NS}:vpcCidr`]: "10.20.0.0/99" }, setting: `${NS}:vpcCidr`, value: "10.20.0.0/99", rule: /not a valid CIDR/ },
     { what: "a public VPC range", overrides: { [`${NS}:vpcCidr`]: "8.8.0.0/16" }, setting: `${NS}:vpcCidr`, value: "8.8.0.0/16", rule: /private IPv4 range/ },
     { what: "a VPC too small for its subnets", overrides: { [`${NS}:vpcCidr`]: "10.20.0.0/24" }, setting: `${NS}:vpcCidr`, value: "10.20.0.0/24", rule: /\/16 to \/20/ },
-    { what: "a single availability zone", overrides: { [`${NS}:availabilityZoneCount`]: 1 }, setting: `${NS}:availabilityZoneCount`, value: "1", rule: /integer from 2 to 3/ },
-    { what: "backups kept below the minimum", overrides: { [`${NS}:databaseBackupRetentionDays`]: 3 }, setting: `${NS}:databaseBackupRetentionDays`, value: "3", rule: /integer from 7 to 35/ },
+    { what: "a single availability zone", overrides: { [`${NS}:availabilityZoneCount`]: 1 }, setting: `${NS}:availabilityZoneCount`, value: "1", rule: /must be from 2 to 3/ },
+    { what: "backups kept below the minimum", overrides: { [`${NS}:databaseBackupRetentionDays`]: 3 }, setting: `${NS}:databaseBackupRetentionDays`, value: "3", rule: /must be from 7 to 35/ },
     { what: "production backups kept 14 days", stack: "production", overrides: { [`${NS}:databaseBackupRetentionDays`]: 14 }, setting: `${NS}:databaseBackupRetentionDays`, value: "14", rule: /at least 30 days/ },
     { what: "a production stack without deletion protection", stack: "production", overrides: { [`${NS}:databaseDeletionProtection`]: false }, setting: `${NS}:databaseDeletionProtection`, value: "false", rule: /protected from deletion/ },
     { what: "a production database without Multi-AZ", stack: "production", overrides: { [`${NS}:databaseMultiAz`]: false }, setting: `${NS}:databaseMultiAz`, value: "false", rule: /Multi-AZ/ },
@@ -151,14 +290,28 @@ describe("stack settings", () => {
     });
 
     describe(`rejects ${BAD.length} bad configurations with the setting, the value and the fix`, () => {
+        it("at least 90 distinct bad configurations", () => {
+            assert.ok(BAD.length >= 90, String(BAD.length));
+            assert.equal(new Set(BAD.map((b) => b.what)).size, BAD.length, "names are distinct");
+            const seen = new Map<string, string>();
+            for (const b of BAD) {
+                const config = JSON.stringify([b.stack ?? "staging", b.overrides, b.secrets], (_k, v: unknown) => (v === undefined ? "<unset>" : v));
+                assert.ok(!seen.has(config), `${b.what} repeats the configuration of ${seen.get(config)}`);
+                seen.set(config, b.what);
+            }
+        });
         for (const bad of BAD) {
             it(bad.what, () => {
-                assert.throws(() => settingsFor(bad.stack ?? "staging", bad.overrides), (error: unknown) => {
+                assert.throws(() => settingsFor(bad.stack ?? "staging", bad.overrides, bad.secrets), (error: unknown) => {
                     assert.ok(error instanceof SettingError, `expected SettingError, got ${String(error)}`);
                     assert.equal(error.setting, bad.setting);
                     assert.ok(error.message.includes(bad.value), `message should name ${bad.value}: ${error.message}`);
                     assert.match(error.message, bad.rule);
                     assert.match(error.message, /Fix: \S/);
+                    const block = settingErrorBlock(error);
+                    assert.match(block, /^error: bad setting \S+\n {2}value: .+\n {2}why: {3}\S.*\n {2}fix: {3}\S/);
+                    assert.doesNotMatch(block, /\n\s+at /, "no stack trace");
+                    for (const secret of Object.values(bad.secrets ?? {})) assert.ok(!block.includes(secret.split("\n")[1] ?? secret), "no secret in the error");
                     return true;
                 });
             });

@@ -2,10 +2,34 @@
  * The shared shape of the command-line tools: parse, run, map failures to exit codes
  * (2 bad command line, 1 error), and print errors as one line that names the problem.
  */
-import { SettingError } from "../components/errors";
+import { SettingError, settingErrorBlock } from "../components/errors";
 
 /** A bad command line: the message is printed with the tool's usage, exit code 2. */
 export class UsageError extends Error {}
+
+/**
+ * Reads `--flag value` and `--flag=value` pairs. `names` maps every accepted spelling (`-s`,
+ * `--stack`) to the flag's name; anything else, or a flag without a value, is a usage error.
+ */
+export function parseFlags(argv: readonly string[], names: Readonly<Record<string, string>>): Record<string, string> {
+    const values: Record<string, string> = {};
+    for (let i = 0; i < argv.length; i++) {
+        const [flag, inline] = argv[i].split("=", 2);
+        const name = names[flag];
+        if (name === undefined) throw new UsageError(`unknown argument ${argv[i]}`);
+        const value = inline ?? argv[++i];
+        if (value === undefined) throw new UsageError(`${flag} needs a value`);
+        values[name] = value;
+    }
+    return values;
+}
+
+/** A flag whose value must be one of `choices`; `fallback` when it was not given. */
+export function choiceFlag<T extends string>(flag: string, value: string | undefined, choices: readonly T[], fallback: T): T {
+    if (value === undefined) return fallback;
+    if (!(choices as readonly string[]).includes(value)) throw new UsageError(`${flag} must be one of ${choices.join(", ")}, not ${value}`);
+    return value as T;
+}
 
 /**
  * Errors a tool has already reported. When the program throws, Pulumi's runtime also rejects
@@ -17,8 +41,9 @@ const reported = new WeakSet<object>();
 
 /**
  * Runs a tool: `parse` turns argv into arguments (throwing {@link UsageError}), `body` does
- * the work and returns the exit code. Any other error prints `error: <message>` and gives 1
- * (with PAKASHOP_DEBUG set, the stack trace too).
+ * the work and returns the exit code. A {@link SettingError} prints as a short block (setting,
+ * value, why, fix); any other error prints `error: <message>`; both give 1 (with PAKASHOP_DEBUG
+ * set, the stack trace too).
  */
 export async function runTool<A>(argv: string[], usage: string, parse: (argv: string[]) => A, body: (args: A) => Promise<number>): Promise<number> {
     let args: A;
@@ -33,8 +58,9 @@ export async function runTool<A>(argv: string[], usage: string, parse: (argv: st
         return await body(args);
     } catch (error) {
         // The message names the problem; a stack trace helps only when debugging the tool itself.
-        const detail = process.env.PAKASHOP_DEBUG && !(error instanceof SettingError) ? (error as Error).stack : undefined;
-        process.stderr.write(`error: ${detail ?? (error instanceof Error ? error.message : String(error))}\n`);
+        const debug = process.env.PAKASHOP_DEBUG ? `\n${(error as Error)?.stack ?? ""}` : "";
+        if (error instanceof SettingError) process.stderr.write(`${settingErrorBlock(error)}${debug}\n`);
+        else process.stderr.write(`error: ${debug ? debug.slice(1) : (error instanceof Error ? error.message : String(error))}\n`);
         if (typeof error === "object" && error !== null) reported.add(error);
         return 1;
     }

@@ -30,7 +30,8 @@ export const CLOUDFLARE_IPV6 = [
 export const MOCK_PUBLIC_IP = "203.0.113.10";
 export const MOCK_PRIVATE_IP = "172.31.16.10";
 export const MOCK_ACCOUNT_ID = "123456789012";
-export const MOCK_HOST_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockHostKeyForOfflinePlansOnlyxxxxxxxxxxx";
+/** A well-formed Ed25519 key line (51-byte blob; its 32 key bytes spell "MockHostKeyForOfflinePlansOnly00"). */
+export const MOCK_HOST_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE1vY2tIb3N0S2V5Rm9yT2ZmbGluZVBsYW5zT25seTAw";
 
 /** A hook that lets a caller (the real-host e2e) compute a resource's state itself. */
 export type ResourceHook = (args: pulumi.runtime.MockResourceArgs) => Promise<pulumi.runtime.MockResourceResult | undefined>;
@@ -57,7 +58,8 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
         }
         if (hooked) return hooked;
         if (this.preview) return previewState(args);
-        return { id: `${args.name}-id`, state: { ...args.inputs, ...computedState(args) } };
+        // The provider autonames in `Check`, whether previewing or applying.
+        return { id: `${args.name}-id`, state: { ...args.inputs, ...autoName(args), ...computedState(args) } };
     }
 
     call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {

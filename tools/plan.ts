@@ -13,12 +13,13 @@
  * every value known (the mocks' stand-ins), as the end of a `pulumi up` sees it.
  * The policy pack runs over the plan with `policy/<stack>.json`; its verdict is part of every
  * format (`--format sarif` gives only that verdict, as SARIF 2.1.0 for code scanning).
+ * `npm run policy -- --plan FILE` judges a plan written with `--format json` again (tools/policy.ts).
  * Exit codes: 0 planned, 5 a mandatory policy is violated (as `pulumi preview`), 1 the program
  * rejected the configuration, 2 bad command line.
  */
 import "./fastStart"; // first: caches the compilation of everything imported after it
 import { CATALOG } from "../components/catalog";
-import { runAsScript, runTool, UsageError } from "./cli";
+import { choiceFlag, parseFlags, runAsScript, runTool, UsageError } from "./cli";
 import { runOffline } from "./offlineRun";
 import { Format, formatPlan, FORMATS, planDocument } from "./planFormat";
 import { deployGraph, wavesOf } from "./planModel";
@@ -31,39 +32,18 @@ type Mode = (typeof MODES)[number];
 const USAGE = `usage: npm run plan -- --stack <${listStacks().join("|")}> [--format ${FORMATS.join("|")}] [--mode ${MODES.join("|")}]`;
 
 function parseArgs(argv: string[]): { stack: string; format: Format; mode: Mode } {
-    let stack: string | undefined;
-    let format: Format = "text";
-    let mode: Mode = "preview";
-    for (let i = 0; i < argv.length; i++) {
-        const [flag, inline] = argv[i].split("=", 2);
-        const value = inline ?? argv[++i];
-        switch (flag) {
-            case "--stack":
-            case "-s":
-                stack = value;
-                break;
-            case "--format":
-                if (!(FORMATS as readonly string[]).includes(value)) throw new UsageError(`--format must be one of ${FORMATS.join(", ")}, not ${value}`);
-                format = value as Format;
-                break;
-            case "--mode":
-                if (!(MODES as readonly string[]).includes(value)) throw new UsageError(`--mode must be one of ${MODES.join(", ")}, not ${value}`);
-                mode = value as Mode;
-                break;
-            default:
-                throw new UsageError(`unknown argument ${argv[i]}`);
-        }
-    }
-    if (!stack) throw new UsageError("--stack is required");
-    return { stack, format, mode };
+    const flags = parseFlags(argv, { "--stack": "stack", "-s": "stack", "--format": "format", "--mode": "mode" });
+    if (!flags.stack) throw new UsageError("--stack is required");
+    return { stack: flags.stack, format: choiceFlag("--format", flags.format, FORMATS, "text"), mode: choiceFlag("--mode", flags.mode, MODES, "preview") };
 }
 
 export function main(argv: string[]): Promise<number> {
     return runTool(argv, USAGE, parseArgs, async (args) => {
-        const run = await runOffline(loadStackConfig(args.stack), { preview: args.mode === "preview" });
+        const config = loadStackConfig(args.stack);
+        const run = await runOffline(config, { preview: args.mode === "preview" });
         const waves = wavesOf(deployGraph(run.resources, Object.keys(CATALOG.services)));
         const violations = await checkPolicies(run, loadPackConfig(args.stack));
-        process.stdout.write(formatPlan(planDocument(run, waves, violations), args.format));
+        process.stdout.write(formatPlan(planDocument(run, waves, violations, config.secretKeys.map((key) => config.config[key])), args.format));
         return exitCodeFor(violations);
     });
 }

@@ -5,7 +5,7 @@
  */
 import { CLOUDFLARE_PLANS, CloudflareRequirements, cloudflareRequirements } from "../components/cloudflarePlans";
 import { replaceUnknowns } from "./mocks";
-import { OfflineRun, PlannedResource, redactSecrets } from "./offlineRun";
+import { isSecretValue, OfflineRun, PlannedResource } from "./offlineRun";
 import { Violation } from "./policyCheck";
 import { toSarif } from "./sarif";
 
@@ -15,9 +15,55 @@ export type Format = (typeof FORMATS)[number];
 /** How the plan shows a value that is unknown until the engine creates what it comes from. */
 export const UNKNOWN_SHOWN = "[unknown]";
 
-/** A value as every format shows it: secrets "[secret]", unknowns "[unknown]". */
-function shown(value: unknown): unknown {
-    return redactSecrets(replaceUnknowns(value, UNKNOWN_SHOWN));
+/** How the plan shows a secret value. */
+export const SECRET_SHOWN = "[secret]";
+
+/**
+ * Leaf names that hold a credential wherever they appear inside a value marked secret as a
+ * whole (an SSH connection: `privateKey`, `password`, a jump host's too).
+ */
+const SECRET_LEAF = /private.?key|password|passphrase|secret|token|credential|agent.?socket/i;
+
+/**
+ * Every string that is a secret of its own (a secret scalar, at any depth, inside a secret
+ * object too): what must never be shown, wherever else it appears.
+ */
+function secretStrings(value: unknown, into: Set<string>): Set<string> {
+    if (isSecretValue(value)) {
+        const inner = (value as { value: unknown }).value;
+        if (typeof inner === "string" && inner.length >= 6) into.add(inner);
+        return secretStrings(inner, into);
+    }
+    if (Array.isArray(value)) value.forEach((v) => secretStrings(v, into));
+    else if (typeof value === "object" && value !== null) Object.values(value).forEach((v) => secretStrings(v, into));
+    return into;
+}
+
+/**
+ * A value as every format shows it: unknowns "[unknown]", secrets "[secret]". A secret that is
+ * a scalar is hidden whole. A secret that is an object or array (a provider marks a whole
+ * input secret, as @pulumi/command does a remote command's `connection`) is shown leaf by
+ * leaf, so the policies still see what is not itself a secret (a host, its host key, a user):
+ * a leaf is hidden when its name says it holds a credential, when it is a secret of its own,
+ * or when it holds (anywhere in it) a string that is secret somewhere else in the plan
+ * (`known`, from the stack's secret settings and every scalar secret of the run) or a PEM key.
+ */
+function shown(value: unknown, known: ReadonlySet<string>): unknown {
+    const visible = (v: unknown, inSecret: boolean, key?: string): unknown => {
+        if (isSecretValue(v)) {
+            const inner = (v as { value: unknown }).value;
+            // A secret not known yet is "[secret]" as a whole (as before the leaf-by-leaf display).
+            return typeof inner === "object" && inner !== null ? visible(inner, true, key) : SECRET_SHOWN;
+        }
+        if (Array.isArray(v)) return v.map((x) => visible(x, inSecret, key));
+        if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, visible(x, inSecret, k)]));
+        if (!inSecret) return v;
+        if (v === UNKNOWN_SHOWN) return v;
+        if (key !== undefined && SECRET_LEAF.test(key)) return SECRET_SHOWN;
+        if (typeof v === "string" && (/PRIVATE KEY/.test(v) || [...known].some((s) => v.includes(s)))) return SECRET_SHOWN;
+        return v;
+    };
+    return visible(replaceUnknowns(value, UNKNOWN_SHOWN), false);
 }
 
 /** The JSON document of `npm run plan -- --format json`. */
@@ -29,7 +75,8 @@ export interface PlanDocument {
      * "[unknown]", as are inputs built from it); `applied`: every value known (mock stand-ins).
      */
     readonly mode: "preview" | "applied";
-    readonly resources: { urn: string; type: string; name: string; parent: string | null; dependsOn: string[]; inputs: unknown }[];
+    /** `custom`: a provider's resource (the policies judge these), not a component. */
+    readonly resources: { urn: string; type: string; name: string; custom: boolean; parent: string | null; dependsOn: string[]; inputs: unknown }[];
     readonly rollout: { readonly waves: string[][] };
     readonly outputs: unknown;
     /** Secret settings that were encrypted in the stack file and replaced by offline placeholders. */
@@ -43,7 +90,13 @@ export interface PlanDocument {
     readonly requirements: { readonly cloudflare: CloudflareRequirements };
 }
 
-export function planDocument(run: OfflineRun, waves: string[][], violations: Violation[]): PlanDocument {
+/**
+ * @param secretValues the values of the stack's secret settings: hidden wherever they appear
+ *   inside a value shown leaf by leaf (see {@link shown}).
+ */
+export function planDocument(run: OfflineRun, waves: string[][], violations: Violation[], secretValues: readonly string[] = []): PlanDocument {
+    const known = secretStrings([run.resources.map((r) => r.inputs), run.outputs], new Set(secretValues.filter((s) => s.length >= 6)));
+    const shown_ = (value: unknown) => shown(value, known);
     return {
         project: run.project,
         stack: run.stack,
@@ -52,12 +105,13 @@ export function planDocument(run: OfflineRun, waves: string[][], violations: Vio
             urn: r.urn,
             type: r.type,
             name: r.name,
+            custom: r.custom,
             parent: r.parent,
             dependsOn: r.dependsOn,
-            inputs: shown(r.inputs),
+            inputs: shown_(r.inputs),
         })),
         rollout: { waves },
-        outputs: shown(run.outputs),
+        outputs: shown_(run.outputs),
         placeholderSecrets: run.placeholderSecrets,
         policies: { violations },
         requirements: { cloudflare: cloudflareRequirements(run.resources) },

@@ -13,6 +13,12 @@
  * during preview" (server.js, for resource and stack policies alike). This check uses that
  * same proxy and reports the same way. Where this can still differ from `pulumi preview`: see
  * README.
+ *
+ * Secrets hidden in a saved plan (`npm run policy -- --plan FILE`, tools/policy.ts): a value
+ * the plan shows as "[secret]" is one the policies cannot see, so it is handled as
+ * @pulumi/policy handles a value it cannot see: touching it throws (a {@link HiddenSecretError},
+ * an `UnknownValueError`), and the policy is reported as one advisory that it could not be
+ * judged over the saved plan, never as a pass or a violation.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -50,11 +56,48 @@ export function loadPackConfig(stack: string, root = REPO_ROOT): PolicyPackConfi
 
 class NotApplicable extends Error {}
 
+/** A secret hidden in a saved plan, as the policies get it in its place (see {@link HiddenSecretError}). */
+export const HIDDEN_SECRET: unique symbol = Symbol("[secret]");
+
+/**
+ * Thrown when a policy touches a value hidden as "[secret]" in a saved plan. An
+ * `UnknownValueError`, so the pack's own preview handling (policy/policyKit.ts) and the check
+ * below treat it as they treat an unknown: reported as "can't run", never judged.
+ */
+/** @pulumi/policy's sentinel of an unknown string (proxy.js), for UnknownValueError's constructor. */
+const UNKNOWN_STRING_SENTINEL = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+export class HiddenSecretError extends UnknownValueError {
+    constructor(readonly path: (string | symbol)[]) {
+        super(UNKNOWN_STRING_SENTINEL, path as string[]);
+        (this as unknown as Error).message = `value at .${path.map(String).join(".")} is a secret, hidden in the saved plan`;
+    }
+}
+
+/**
+ * Wraps props (already in @pulumi/policy's \`unknownCheckingProxy\`) so that touching a
+ * {@link HIDDEN_SECRET} throws {@link HiddenSecretError}, at any depth. Live runs have no
+ * hidden secret, so this changes nothing for them.
+ */
+function hiddenSecretCheckingProxy<T>(target: T, path: (string | symbol)[] = []): T {
+    if (!(target instanceof Object)) return target;
+    return new Proxy(target as unknown as object, {
+        get: (obj, prop) => {
+            const field = (obj as Record<string | symbol, unknown>)[prop];
+            if (field === HIDDEN_SECRET) throw new HiddenSecretError([...path, prop]);
+            const desc = Object.getOwnPropertyDescriptor(obj, prop);
+            if (desc && "value" in desc && desc.configurable === false && desc.writable === false) return field;
+            return typeof prop === "symbol" ? field : hiddenSecretCheckingProxy(field, [...path, prop]);
+        },
+    }) as T;
+}
+
 /** The pack as @pulumi/policy names it in messages: `<name>@v<version of policy/package.json>`. */
 const POLICY_PACK = `pakashop-infra@v${(JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "policy", "package.json"), "utf8")) as { version: string }).version}`;
 
 /** What @pulumi/policy reports (advisory) for a policy that touched an unknown value. */
 export function previewMessage(policy: string, error: UnknownValueError): string {
+    if (error instanceof HiddenSecretError) return `can't run policy '${policy}' from policy pack '${POLICY_PACK}' over the saved plan: ${(error as unknown as Error).message}`;
     return `can't run policy '${policy}' from policy pack '${POLICY_PACK}' during preview: ${error.message}`;
 }
 
@@ -63,7 +106,7 @@ export function previewMessage(policy: string, error: UnknownValueError): string
  * every access checked by @pulumi/policy's own `unknownCheckingProxy`.
  */
 function analyzerProps(values: Record<string, unknown>): Record<string, unknown> {
-    return unknownCheckingProxy(unwrapSecrets(replaceUnknowns(values, UNKNOWN_VALUE)) as Record<string, unknown>);
+    return hiddenSecretCheckingProxy(unknownCheckingProxy(unwrapSecrets(replaceUnknowns(values, UNKNOWN_VALUE)) as Record<string, unknown>));
 }
 
 type AnyPolicy = ResourceValidationPolicy | StackValidationPolicy;

@@ -7,6 +7,7 @@
 import { createHash, createPrivateKey } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { registerOfflinePlaceholder } from "../components/settingsSchema";
 import { asConfigString, isSecureValue, readStackFile } from "../components/stackFile";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
@@ -55,6 +56,9 @@ export function loadStackConfig(stack: string, overrides: Record<string, unknown
         if (isSecureValue(value)) {
             const short = full.slice(full.indexOf(":") + 1);
             config[full] = PLACEHOLDERS[short]?.(full) ?? `offline-placeholder-for-${full}`;
+            // The program recognizes it (and this run as offline) by value: a real run never
+            // loads a stack file this way (components/settingsSchema.ts, offline placeholders).
+            registerOfflinePlaceholder(full, config[full]);
             secretKeys.push(full);
             placeholderSecrets.push(full);
         } else {
