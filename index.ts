@@ -6,10 +6,27 @@ import * as pulumi from "@pulumi/pulumi";
 import { Platform } from "./components/platform";
 import { pulumiConfigSource } from "./components/pulumiConfigSource";
 import { CONFIG_NAMESPACE, readSettings } from "./components/settings";
+import { markAsRunError, SettingError } from "./components/errors";
 import { isFirstDeploy } from "./components/firstDeployMode";
 import { packServiceSources } from "./components/sources";
 
-const settings = readSettings(pulumiConfigSource(), pulumi.getStack());
+/**
+ * Runs `body`; a bad setting it throws leaves the program as a Pulumi RunError: the engine's
+ * language host prints a RunError's message without a stack trace ("Always hide the stack for
+ * RunErrors", @pulumi/pulumi cmd/run/run.js), where any other error is reported as "failed with
+ * an unhandled exception" with its stack. The error stays a SettingError for the offline tools,
+ * which print it as a block (tools/cli.ts).
+ */
+function reportingBadSettings<T>(body: () => T): T {
+    try {
+        return body();
+    } catch (error) {
+        if (error instanceof SettingError) markAsRunError(error);
+        throw error;
+    }
+}
+
+const settings = reportingBadSettings(() => readSettings(pulumiConfigSource(), pulumi.getStack()));
 const name = `pakashop-${settings.stack}`;
 
 /** A new stack's first deploy: the foundation only (components/firstDeployMode.ts). */
@@ -73,4 +90,4 @@ function deployEverything(): Record<string, unknown> {
 }
 
 // The stack's outputs: the returned object's properties.
-export = isFirstDeploy(settings.stack) ? deployFoundation() : deployEverything();
+export = reportingBadSettings(() => (isFirstDeploy(settings.stack) ? deployFoundation() : deployEverything()));

@@ -24,6 +24,14 @@
  *   generation (t4g, m7g, c6gn) means Graviton (arm64), anything else x86_64. Families where
  *   that rule is wrong or no Debian image runs are refused: `a1` (Graviton 1, arm64 without the
  *   `g`) and `mac*` (macOS hosts only).
+ * - *Encrypted settings*: only declared-secret settings (`secret: true`) may be stored encrypted.
+ *   Any other setting is used as a plain value and would end up in plain text in plans, state
+ *   and resources, so storing it with `--secret` is refused (issue 11). Errors about a secret
+ *   setting never show its value or anything derived from it (components/errors.ts,
+ *   `secretAwareError`).
+ * - *Namespaces*: a stack file may set only keys of the project's namespace or a provider's
+ *   ({@link PROVIDER_NAMESPACES}); any other key (or one without a namespace) is read by nothing
+ *   and is refused.
  * - *Redis memory*: `redisMaxMemoryMb` may use at most 75% of the Redis instance's memory (the
  *   rest is for the OS and the fork of an AOF rewrite); the instance type must be one whose
  *   memory the table below knows.
@@ -32,7 +40,7 @@ import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
 import { Catalog, CATALOG, ServiceSpec } from "./catalog";
 import { CONFIG_NAMESPACE, ConfigSource, full } from "./configReaders";
-import { SettingError } from "./errors";
+import { secretAwareError, SettingError } from "./errors";
 import { validateCatalog } from "./rollout";
 import { KeyFormatError, KeyIdentity, parsePrivateKey, parsePublicKeyLine } from "./sshKeys";
 
@@ -204,8 +212,9 @@ const FAMILIES: Readonly<Record<string, { readonly gibPerVcpu: number; readonly 
 /** Memory of an instance type in MiB, or undefined when the table does not know it. */
 export function instanceMemoryMiB(instanceType: string): number | undefined {
     const [family, size] = instanceType.split(".");
-    if (family === "t3" || family === "t4g") return BURSTABLE_GIB[size] === undefined ? undefined : BURSTABLE_GIB[size] * 1024;
-    const spec = FAMILIES[family];
+    // Own properties only: `t3.constructor` is no size.
+    if (family === "t3" || family === "t4g") return Object.hasOwn(BURSTABLE_GIB, size) ? BURSTABLE_GIB[size] * 1024 : undefined;
+    const spec = Object.hasOwn(FAMILIES, family) ? FAMILIES[family] : undefined;
     if (!spec || !spec.sizes.includes(size)) return undefined;
     const vcpus = size === "medium" ? 1 : size === "large" ? 2 : size === "xlarge" ? 4 : 4 * Number(size.replace("xlarge", ""));
     return vcpus * spec.gibPerVcpu * 1024;
@@ -325,7 +334,7 @@ export const SETTINGS = {
         schema: text("use a branch name such as main or production",
             matching(/^(?!-)(?!.*\.\.)(?!.*\/\/)[A-Za-z0-9._/-]{1,100}(?<![./])$/, "is not a valid git branch name"),
             (v, ctx) => {
-                const expected = STACK_BRANCHES[ctx.stack];
+                const expected = Object.hasOwn(STACK_BRANCHES, ctx.stack) ? STACK_BRANCHES[ctx.stack] : undefined;
                 return expected !== undefined && v !== expected
                     ? { why: `stack ${ctx.stack} deploys branch ${expected} (seed section 1: main = staging, production = live)`, fix: `set ${full("branch")} to ${expected} in Pulumi.${ctx.stack}.yaml` }
                     : undefined;
@@ -589,11 +598,33 @@ export function looksLikeProjectNamespace(namespace: string): boolean {
         && (squash(namespace) === squash(CONFIG_NAMESPACE) || distance(namespace.toLowerCase(), CONFIG_NAMESPACE) <= 2);
 }
 
-/** What an error shows for a setting's value: never a secret. */
-function shown(source: ConfigSource, key: string, value: unknown): unknown {
-    const definition = (SETTINGS as Record<string, SettingDefinition>)[key];
-    if (definition?.secret || source.isSecret(key)) return "[secret]";
-    return typeof value === "string" ? redactUrlCredentials(value) : value;
+/** The definition of `key`, looked up as an own property only (never `constructor`, `__proto__`...). */
+function definitionOf(key: string): SettingDefinition | undefined {
+    return Object.hasOwn(SETTINGS, key) ? (SETTINGS as Record<string, SettingDefinition>)[key] : undefined;
+}
+
+/** Whether `key` is secret: declared secret, or stored encrypted. */
+function isSecretSetting(source: ConfigSource, key: string): boolean {
+    return definitionOf(key)?.secret === true || source.isSecret(key);
+}
+
+/**
+ * Every error about a setting goes through here (and so through {@link secretAwareError}): for
+ * a secret setting no part of the error shows its value or anything derived from it, and a
+ * why/fix that compares with another setting (`mentions`) is replaced when that one is secret.
+ */
+function settingError(source: ConfigSource, key: string, value: unknown, why: string, fix: string,
+    options: { setting?: string; values?: readonly unknown[]; mentions?: readonly string[]; fixNamesOnly?: boolean } = {}): SettingError {
+    const secret = isSecretSetting(source, key);
+    return secretAwareError(options.setting ?? full(key), secret || typeof value !== "string" ? value : redactUrlCredentials(value), why, fix, {
+        secret,
+        values: [value, source.get(key), ...(options.values ?? [])],
+        mentions: (options.mentions ?? []).map((other) => ({ setting: full(other), secret: isSecretSetting(source, other) })),
+        // A declared secret's own fix names only how to set it; any other setting gets a generic one.
+        secretFix: definitionOf(key)?.secret ? definitionOf(key)?.fix : undefined,
+        // A declared secret's rules are written for a secret: their fixes never use the value.
+        fixNamesOnly: options.fixNamesOnly ?? definitionOf(key)?.secret === true,
+    });
 }
 
 export function parseContext(source: ConfigSource, stack: string, production = stack === PRODUCTION_STACK): ParseContext {
@@ -601,25 +632,42 @@ export function parseContext(source: ConfigSource, stack: string, production = s
     return { stack, production, testStack: TEST_STACK.test(stack), offline };
 }
 
+/** Namespaces a stack file may set besides the project's: the providers this program uses, and Pulumi's own. */
+export const PROVIDER_NAMESPACES: readonly string[] = ["aws", "cloudflare", "vercel", "command", "random", "tls", "pulumi"];
+
+/**
+ * Refuses a full key (`namespace:key`) that nothing reads: no namespace, a misspelt project
+ * namespace, or any namespace that is neither the project's nor a provider's. Nothing would
+ * read it, so the setting it was meant to be would silently keep its default.
+ */
+export function checkNamespace(fullKey: string): void {
+    const colon = fullKey.indexOf(":");
+    const namespace = colon < 0 ? "" : fullKey.slice(0, colon);
+    if (namespace === CONFIG_NAMESPACE || PROVIDER_NAMESPACES.includes(namespace)) return;
+    const rest = colon < 0 ? fullKey : fullKey.slice(colon + 1);
+    const suggestion = Object.hasOwn(SETTINGS, rest) || looksLikeProjectNamespace(namespace) ? `rename it to ${CONFIG_NAMESPACE}:${rest}` : undefined;
+    const why = colon < 0
+        ? `has no namespace, so the program would silently ignore it (settings are ${CONFIG_NAMESPACE}:<key>; providers' are <provider>:<key>)`
+        : looksLikeProjectNamespace(namespace)
+            ? `is outside the project namespace ${CONFIG_NAMESPACE} but looks like a misspelling of it, so the program would silently ignore it`
+            : `is in namespace ${JSON.stringify(namespace)}, which is neither the project's (${CONFIG_NAMESPACE}) nor a provider's (${PROVIDER_NAMESPACES.join(", ")}), so nothing reads it`;
+    throw new SettingError(fullKey, "[not read]", why,
+        suggestion ?? `write it as ${CONFIG_NAMESPACE}:<setting> or <provider>:<key>, or remove it`);
+}
+
 function rejectUnknownKeys(source: ConfigSource): void {
-    for (const fullKey of source.allKeys?.() ?? []) {
-        const namespace = fullKey.includes(":") ? fullKey.slice(0, fullKey.indexOf(":")) : "";
-        if (looksLikeProjectNamespace(namespace)) {
-            throw new SettingError(fullKey, "[not read]", `is outside the project namespace ${CONFIG_NAMESPACE} but looks like a misspelling of it, so the program would silently ignore it`,
-                `rename it to ${CONFIG_NAMESPACE}:${fullKey.slice(namespace.length + 1)}`);
-        }
-    }
+    for (const fullKey of source.allKeys?.() ?? []) checkNamespace(fullKey);
     const known = new Set<string>(SETTING_KEYS);
     for (const key of source.keys()) {
-        const retired = RETIRED_SETTINGS[key];
+        const retired = Object.hasOwn(RETIRED_SETTINGS, key) ? RETIRED_SETTINGS[key] : undefined;
         if (retired !== undefined) {
-            throw new SettingError(full(key), shown(source, key, source.get(key)), `is no longer a setting: ${retired}`,
-                `remove ${full(key)} from Pulumi.<stack>.yaml (README, "Reaching the hosts")`);
+            throw settingError(source, key, source.get(key), `is no longer a setting: ${retired}`,
+                `remove ${full(key)} from Pulumi.<stack>.yaml (README, "Reaching the hosts")`, { fixNamesOnly: true });
         }
         if (!known.has(key)) {
             const guess = SETTING_KEYS.find((k) => k.toLowerCase() === key.toLowerCase()) ?? SETTING_KEYS.find((k) => distance(k, key) <= 2);
-            throw new SettingError(full(key), shown(source, key, source.get(key)), "is not a setting of this program",
-                guess ? `did you mean ${full(guess)}?` : `remove it, or use one of: ${SETTING_KEYS.join(", ")}`);
+            throw settingError(source, key, source.get(key), "is not a setting of this program",
+                guess ? `did you mean ${full(guess)}?` : `remove it, or use one of: ${SETTING_KEYS.join(", ")}`, { fixNamesOnly: true });
         }
     }
 }
@@ -635,9 +683,15 @@ function rawValue(source: ConfigSource, key: SettingKey): string | undefined {
 /** Parses one setting; throws {@link SettingError}. */
 function parseOne(source: ConfigSource, key: SettingKey, ctx: ParseContext): unknown {
     const definition = SETTINGS[key] as SettingDefinition;
+    if (!definition.secret && source.isSecret(key)) {
+        // Only declared-secret settings are kept secret: any other is used as a plain value.
+        throw new SettingError(full(key), "[secret]",
+            "is stored encrypted, but it is not a secret setting: its value would appear in plain text in plans, state and resources (only declared-secret settings are kept secret)",
+            `store it plain with pulumi config set ${full(key)} <value> (without --secret)`);
+    }
     const raw = rawValue(source, key);
     if (raw === undefined || raw.trim() === "") {
-        throw new SettingError(full(key), raw, "is required", definition.fix);
+        throw settingError(source, key, raw, "is required", definition.fix);
     }
     if (definition.secret && !source.isSecret(key)) {
         // The value is in a stack file in plain text: say so without repeating it.
@@ -647,11 +701,11 @@ function parseOne(source: ConfigSource, key: SettingKey, ctx: ParseContext): unk
     if (result.success) return result.data;
     const issue = result.error.issues[0];
     const params = (issue as { params?: { fix?: string; value?: unknown } }).params;
-    const secret = definition.secret || source.isSecret(key);
+    const secret = isSecretSetting(source, key);
     // Inside a secret value even the path (a map key) is the secret's content: name the setting only.
     const setting = secret ? full(key) : full(key) + issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("");
     const value = issue.path.length > 0 && params && "value" in params ? params.value : raw;
-    throw new SettingError(setting, shown(source, key, value), issue.message, params?.fix || definition.fix);
+    throw settingError(source, key, value, issue.message, params?.fix || definition.fix, { setting, values: [raw, ...issue.path] });
 }
 
 /** Parses `keys` (all settings by default) and runs the rules between settings. */
@@ -669,18 +723,19 @@ type CrossRule = (v: Partial<SettingValues>, ctx: ParseContext, source: ConfigSo
 
 /** Rules between settings; each runs only when the settings it reads were parsed. */
 const CROSS_RULES: CrossRule[] = [
-    (v) => {
+    (v, _ctx, source) => {
         if (v.databaseStorageGiB === undefined || v.databaseMaxStorageGiB === undefined || v.databaseMaxStorageGiB >= v.databaseStorageGiB) return;
-        throw new SettingError(full("databaseMaxStorageGiB"), v.databaseMaxStorageGiB, `must be at least databaseStorageGiB (${v.databaseStorageGiB})`, `set it to ${v.databaseStorageGiB} or more`);
+        throw settingError(source, "databaseMaxStorageGiB", v.databaseMaxStorageGiB, `must be at least databaseStorageGiB (${v.databaseStorageGiB})`, `set it to ${v.databaseStorageGiB} or more`,
+            { mentions: ["databaseStorageGiB"] });
     },
-    (v) => {
+    (v, _ctx, source) => {
         if (v.redisInstanceType === undefined || v.redisMaxMemoryMb === undefined) return;
         const memory = instanceMemoryMiB(v.redisInstanceType) as number;
         const limit = Math.floor(memory * REDIS_MEMORY_SHARE);
         if (v.redisMaxMemoryMb <= limit) return;
-        throw new SettingError(full("redisMaxMemoryMb"), v.redisMaxMemoryMb,
+        throw settingError(source, "redisMaxMemoryMb", v.redisMaxMemoryMb,
             `is above what ${v.redisInstanceType} (${memory} MiB) can give Redis: at most ${limit} MB (75%; the rest is for the OS and the fork of an AOF rewrite)`,
-            `set it to ${limit} or less, or pick a larger redisInstanceType`);
+            `set it to ${limit} or less, or pick a larger redisInstanceType`, { mentions: ["redisInstanceType"] });
     },
     (v, _ctx, source) => {
         if (v.deployPublicKey === undefined || v.deployPrivateKey === undefined) return;
@@ -689,34 +744,36 @@ const CROSS_RULES: CrossRule[] = [
         const privateKey = parsePrivateKey(v.deployPrivateKey);
         const publicKey = parsePublicKeyLine(v.deployPublicKey.trim());
         if (privateKey.ok && privateKey.identity.fingerprint !== publicKey.fingerprint) {
-            throw new SettingError(full("deployPrivateKey"), "[secret]", "is not the private half of deployPublicKey (the deploy could not log in)",
-                `set both halves of one pair: pulumi config set ${full("deployPublicKey")} "$(cat deploy_key.pub)" and pulumi config set --secret ${full("deployPrivateKey")} < deploy_key`);
+            throw settingError(source, "deployPrivateKey", v.deployPrivateKey, "is not the private half of deployPublicKey (the deploy could not log in)",
+                `set both halves of one pair: pulumi config set ${full("deployPublicKey")} "$(cat deploy_key.pub)" and pulumi config set --secret ${full("deployPrivateKey")} < deploy_key`,
+                { mentions: ["deployPublicKey"] });
         }
     },
-    (v, ctx) => {
+    (v, ctx, source) => {
         if (v.zoneName === undefined || v.frontendHostname === undefined || v.apiHostname === undefined) return;
         const zone = v.zoneName;
         for (const key of ["frontendHostname", "apiHostname"] as const) {
             const hostname = v[key] as string;
             if (hostname !== zone && !hostname.endsWith(`.${zone}`)) {
-                throw new SettingError(full(key), hostname, `must be in the zone ${zone}`, `use a name such as api.${zone}`);
+                throw settingError(source, key, hostname, `must be in the zone ${zone}`, `use a name such as api.${zone}`, { mentions: ["zoneName"] });
             }
             const label = hostname === zone ? "" : hostname.slice(0, -(zone.length + 1));
             if (label.includes(".")) {
-                throw new SettingError(full(key), hostname, `must be the apex or one level below it: Cloudflare's universal certificate covers ${zone} and *.${zone} only`,
-                    `use ${label.replace(/\./g, "-")}.${zone}`);
+                throw settingError(source, key, hostname, `must be the apex or one level below it: Cloudflare's universal certificate covers ${zone} and *.${zone} only`,
+                    `use ${label.replace(/\./g, "-")}.${zone}`, { mentions: ["zoneName"] });
             }
             if (!ctx.production && !(label === ctx.stack || label.endsWith(`-${ctx.stack}`))) {
-                throw new SettingError(full(key), hostname,
+                throw settingError(source, key, hostname,
                     `outside production a hostname carries the stack name (${ctx.stack} or <name>-${ctx.stack}), so stacks sharing ${zone} never collide`,
-                    `use ${label === "" ? ctx.stack : `${label}-${ctx.stack}`}.${zone}`);
+                    `use ${label === "" ? ctx.stack : `${label}-${ctx.stack}`}.${zone}`, { mentions: ["zoneName"] });
             }
         }
         if (v.apiHostname === v.frontendHostname) {
-            throw new SettingError(full("apiHostname"), v.apiHostname, "must differ from frontendHostname (the frontend is served by Vercel)", `use e.g. api.${zone}`);
+            throw settingError(source, "apiHostname", v.apiHostname, "must differ from frontendHostname (the frontend is served by Vercel)", `use e.g. api.${zone}`,
+                { mentions: ["frontendHostname", "zoneName"] });
         }
         if (v.apiHostname === zone) {
-            throw new SettingError(full("apiHostname"), v.apiHostname, "must not be the zone apex (the apex is the production frontend)", `use api.${zone}`);
+            throw settingError(source, "apiHostname", v.apiHostname, "must not be the zone apex (the apex is the production frontend)", `use api.${zone}`, { mentions: ["zoneName"] });
         }
     },
 ];

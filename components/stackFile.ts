@@ -8,6 +8,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { SettingError } from "./errors";
+import { checkNamespace, pulumiDeclaration, SettingKey, SETTING_KEYS } from "./settingsSchema";
 
 /** A stack file merged over the project's defaults, values as written (not yet strings). */
 export interface StackFile {
@@ -37,7 +38,10 @@ function parseYamlFile(file: string): unknown {
                 const name = String(YAML.isScalar(pair.key) ? pair.key.value : pair.key);
                 const first = seen.get(name);
                 if (first) {
-                    const secret = [first.value, pair.value].some((v) => YAML.isMap(v) && v.has("secure"));
+                    // A declared-secret setting is never shown, encrypted or (wrongly) in plain text.
+                    const short = name.slice(name.indexOf(":") + 1);
+                    const declaredSecret = name.includes(":") && SETTING_KEYS.includes(short as SettingKey) && pulumiDeclaration(short as SettingKey).secret === true;
+                    const secret = declaredSecret || [first.value, pair.value].some((v) => YAML.isMap(v) && v.has("secure"));
                     throw new SettingError(name, secret ? "[secret]" : (YAML.isNode(pair.value) ? pair.value.toJSON() : pair.value),
                         `is set twice in ${path.basename(file)} (lines ${lineOf(first.key as YAML.Scalar)} and ${lineOf(pair.key as YAML.Scalar)}); YAML readers disagree which one wins`,
                         "keep one of them and delete the other");
@@ -64,7 +68,9 @@ export function readStackFile(projectDir: string, stack: string): StackFile | un
         if (fallback !== undefined) values[fullKey] = fallback;
     }
     const own = ((parseYamlFile(stackFile) as { config?: Record<string, unknown> } | null)?.config ?? {});
-    Object.assign(values, own);
+    // Every key the file sets must be read by someone (a bare `__proto__:` or `instanceType:` is not).
+    for (const key of Object.keys(own)) checkNamespace(key);
+    for (const key of Object.keys(own)) Object.defineProperty(values, key, { value: own[key], enumerable: true, writable: true, configurable: true });
     return { project: project.name, values, setKeys: Object.keys(own) };
 }
 

@@ -14,7 +14,7 @@
  * expression language; `apiRouteExpression` refuses non-hostnames once more.
  */
 import { ConfigSource, CONFIG_NAMESPACE } from "./configReaders";
-import { SettingError } from "./errors";
+import { secretAwareError, SettingError } from "./errors";
 import { PlatformSettings, readEdge } from "./platformSettings";
 import { COMMITTED_STACKS } from "./settings";
 import { asConfigString, isSecureValue, readStackFile } from "./stackFile";
@@ -23,6 +23,8 @@ export interface ZoneRoute {
     readonly stack: string;
     readonly frontendHostname: string;
     readonly apiHostname: string;
+    /** Which of the hostnames are secret (stored encrypted): an error never shows them. */
+    readonly secret?: readonly ("frontendHostname" | "apiHostname")[];
 }
 
 /** The stack the program runs for, with its validated edge settings. */
@@ -56,8 +58,10 @@ export function stackFileSource(projectDir: string, stack: string): ConfigSource
 function committedStackRoute(projectDir: string, stack: string): ZoneRoute & { readonly zoneName: string } {
     const file = `Pulumi.${stack}.yaml`;
     try {
-        const edge = readEdge(stackFileSource(projectDir, stack), stack);
-        return { stack, frontendHostname: edge.frontendHostname, apiHostname: edge.apiHostname, zoneName: edge.zoneName };
+        const source = stackFileSource(projectDir, stack);
+        const edge = readEdge(source, stack);
+        const secret = (["frontendHostname", "apiHostname"] as const).filter((key) => source.isSecret(key));
+        return { stack, frontendHostname: edge.frontendHostname, apiHostname: edge.apiHostname, zoneName: edge.zoneName, ...(secret.length > 0 ? { secret } : {}) };
     } catch (error) {
         if (!(error instanceof SettingError)) throw error;
         throw new SettingError(`${file}: ${error.setting}`, error.value, error.rule,
@@ -76,21 +80,24 @@ export function readZoneRoutes(projectDir: string, current: CurrentStack): ZoneR
         .map((stack) => committedStackRoute(projectDir, stack))
         // A committed stack in another zone has nothing to route in this one.
         .filter((route) => route.zoneName === current.edge.zoneName)
-        .map(({ stack, frontendHostname, apiHostname }): ZoneRoute => ({ stack, frontendHostname, apiHostname }));
+        .map(({ stack, frontendHostname, apiHostname, secret }): ZoneRoute => ({ stack, frontendHostname, apiHostname, ...(secret ? { secret } : {}) }));
     return [own, ...others].sort((a, b) => a.stack.localeCompare(b.stack));
 }
 
 /** Throws when two stacks claim the same hostname. */
 export function assertNoCollisions(routes: readonly ZoneRoute[]): void {
-    const owner = new Map<string, string>();
+    const owner = new Map<string, { stack: string; setting: string; secret: boolean }>();
     for (const route of routes) {
         for (const [key, hostname] of [["frontendHostname", route.frontendHostname], ["apiHostname", route.apiHostname]] as const) {
             const other = owner.get(hostname);
-            if (other !== undefined && other !== route.stack) {
-                throw new SettingError(`${CONFIG_NAMESPACE}:${key}`, hostname, `stacks ${other} and ${route.stack} both claim it in the shared zone`,
-                    `give Pulumi.${route.stack}.yaml a hostname of its own`);
+            const secret = route.secret?.includes(key) === true;
+            if (other !== undefined && other.stack !== route.stack) {
+                // The same value is the other stack's setting too: secret if either one is.
+                throw secretAwareError(`${CONFIG_NAMESPACE}:${key}`, hostname, `stacks ${other.stack} and ${route.stack} both claim it in the shared zone`,
+                    `give Pulumi.${route.stack}.yaml a hostname of its own`,
+                    { secret: secret || other.secret, values: [hostname], mentions: [{ setting: `Pulumi.${other.stack}.yaml: ${other.setting}`, secret: other.secret }] });
             }
-            owner.set(hostname, route.stack);
+            owner.set(hostname, { stack: route.stack, setting: `${CONFIG_NAMESPACE}:${key}`, secret });
         }
     }
 }

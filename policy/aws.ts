@@ -10,8 +10,10 @@ const LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate";
 const SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup";
 const SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule";
 const INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
+/** The VPC's default security group, adopted and written like any group (inline `ingress`). */
+const DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup";
 /** Every way AWS lets an ingress rule be written. */
-const INGRESS_TYPES = [SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE];
+const INGRESS_TYPES = [SECURITY_GROUP, DEFAULT_SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE];
 const SSH = 22;
 const SSH_FIX = "admit SSH only from the deploy runner's and the Instance Connect Endpoint's security groups, with no address range.";
 const HTTPS = 443;
@@ -72,9 +74,9 @@ function describePorts(protocol: unknown, ports: readonly [number, number] | und
     return ["-1", "all"].includes(p) ? `all traffic (protocol ${JSON.stringify(protocol)})` : ports ? `${from}-${to}` : `${p}`;
 }
 
-/** The ingress rules a security-group resource of any of the three types writes. */
+/** The ingress rules a security-group resource of any of the ingress types writes. */
 export function ingressRules(type: string, p: Props): Ingress[] {
-    if (type === SECURITY_GROUP) {
+    if (type === SECURITY_GROUP || type === DEFAULT_SECURITY_GROUP) {
         return (p.ingress ?? []).map((rule: Props, i: number) => {
             const ports = portsOf(rule.protocol, rule.fromPort, rule.toPort);
             return { where: `ingress[${i}] ${describePorts(rule.protocol, ports, rule.fromPort, rule.toPort)}`, ports,
@@ -182,14 +184,25 @@ export const awsPolicies = [
     }),
     resourcePolicy<{ cloudflareRanges?: string[] }>({
         name: "aws-ec2-securitygroup-enforce-cloudflare-https",
-        description: "Checks that HTTPS (443), however the rule is written, is open to public addresses only inside Cloudflare's published ranges, so the origin is never reachable around the WAF.",
+        description: "Checks that no ingress rule, however written (the default security group's included), opens any port or protocol to a public address, "
+            + "except HTTPS (443 alone) from Cloudflare's published ranges, so the origin is never reachable around the WAF.",
         severity: "high",
-        remediationSteps: "Take the rule's ranges from cloudflare.getIpRanges (components/platform.ts httpsCidrs); if Cloudflare published a new range, add it to "
-            + "cloudflareRanges in policy/aws.ts (source https://www.cloudflare.com/ips/).",
+        remediationSteps: "Open nothing to address ranges but 443 from the ranges cloudflare.getIpRanges returns (components/platform.ts httpsCidrs); admit every other port "
+            + "from security groups only. If Cloudflare published a new range, add it to cloudflareRanges in policy/aws.ts (source https://www.cloudflare.com/ips/).",
         configSchema: { properties: { cloudflareRanges: { type: "array", items: { type: "string" }, default: [...CLOUDFLARE_RANGES] } } },
         types: INGRESS_TYPES,
-        check: (p, c, args) => ingressRules(args.type, p).filter((rule) => opens(rule, HTTPS)).flatMap((rule) => {
-            const outside = publicSources(rule).filter((source) => {
+        check: (p, c, args) => ingressRules(args.type, p).flatMap((rule) => {
+            const sources = publicSources(rule);
+            if (sources.length === 0) return [];
+            // One port that has a policy of its own (SSH, the data tiers) is reported there, once.
+            if (rule.ports !== undefined && rule.ports[0] === rule.ports[1] && (rule.ports[0] === SSH || rule.ports[0] in DATA_PORTS)) return [];
+            // 443 alone may be open to Cloudflare; any other port, range or protocol to no public address.
+            const httpsOnly = rule.ports !== undefined && rule.ports[0] === HTTPS && rule.ports[1] === HTTPS;
+            if (!httpsOnly) {
+                return [`${rule.where} opens ${rule.ports ? `ports ${rule.ports[0]}-${rule.ports[1]}` : "a protocol without ports"} to ${sources.join(", ")}, which admit public addresses or can't be read; `
+                    + "only HTTPS (443) from Cloudflare's ranges may be open to public addresses: admit everything else from security groups."];
+            }
+            const outside = sources.filter((source) => {
                 const parsed = parseCidr(source);
                 return !parsed.ok || !withinAny(parsed.range, c.cloudflareRanges ?? CLOUDFLARE_RANGES);
             });

@@ -30,6 +30,16 @@ const inZone = (r: PolicyResource, config: ZoneConfig) => config.zoneId === unde
 const WEAK_ACTIONS = ["log", "skip", "allow"];
 const WEAK_SENSITIVITY = ["off", "eoff", "low"];
 
+/**
+ * The OWASP Core Ruleset's default score threshold ("Medium - 40 and higher"; the others are
+ * "Low - 60 and higher" and "High - 25 and higher": Cloudflare docs, WAF > Managed rules >
+ * Cloudflare OWASP Core Ruleset, https://developers.cloudflare.com/waf/managed-rules/reference/owasp-core-ruleset/).
+ * An override `scoreThreshold` (cloudflare_ruleset rules[].action_parameters.overrides.rules[].score_threshold,
+ * `RulesetRuleActionParametersOverridesRule.scoreThreshold` in @pulumi/cloudflare) above it lets
+ * more attacks through; one at or below it is as strict or stricter.
+ */
+export const OWASP_DEFAULT_SCORE_THRESHOLD = 40;
+
 /** Why an override of a managed ruleset weakens it, or nothing. */
 function weakenings(overrides: Props | undefined): string[] {
     if (!overrides) return [];
@@ -38,6 +48,10 @@ function weakenings(overrides: Props | undefined): string[] {
         if (typeof o.action === "string" && WEAK_ACTIONS.includes(o.action.toLowerCase())) problems.push(`${at}action is ${JSON.stringify(o.action)}`);
         if (o.enabled === false) problems.push(`${at}enabled is false`);
         if (typeof o.sensitivityLevel === "string" && WEAK_SENSITIVITY.includes(o.sensitivityLevel.toLowerCase())) problems.push(`${at}sensitivityLevel is ${JSON.stringify(o.sensitivityLevel)}`);
+        // The schema has scoreThreshold on rule overrides only; judged wherever it is written.
+        if (o.scoreThreshold !== undefined && o.scoreThreshold !== null && !(typeof o.scoreThreshold === "number" && o.scoreThreshold <= OWASP_DEFAULT_SCORE_THRESHOLD)) {
+            problems.push(`${at}scoreThreshold is ${JSON.stringify(o.scoreThreshold)}, weaker than the default ${OWASP_DEFAULT_SCORE_THRESHOLD}`);
+        }
     };
     judge(overrides, "overrides.");
     (overrides.categories ?? []).forEach((c: Props, i: number) => judge(c, `overrides.categories[${i}] (${c.category}).`));
@@ -56,6 +70,39 @@ function executionProblems(ruleset: PolicyResource, rule: Props, config: ZoneCon
     return problems;
 }
 
+const SKIP = "skip";
+
+/**
+ * Rules that skip managed ruleset `id` in the stack's zone: `skip` rules (enabled, any
+ * expression) whose action parameters skip the rest of the managed phase's ruleset
+ * (`ruleset: "current"` in that phase), the managed ruleset itself (`rulesets` or `rules`
+ * naming `id`), or the whole managed phase (`phases`, from an earlier phase). A skip placed
+ * after the execute rules in the same ruleset skips nothing of them; anywhere else (before
+ * them, or in another ruleset, whose order against this one the plan does not fix) it counts.
+ * Fields: cloudflare_ruleset rules[].action_parameters.ruleset, .rulesets, .rules, .phases
+ * (`RulesetRuleActionParameters` in @pulumi/cloudflare).
+ */
+function skipsOf(resources: readonly PolicyResource[], config: ZoneConfig, id: string): { urn: string; message: string }[] {
+    const found: { urn: string; message: string }[] = [];
+    for (const ruleset of ofType(resources, RULESET).filter((r) => inZone(r, config))) {
+        const rules: Props[] = Array.isArray(ruleset.props.rules) ? ruleset.props.rules : [];
+        const lastExecute = rules.map((rule, i) => (typeof rule?.action === "string" && rule.action.toLowerCase() === CLOUDFLARE_RULE_ACTION.execute && rule.actionParameters?.id === id ? i : -1))
+            .reduce((a, b) => Math.max(a, b), -1);
+        rules.forEach((rule, i) => {
+            if (typeof rule?.action !== "string" || rule.action.toLowerCase() !== SKIP || rule.enabled === false) return;
+            if (lastExecute >= 0 && i > lastExecute) return;
+            const p: Props = rule.actionParameters ?? {};
+            const how: string[] = [];
+            if (String(p.ruleset ?? "").toLowerCase() === "current" && ruleset.props.phase === MANAGED_PHASE) how.push(`ruleset "current" in ${MANAGED_PHASE}`);
+            if ([p.rulesets].flat().includes(id)) how.push(`rulesets ${JSON.stringify(p.rulesets)}`);
+            if (p.rules && typeof p.rules === "object" && id in p.rules) how.push(`rules of ${id}`);
+            if ([p.phases].flat().includes(MANAGED_PHASE)) how.push(`phases ${JSON.stringify(p.phases)}`);
+            if (how.length > 0) found.push({ urn: ruleset.urn, message: `ruleset ${nameOf(ruleset.urn)} rule ${i} (${JSON.stringify(rule.ref ?? rule.description ?? "")}) skips ${id} (${how.join("; ")}) for traffic matching ${JSON.stringify(rule.expression)}` });
+        });
+    }
+    return found;
+}
+
 /**
  * The stack owning the zone must execute this managed ruleset in the managed WAF phase of its
  * zone, enabled, over all traffic, with no override that turns it off or down to logging.
@@ -63,7 +110,7 @@ function executionProblems(ruleset: PolicyResource, rule: Props, config: ZoneCon
 function managedRulesetPolicy(name: string, ruleset: string, id: string) {
     return stackPolicy<ZoneConfig>({
         name,
-        description: `Checks that the stack owning the zone executes the ${ruleset} in ${MANAGED_PHASE} of its zone: enabled, expression "true", no override to log, skip or off.`,
+        description: `Checks that the stack owning the zone executes the ${ruleset} in ${MANAGED_PHASE} of its zone: enabled, expression "true", no override to log, skip or off nor a score threshold above the default, and no skip rule skipping it.`,
         severity: "high",
         remediationSteps: `Add an execute rule for ${id} with expression "true" and no weakening overrides to the zone's Ruleset in phase ${MANAGED_PHASE} (components/edge.ts).`,
         configSchema: ZONE_SCHEMA,
@@ -73,8 +120,9 @@ function managedRulesetPolicy(name: string, ruleset: string, id: string) {
                 .map((rule: Props) => ({ ruleset: r, problems: executionProblems(r, rule, config) })));
             const weak = executions.filter((e) => e.problems.length > 0).map((e) => ({ urn: e.ruleset.urn,
                 message: `ruleset ${nameOf(e.ruleset.urn)} executes the ${ruleset} (${id}) but ${e.problems.join("; ")}; execute it enabled, with expression "true", in ${MANAGED_PHASE} of zone ${config.zoneId ?? "the stack's zone"}, without weakening overrides.` }));
-            if (!ownsZone(resources, config) || executions.some((e) => e.problems.length === 0)) return weak;
-            return [...weak, { message: `no ruleset executes the ${ruleset} (${id}) over all traffic of zone ${config.zoneId ?? "the stack's zone"}; add it to the managed WAF phase (components/edge.ts).` }];
+            const skips = skipsOf(resources, config, id).map((v) => ({ urn: v.urn, message: `${v.message}, so the ${ruleset} never runs on it; remove the skip rule.` }));
+            if (!ownsZone(resources, config) || executions.some((e) => e.problems.length === 0)) return [...weak, ...skips];
+            return [...weak, ...skips, { message: `no ruleset executes the ${ruleset} (${id}) over all traffic of zone ${config.zoneId ?? "the stack's zone"}; add it to the managed WAF phase (components/edge.ts).` }];
         },
     });
 }

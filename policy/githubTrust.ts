@@ -39,12 +39,17 @@ export function githubTrustProblems(document: unknown, repository?: string, envi
     const problems: string[] = [];
     list(policy?.Statement).forEach((s, i) => {
         const statement = s as Props;
-        if (statement.Effect !== "Allow" || !list(statement.Action).some(coversWebIdentity)) return;
+        if (statement.Effect !== "Allow") return;
         const federated = typeof statement.Principal === "object" && statement.Principal !== null ? list(statement.Principal.Federated) : list(statement.Principal);
+        // Granted by Action, or implicitly by NotAction (everything not listed) or a statement with neither.
+        const grantsWebIdentity = "NotAction" in statement ? !list(statement.NotAction).some(coversWebIdentity)
+            : !("Action" in statement) || list(statement.Action).some(coversWebIdentity);
+        const githubPrincipal = federated.some((f) => String(f).includes(GITHUB_OIDC_HOST));
+        if (!grantsWebIdentity && !githubPrincipal) return;
         const condition = (typeof statement.Condition === "object" && statement.Condition !== null ? statement.Condition : {}) as Props;
         const githubKeys = Object.entries(condition).flatMap(([operator, block]) =>
             Object.keys(typeof block === "object" && block !== null ? block : {}).filter((k) => k.toLowerCase().startsWith(`${GITHUB_OIDC_HOST}:`)).map((k) => [operator, k]));
-        const trustsGithub = federated.some((f) => String(f).includes(GITHUB_OIDC_HOST) || String(f) === "*") || githubKeys.length > 0;
+        const trustsGithub = githubPrincipal || federated.some((f) => String(f) === "*") || githubKeys.length > 0;
         if (!trustsGithub) return;
         const at = `Statement[${i}]`;
         for (const [operator, key] of githubKeys) {

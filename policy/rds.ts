@@ -115,9 +115,11 @@ export const rdsPolicies = [
         remediationSteps: "Add the parameter rds.force_ssl = 1 to the parameter group, and set the instance's parameterGroupName to that group's name (components/database.ts).",
         check: (resources, _config, _args, reads) => {
             const groups = ofType(resources, PARAMETER_GROUP).filter((g) => String(g.props.family ?? "").startsWith("postgres"));
-            const forcesTls = (g: PolicyResource) => (g.props.parameters ?? []).find((x: Props) => x.name === "rds.force_ssl")?.value === "1";
+            // Every rds.force_ssl entry must be "1" (a second "0" may be the one applied), and one must exist.
+            const forceSsl = (g: PolicyResource) => ((g.props.parameters ?? []) as Props[]).filter((x) => String(x?.name ?? "").trim().toLowerCase() === "rds.force_ssl").map((x) => x.value);
+            const forcesTls = (g: PolicyResource) => forceSsl(g).length > 0 && forceSsl(g).every((v) => String(v).trim() === "1");
             const violations: { urn: string; message: string }[] = groups.filter((g) => !forcesTls(g)).map((g) => ({ urn: g.urn,
-                message: `parameter group ${nameOf(g.urn)} has rds.force_ssl ${JSON.stringify((g.props.parameters ?? []).find((x: Props) => x.name === "rds.force_ssl")?.value)}; set it to "1".` }));
+                message: `parameter group ${nameOf(g.urn)} has rds.force_ssl ${forceSsl(g).length > 1 ? forceSsl(g).map((v) => JSON.stringify(v)).join(" and ") : JSON.stringify(forceSsl(g)[0])}; set it to "1"${forceSsl(g).length > 1 ? ", once" : ""}.` }));
             for (const db of ofType(resources, DB).filter((r) => r.props.engine === AWS_RDS.engine)) {
                 const wanted = reads.known(() => db.props.parameterGroupName);
                 if (wanted === UNKNOWN) continue;

@@ -11,10 +11,66 @@ import { nameOf, ofType, PreviewReads, Props, stackPolicy, UNKNOWN } from "./pol
 const BUCKET = "aws:s3/bucket:Bucket";
 const BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy";
 
-/** Whether a bucket policy document has a statement denying requests without TLS. */
-function deniesPlainHttp(document: unknown): boolean {
-    const policy = typeof document === "string" ? JSON.parse(document) : document as Props | undefined;
-    return (policy?.Statement ?? []).some((s: Props) => s.Effect === "Deny" && s.Condition?.Bool?.["aws:SecureTransport"] === "false");
+const list = (value: unknown): unknown[] => (value === undefined || value === null ? [] : [value].flat());
+
+/** Whether an IAM pattern (wildcards `*` and `?`) matches `value`. */
+function matches(pattern: unknown, value: string, ignoreCase = false): boolean {
+    const source = `^${String(pattern).replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`;
+    return new RegExp(source, ignoreCase ? "i" : "").test(value);
+}
+
+/** A bucket policy document read, or why it can't be. */
+function readDocument(document: unknown): { ok: true; policy: Props | undefined } | { ok: false } {
+    if (typeof document !== "string") return { ok: true, policy: document as Props | undefined };
+    try {
+        return { ok: true, policy: JSON.parse(document) };
+    } catch {
+        return { ok: false };
+    }
+}
+
+/**
+ * The bucket's names as far as they are known: its `bucket`/`id` (the same for S3) or the name
+ * in its `arn`; else, where only the inputs are known (the offline plan), its `bucketPrefix`.
+ * {@link UNKNOWN} when a name is unknown in a preview.
+ */
+function namesOf(bucket: PolicyResource, reads: PreviewReads): { names: string[]; prefix?: string } | typeof UNKNOWN {
+    const read = ["bucket", "id", "arn"].filter((k) => k in bucket.props).map((k) => [k, reads.known(() => bucket.props[k])] as const);
+    if (read.some(([, v]) => v === UNKNOWN)) return UNKNOWN;
+    const names = read.filter(([, v]) => typeof v === "string" && v !== "").map(([k, v]) => (k === "arn" ? String(v).replace(/^arn:aws[a-z-]*:s3:::/, "") : String(v)));
+    if (names.length > 0) return { names };
+    const prefix = reads.known(() => bucket.props.bucketPrefix);
+    if (prefix === UNKNOWN) return UNKNOWN;
+    return { names: [], prefix: typeof prefix === "string" ? prefix : undefined };
+}
+
+/**
+ * Whether a bucket policy document has a statement denying every action, to everyone, on the
+ * bucket and its objects, when the request is not over TLS: Effect Deny, Principal "*",
+ * Action s3:* (or *), Resource covering arn:aws:s3:::<bucket> and arn:aws:s3:::<bucket>/*,
+ * Condition Bool aws:SecureTransport false. A Deny narrower in any of these leaves some
+ * plain-HTTP request allowed.
+ */
+function deniesPlainHttp(policy: Props | undefined, bucket: { names: string[]; prefix?: string } | typeof UNKNOWN): boolean {
+    return list(policy?.Statement).some((entry) => {
+        const s = entry as Props;
+        if (s?.Effect !== "Deny" || "NotAction" in s || "NotPrincipal" in s || "NotResource" in s) return false;
+        const principal = s.Principal;
+        const everyone = principal === "*" || (typeof principal === "object" && principal !== null && Object.keys(principal).length === 1
+            && list(principal.AWS).length > 0 && list(principal.AWS).every((p) => p === "*"));
+        if (!everyone) return false;
+        if (!list(s.Action).some((a) => a === "*" || String(a).toLowerCase() === "s3:*")) return false;
+        const secure = s.Condition?.Bool?.["aws:SecureTransport"];
+        if (!(secure === "false" || secure === false) || Object.keys(s.Condition ?? {}).length !== 1 || Object.keys(s.Condition.Bool).length !== 1) return false;
+        if (bucket === UNKNOWN) return true;
+        const resources = list(s.Resource).map(String);
+        const covered = (arn: string) => resources.some((r) => matches(r, arn));
+        const covers = (name: string) => covered(`arn:aws:s3:::${name}`) && covered(`arn:aws:s3:::${name}/*`);
+        if (bucket.names.length > 0) return bucket.names.every(covers);
+        // Named from a prefix (offline plan): the statement's own bucket ARNs must carry the prefix.
+        if (bucket.prefix === undefined) return false;
+        return resources.map((r) => /^arn:aws:s3:::([^/*?]+)$/.exec(r)?.[1]).some((name) => name !== undefined && name.startsWith(bucket.prefix as string) && covers(name));
+    });
 }
 
 /**
@@ -50,8 +106,11 @@ function besideEachBucket(resources: readonly PolicyResource[], reads: PreviewRe
     return ofType(resources, BUCKET).flatMap((bucket) => {
         const { tied, maybe } = settingsOf(resources, bucket, type, reads);
         // A setting whose bucket is unknown may be this one: the unknown is reported (advisory).
-        if (tied.some((r) => ok(r.props)) || maybe) return [];
-        return [{ urn: bucket.urn, message: `bucket ${nameOf(bucket.urn)} ${problem}` }];
+        // Every setting tied to the bucket must be ok: a second, weaker one may be the one applied last.
+        if ((tied.length > 0 && tied.every((r) => ok(r.props))) || maybe) return [];
+        const weak = tied.filter((r) => !ok(r.props)).map((r) => nameOf(r.urn));
+        const conflicting = weak.length < tied.length ? ` (${weak.join(", ")} is tied to it too and is not configured so; every one tied to the bucket must be)` : "";
+        return [{ urn: bucket.urn, message: `bucket ${nameOf(bucket.urn)} ${problem}${conflicting}` }];
     });
 }
 
@@ -84,19 +143,22 @@ export const s3Policies = [
     }),
     stackPolicy({
         name: "aws-s3-bucket-enforce-tls",
-        description: "Checks that every S3 bucket's policy denies requests without TLS.",
+        description: "Checks that every S3 bucket's policy denies requests without TLS: a statement with Effect Deny, Principal \"*\", Action s3:*, Resource covering the bucket and its objects, Condition aws:SecureTransport false.",
         severity: "high",
-        remediationSteps: "Add a bucket policy statement that denies s3:* when aws:SecureTransport is false.",
+        remediationSteps: "Add a bucket policy statement that denies s3:* to Principal \"*\" on arn:aws:s3:::<bucket> and arn:aws:s3:::<bucket>/* when aws:SecureTransport is false.",
         // In a preview of a new stack the document is unknown (it names the bucket's ARN, which
         // AWS assigns on create): a bucket without any bucket policy beside it is still caught
         // then; the statement is judged wherever the document is known (a preview of an
         // existing stack, the end of `pulumi up`), and otherwise reported as not judged.
         check: (resources, _config, _args, reads) => ofType(resources, BUCKET).flatMap((bucket) => {
             const { tied, maybe } = settingsOf(resources, bucket, BUCKET_POLICY, reads);
-            const documents = tied.map((r) => reads.known(() => r.props.policy));
-            const judged = documents.filter((d) => d !== UNKNOWN);
-            if (judged.some(deniesPlainHttp) || judged.length < documents.length || maybe) return [];
-            return [{ urn: bucket.urn, message: `bucket ${nameOf(bucket.urn)} has no policy denying requests without TLS; add one.` }];
+            const documents = tied.map((r) => [r, reads.known(() => r.props.policy)] as const);
+            const judged = documents.filter(([, d]) => d !== UNKNOWN).map(([r, d]) => [r, readDocument(d)] as const);
+            const unreadable = judged.filter(([, d]) => !d.ok).map(([r]) => ({ urn: r.urn,
+                message: `bucket policy ${nameOf(r.urn)} (of bucket ${nameOf(bucket.urn)}) is not valid JSON, so it can't be judged (and AWS refuses it); write it with JSON.stringify.` }));
+            const names = namesOf(bucket, reads);
+            if (judged.some(([, d]) => d.ok && deniesPlainHttp(d.policy, names)) || judged.length < documents.length || maybe) return unreadable;
+            return [...unreadable, { urn: bucket.urn, message: `bucket ${nameOf(bucket.urn)} has no policy denying requests without TLS; add one.` }];
         }),
     }),
     stackPolicy<{ prefixes?: string[] }>({

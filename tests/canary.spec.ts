@@ -64,6 +64,38 @@ describe("canary: secret values appear in no output", function () {
         ["the canary as an encrypted services port clash", read("staging", publicKey, { [`${NS}:deployPrivateKey`]: CANARY_KEY, [`${NS}:services`]: JSON.stringify({ search: { port: 3006, healthPath: `/${CANARY}` } }) })],
         ["the canary as an encrypted runner id", read("staging", publicKey, { [`${NS}:deployPrivateKey`]: CANARY_KEY, [`${NS}:runnerGithubActorIds`]: JSON.stringify([CANARY]) })],
     ];
+    /**
+     * Canaries that pass every format rule and fail only a later rule or a rule between settings
+     * (issue 11): a rule's fix derived from the value (lower-cased, canonicalised) and the values
+     * a rule between settings compares must not show either. Each lists the forms that must not appear.
+     */
+    const HOST = "API-CANARY7F3A.pakashop.store";
+    const LATE_CANARIES: [string, Record<string, string>, string[]][] = [
+        ["an upper-case encrypted apiHostname", { [`${NS}:apiHostname`]: HOST }, [HOST, HOST.toLowerCase(), "canary7f3a"]],
+        ["an upper-case encrypted frontendHostname", { [`${NS}:frontendHostname`]: "CANARY7F3A-staging.pakashop.store" }, ["canary7f3a"]],
+        ["an upper-case encrypted zoneName", { [`${NS}:zoneName`]: "CANARY7F3A.store" }, ["canary7f3a"]],
+        ["an encrypted apiHostname outside the zone", { [`${NS}:apiHostname`]: "api-staging.canary7f3a.store" }, ["canary7f3a"]],
+        ["an encrypted apiHostname two levels below the zone", { [`${NS}:apiHostname`]: "canary7f3a.api-staging.pakashop.store" }, ["canary7f3a"]],
+        ["an encrypted apiHostname without the stack name", { [`${NS}:apiHostname`]: "canary7f3a.pakashop.store" }, ["canary7f3a"]],
+        ["an encrypted zoneName the hostnames are not in", { [`${NS}:zoneName`]: "canary7f3a.store" }, ["canary7f3a"]],
+        ["an encrypted vpcCidr with leading zeros", { [`${NS}:vpcCidr`]: "010.73.0.0/16" }, ["010.73.0.0", "10.73.0.0"]],
+        ["an encrypted vpcCidr with host bits", { [`${NS}:vpcCidr`]: "10.73.5.0/16" }, ["10.73.5.0", "10.73.0.0"]],
+        ["an encrypted databaseMaxStorageGiB below the storage", { [`${NS}:databaseMaxStorageGiB`]: "21" }, ["21"]],
+        ["an encrypted databaseStorageGiB above the maximum", { [`${NS}:databaseStorageGiB`]: "7331" }, ["7331"]],
+        ["an encrypted redisMaxMemoryMb above the instance", { [`${NS}:redisMaxMemoryMb`]: "1999" }, ["1999"]],
+        ["an encrypted cloudflareZoneId", { [`${NS}:cloudflareZoneId`]: "c0ffee7f3a".padEnd(32, "0") }, ["c0ffee7f3a"]],
+        ["an encrypted githubConnectionArn", { [`${NS}:githubConnectionArn`]: "arn:aws:codeconnections:eu-central-1:123456789012:connection/canary7f3a" }, ["canary7f3a"]],
+    ];
+    for (const [what, secrets, forms] of LATE_CANARIES) {
+        it(`error path: ${what} (passes the format rules)`, () => {
+            const text = errorText(read("staging", publicKey, { [`${NS}:deployPrivateKey`]: CANARY_KEY, ...secrets }));
+            assertClean(text, what);
+            const shown = text.replace(/\s+at .*\n?/g, "");
+            for (const form of forms) assert.ok(!shown.toLowerCase().includes(form.toLowerCase()), `${what}: ${form} in\n${shown}`);
+            for (const value of Object.values(secrets)) assert.ok(!shown.toLowerCase().includes(value.toLowerCase()), `${what}: the value in\n${shown}`);
+        });
+    }
+
     for (const [what, body] of ERROR_PATHS) {
         it(`error path: ${what}`, () => {
             const text = errorText(body);

@@ -56,7 +56,12 @@ describe("npm run plan", function () {
             // The mocks' generated passwords (database, Redis, Meilisearch) are secrets too.
             assert.ok(!text.includes("mockpassword"), `${format} output holds a generated password`);
         }
-        assert.match(outputs.json, /"connection": "\[secret\]"/);
+        // A remote step's connection is unknown in a preview (built from the host's address):
+        // "[unknown]", not "[secret]" (it is no secret of its own; its private key is, once known).
+        assert.match(outputs.json, /"connection": "\[unknown\]"/);
+        assert.doesNotMatch(outputs.json, /"connection": "\[secret\]"/);
+        // A secret stays hidden, known or not: a deploy's environment file on stdin.
+        assert.match(outputs.json, /"stdin": "\[secret\]"/);
         // User data holds no secret any more (hosts make their own host keys): shown in full,
         // and with no key but the deploy public key in it.
         const instances = JSON.parse(outputs.json).resources.filter((r: { type: string }) => r.type === "aws:ec2/instance:Instance");

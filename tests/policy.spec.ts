@@ -6,7 +6,7 @@ import { ALL_POLICIES } from "../policy/policies";
 import { OfflineRun, PlannedResource, unwrapSecrets } from "../tools/offlineRun";
 import { MOCK_PRIVATE_IP } from "../tools/mocks";
 import { checkPolicies, exitCodeFor, loadPackConfig, policyLevels } from "../tools/policyCheck";
-import { REPO_ROOT } from "../tools/stackConfig";
+import { loadStackConfig, REPO_ROOT } from "../tools/stackConfig";
 import Ajv from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import { exec, planStack } from "./helpers";
@@ -154,6 +154,12 @@ const CASES: Case[] = [
         ["an IPv6 range outside Cloudflare's (2001:4860::/32)", (rule: Props) => rule.ipv6CidrBlocks.push("2001:4860::/32"), "2001:4860::/32"],
     ] as const).map(([what, change, range]): Case => ({ policy: "aws-ec2-securitygroup-enforce-cloudflare-https", what, breakIt: (r) => change(find(r, "-backend-sg").inputs.ingress[1]),
         message: `ingress[1] 443-443 admits HTTPS (443) from ${range}, outside Cloudflare's ranges; admit only the ranges cloudflare.getIpRanges returns.` })),
+    ...([
+        ["HTTP (80) from 0.0.0.0/0", { protocol: "tcp", fromPort: 80, toPort: 80, cidrBlocks: ["0.0.0.0/0"] }, "ingress[2] 80-80 opens ports 80-80 to 0.0.0.0/0"],
+        ["3000-3999 from ::/0", { protocol: "tcp", fromPort: 3000, toPort: 3999, ipv6CidrBlocks: ["::/0"] }, "ingress[2] 3000-3999 opens ports 3000-3999 to ::/0"],
+        ["8080 from a Cloudflare range", { protocol: "tcp", fromPort: 8080, toPort: 8080, cidrBlocks: ["173.245.48.0/20"] }, "ingress[2] 8080-8080 opens ports 8080-8080 to 173.245.48.0/20"],
+    ] as const).map(([what, rule, message]): Case => ({ policy: "aws-ec2-securitygroup-enforce-cloudflare-https", what, breakIt: (r) => find(r, "-backend-sg").inputs.ingress.push({ ...rule }),
+        message: `${message}, which admit public addresses or can't be read; only HTTPS (443) from Cloudflare's ranges may be open to public addresses: admit everything else from security groups.` })),
     ...([[2, "2"], ["2", '"2"'], [undefined, "undefined"]] as const).map(([hops, shown]): Case => ({ policy: "aws-ec2-instance-configure-imds-hop-limit", what: `hop limit ${shown}`,
         breakIt: (r) => (find(r, "-backend-instance").inputs.metadataOptions.httpPutResponseHopLimit = hops),
         message: `metadataOptions.httpPutResponseHopLimit is ${shown === "undefined" ? "undefined" : shown}; set it to 1.` })),
@@ -262,6 +268,24 @@ describe("policy pack", () => {
             const row = reasons.split("\n").find((line) => line.startsWith(`| \`${name}\``)) ?? "";
             const reason = row.split("|").map((cell) => cell.trim())[3] ?? "";
             assert.ok(reason.length > 30, `a reason for ${name}: ${row}`);
+        }
+    });
+
+    it("each pack config's values copied from the stack file (zone, repository, environments, branch) equal the stack file's (update policy/<stack>.json with Pulumi.<stack>.yaml)", () => {
+        for (const stack of ["production", "staging"]) {
+            const config = loadStackConfig(stack).config;
+            const setting = (key: string) => config[`pakashop-infra:${key}`];
+            const pack = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "policy", `${stack}.json`), "utf8")) as Props;
+            const at = `policy/${stack}.json against Pulumi.${stack}.yaml`;
+            for (const name of ["cloudflare-zonesetting-enforce-ssl-strict", "cloudflare-zonesetting-enforce-min-tls", "cloudflare-zone-enable-always-https",
+                "cloudflare-ruleset-enable-owasp", "cloudflare-ruleset-enable-managed"]) {
+                assert.equal(pack[name]?.zoneId, setting("cloudflareZoneId"), `${at}: ${name}.zoneId is cloudflareZoneId`);
+            }
+            const trust = pack["aws-iam-role-enforce-github-oidc-subject"];
+            assert.equal(trust?.repository, setting("workflowRepository"), `${at}: the GitHub trust policy's repository is workflowRepository`);
+            // The environments components/githubAccess.ts and components/backups.ts name after the stack.
+            assert.deepEqual(trust?.environments, [stack, `${stack}-read`, `${stack}-preview`, `${stack}-backup`], `${at}: the GitHub environments`);
+            assert.equal(pack["pakashop-rollout-enforce-branch"]?.branch, setting("branch"), `${at}: the rollout's branch is branch`);
         }
     });
 

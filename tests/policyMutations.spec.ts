@@ -78,6 +78,9 @@ const RULESET = "cloudflare:index/ruleset:Ruleset";
 const DNS = "cloudflare:index/dnsRecord:DnsRecord";
 const PROJECT = "vercel:index/project:Project";
 const REMOTE = "command:remote:Command";
+const DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup";
+const OWASP_ID = "4814384a9e5d4991b9815dcfc25d2f1f";
+const MANAGED_ID = "efb7b8c949ac4650a09736fc376e9aee";
 const OTHER_ZONE = "fedcba9876543210fedcba9876543210";
 const OTHER_BUCKET = "some-other-bucket-id";
 
@@ -138,6 +141,33 @@ const trust = (role: string, change: (condition: Inputs) => void): Mutation["app
     return [plan.urn("aws:iam/role:Role", role)];
 };
 
+/** A skip rule put first in the WAF's own ruleset, before the execute rules. */
+const skipFirst = (actionParameters: Inputs): Mutation["apply"] => (plan) => {
+    const waf = plan.inputs(RULESET, "-waf");
+    waf.rules = [{ action: "skip", actionParameters, description: "mutation", expression: "true", ref: "mutation-skip" }, ...waf.rules];
+    return [plan.urn(RULESET, "-waf")];
+};
+/** Another ruleset of the zone (in `phase`) with a skip rule. */
+const skipRuleset = (phase: string, actionParameters: Inputs): Mutation["apply"] => (plan) => {
+    const waf = plan.one(RULESET, "-waf");
+    const inputs = waf.inputs as Inputs;
+    return [plan.add(RULESET, `${waf.name}-mutation-skip`, { kind: "zone", name: "mutation", phase, zoneId: inputs.zoneId,
+        rules: [{ action: "skip", actionParameters, description: "mutation", expression: "true", ref: "mutation-skip" }] }, waf)];
+};
+/** Changes the TLS statement (the first) of the bucket policy. */
+const tlsStatement = (change: (statement: Inputs) => void): Mutation["apply"] => (plan) => {
+    const p = plan.inputs(BUCKET_POLICY);
+    const policy = JSON.parse(p.policy);
+    change(policy.Statement[0]);
+    p.policy = JSON.stringify(policy);
+    return bucket(plan);
+};
+/** A second bucket setting of `type`, tied to the bucket like the first, with `inputs`. */
+const second = (type: string, inputs: Inputs): Mutation["apply"] => (plan) => {
+    const first = plan.one(type);
+    plan.add(type, `${first.name}-mutation`, { bucket: (first.inputs as Inputs).bucket, ...inputs }, first);
+    return bucket(plan);
+};
 
 /** Every policy's mutations: each a different spelling of the weakness the policy exists to stop. */
 const MUTATIONS: Record<string, Mutation[]> = {
@@ -187,6 +217,14 @@ const MUTATIONS: Record<string, Mutation[]> = {
         { name: "inline 400-500 from 2000::/3", apply: inline("backend-sg", { protocol: "tcp", fromPort: 400, toPort: 500, ipv6CidrBlocks: ["2000::/3"] }) },
         { name: "SecurityGroupIngressRule 443 from 8.8.0.0/16", apply: separate(SG_INGRESS, "backend-sg", { ipProtocol: "tcp", fromPort: 443, toPort: 443, cidrIpv4: "8.8.0.0/16" }) },
         { name: "SecurityGroupRule all protocols from 0.0.0.0/1", apply: separate(SG_RULE, "backend-sg", { protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/1"] }) },
+        { name: "inline 80 from 0.0.0.0/0", apply: inline("backend-sg", { protocol: "tcp", fromPort: 80, toPort: 80, cidrBlocks: ["0.0.0.0/0"] }) },
+        { name: "inline 3000-3999 from 0.0.0.0/0", apply: inline("backend-sg", { protocol: "tcp", fromPort: 3000, toPort: 3999, cidrBlocks: ["0.0.0.0/0"] }) },
+        { name: "SecurityGroupIngressRule 8080 from Cloudflare's ranges", apply: separate(SG_INGRESS, "backend-sg", { ipProtocol: "tcp", fromPort: 8080, toPort: 8080, cidrIpv4: "173.245.48.0/20" }) },
+        { name: "DefaultSecurityGroup ingress 443 from 0.0.0.0/0", apply: (plan) => {
+            const group = plan.one(SG, "backend-sg");
+            return [plan.add(DEFAULT_SG, "pakashop-production-mutation-default-sg", { vpcId: (group.inputs as Inputs).vpcId,
+                ingress: [{ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"] }] }, group)];
+        } },
     ],
     "aws-ec2-instance-configure-imds-hop-limit": [
         { name: "hop limit 2", apply: set(INSTANCE, "backend-instance", "metadataOptions.httpPutResponseHopLimit", 2) },
@@ -207,6 +245,16 @@ const MUTATIONS: Record<string, Mutation[]> = {
         { name: "sub of a branch instead of an environment", apply: trust("ci-read-only", (c) => {
             c.StringEquals["token.actions.githubusercontent.com:sub"] = ["repo:pakashop/pakashop-infra:ref:refs/heads/main"];
         }) },
+        { name: "NotAction sts:AssumeRole, GitHub principal, aud only", apply: (plan) => {
+            const inputs = plan.inputs("aws:iam/role:Role", "ci-deploy");
+            const policy = JSON.parse(inputs.assumeRolePolicy);
+            const statement = policy.Statement[0];
+            delete statement.Action;
+            statement.NotAction = "sts:AssumeRole";
+            delete statement.Condition.StringEquals["token.actions.githubusercontent.com:sub"];
+            inputs.assumeRolePolicy = JSON.stringify(policy);
+            return [plan.urn("aws:iam/role:Role", "ci-deploy")];
+        } },
     ],
     "aws-resource-missing-required-tags": [
         { name: "tags removed (VPC)", apply: set("aws:ec2/vpc:Vpc", "", "tags", undefined) },
@@ -263,16 +311,23 @@ const MUTATIONS: Record<string, Mutation[]> = {
             plan.inputs(DB).parameterGroupName = "default.postgres16";
             return [plan.urn(DB), plan.urn(PARAMS)];
         } },
+        { name: "a second rds.force_ssl 0 after the 1", apply: (plan) => {
+            const inputs = plan.inputs(PARAMS);
+            inputs.parameters = [...inputs.parameters, { applyMethod: "pending-reboot", name: "rds.force_ssl", value: "0" }];
+            return [plan.urn(PARAMS)];
+        } },
     ],
     "aws-s3-bucket-missing-public-access-block": [
         { name: "blockPublicPolicy false", apply: (plan) => (set(PAB, "", "blockPublicPolicy", false)(plan), bucket(plan)) },
         { name: "public access block removed", apply: removed(PAB, "", bucket) },
         { name: "public access block on another bucket", apply: (plan) => (set(PAB, "", "bucket", OTHER_BUCKET)(plan), bucket(plan)) },
+        { name: "a second public access block with all flags false", apply: second(PAB, { blockPublicAcls: false, blockPublicPolicy: false, ignorePublicAcls: false, restrictPublicBuckets: false }) },
     ],
     "aws-s3-bucket-enable-versioning": [
         { name: "status Suspended", apply: (plan) => (set(VERSIONING, "", "versioningConfiguration.status", "Suspended")(plan), bucket(plan)) },
         { name: "versioning removed", apply: removed(VERSIONING, "", bucket) },
         { name: "versioning of another bucket", apply: (plan) => (set(VERSIONING, "", "bucket", OTHER_BUCKET)(plan), bucket(plan)) },
+        { name: "a second versioning Suspended", apply: second(VERSIONING, { versioningConfiguration: { status: "Suspended" } }) },
     ],
     "aws-s3-bucket-enable-encryption": [
         { name: "no rules", apply: (plan) => (set(ENCRYPTION, "", "rules", [])(plan), bucket(plan)) },
@@ -287,6 +342,15 @@ const MUTATIONS: Record<string, Mutation[]> = {
         } },
         { name: "bucket policy removed", apply: removed(BUCKET_POLICY, "", bucket) },
         { name: "policy of another bucket", apply: (plan) => (set(BUCKET_POLICY, "", "bucket", OTHER_BUCKET)(plan), bucket(plan)) },
+        { name: "Deny limited to s3:GetObject", apply: tlsStatement((s) => { s.Action = "s3:GetObject"; }) },
+        { name: "Deny to one principal", apply: tlsStatement((s) => { s.Principal = { AWS: "arn:aws:iam::123456789012:role/someone" }; }) },
+        { name: "Deny on another bucket's ARN", apply: tlsStatement((s) => { s.Resource = ["arn:aws:s3:::some-other-bucket", "arn:aws:s3:::some-other-bucket/*"]; }) },
+        { name: "Deny on the objects only", apply: tlsStatement((s) => { s.Resource = (s.Resource as string[]).filter((r) => r.endsWith("/*")); }) },
+        { name: "bucket policy not valid JSON (reported on it, no crash)", apply: (plan) => {
+            const p = plan.inputs(BUCKET_POLICY);
+            p.policy = p.policy.slice(0, -1);
+            return [plan.urn(BUCKET_POLICY)];
+        } },
     ],
     "aws-s3-bucket-configure-lifecycle": [
         { name: "daily/ rule Disabled", apply: (plan) => (set(LIFECYCLE, "", "rules.0.status", "Disabled")(plan), bucket(plan)) },
@@ -317,12 +381,24 @@ const MUTATIONS: Record<string, Mutation[]> = {
             waf.rules = waf.rules.filter((r: Inputs) => r.ref !== "owasp-core");
             return ["", plan.urn(RULESET, "-waf")];
         } },
+        { name: "skip ruleset current before the executes", apply: skipFirst({ ruleset: "current" }) },
+        { name: "skip rulesets [owasp, managed] in another ruleset of the phase", apply: skipRuleset("http_request_firewall_managed", { rulesets: [OWASP_ID, MANAGED_ID] }) },
+        { name: "skip the managed phase from the custom phase", apply: skipRuleset("http_request_firewall_custom", { phases: ["http_request_firewall_managed"] }) },
+        { name: "scoreThreshold 1000", apply: wafRule("owasp-core", (r) => {
+            r.actionParameters.overrides = { rules: [{ id: "6179ae15870a4bb7b2d480d4843b323c", scoreThreshold: 1000 }] };
+        }) },
+        { name: "scoreThreshold 60 (Low, weaker than the default 40)", apply: wafRule("owasp-core", (r) => {
+            r.actionParameters.overrides = { rules: [{ id: "6179ae15870a4bb7b2d480d4843b323c", action: "block", scoreThreshold: 60 }] };
+        }) },
     ],
     "cloudflare-ruleset-enable-managed": [
         { name: "rule disabled", apply: wafRule("cloudflare-managed", (r) => { r.enabled = false; }) },
         { name: "expression false (matches nothing)", apply: wafRule("cloudflare-managed", (r) => { r.expression = "false"; }) },
         { name: "overridden to log only", apply: wafRule("cloudflare-managed", (r) => { r.actionParameters.overrides = { rules: [], action: "log", enabled: true }; }) },
         { name: "ruleset on another zone", apply: (plan) => [...set(RULESET, "-waf", "zoneId", OTHER_ZONE)(plan), ""] },
+        { name: "skip ruleset current before the executes", apply: skipFirst({ ruleset: "current" }) },
+        { name: "skip rulesets [owasp, managed] in another ruleset of the phase", apply: skipRuleset("http_request_firewall_managed", { rulesets: [OWASP_ID, MANAGED_ID] }) },
+        { name: "skip rules of the managed ruleset", apply: skipFirst({ rules: { [MANAGED_ID]: ["5de7edfa648c4d6891dc3e7f84534ffa"] } }) },
     ],
     "cloudflare-dnsrecord-enforce-proxied": [
         { name: "A record proxied false", apply: set(DNS, "-edge-api", "proxied", false) },
@@ -452,7 +528,8 @@ describe("policy mutations (npm run policy -- --plan over a mutated production p
                     const caught = own.some((v) => on.includes(v.urn) && !v.message.startsWith("can't run policy"));
                     results.push({ policy: policy.name, mutation: mutation.name, result: caught ? "caught" : "MISSED" });
                     assert.ok(caught, `${policy.name} did not report "${mutation.name}" on ${on.join(" or ")}; it reported: ${JSON.stringify(own.map((v) => `${v.urn}: ${v.message}`))}`);
-                    assert.equal(judged.exitCode, own.some((v) => v.enforcementLevel === "mandatory") ? 5 : judged.exitCode);
+                    // Any mandatory violation (this policy's or another's the mutation also trips) is exit 5; none is 0.
+                    assert.equal(judged.exitCode, judged.violations.some((v) => v.enforcementLevel === "mandatory") ? 5 : 0, JSON.stringify(judged.violations));
                 });
             }
         });

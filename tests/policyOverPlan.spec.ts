@@ -1,8 +1,9 @@
 /**
  * `npm run policy -- --plan FILE`: the pack judges a plan saved by `npm run plan -- --format
  * json` and gives the live run's verdict; a value hidden as "[secret]" makes the policy that
- * touches it advisory ("can't run"), never a pass or a violation; the plan hides only secret
- * leaves; bad input is one line and exit 1 (bad file) or 2 (bad command line).
+ * touches it advisory ("can't run"), never a pass or a violation, and the verdicts are compared
+ * by reason (a value unknown in a preview is not a hidden secret); the plan hides only secret
+ * leaves (a preview's remote connection is "[unknown]", not "[secret]"); bad input is one line and exit 1 (bad file) or 2 (bad command line).
  */
 import { strict as assert } from "assert";
 import * as fs from "fs";
@@ -17,9 +18,29 @@ const tool = (script: string, ...args: string[]) =>
     exec(process.execPath, ["--require", path.join(REPO_ROOT, "tools/register.js"), path.join(REPO_ROOT, "tools", script), ...args], { cwd: REPO_ROOT });
 const policy = (...args: string[]) => tool("policy.ts", ...args);
 
-/** What the verdict is per resource: a "can't run" advisory counts as such, whatever its wording. */
+/**
+ * Why a policy could not run, from its "can't run" message: the value it touched and whether
+ * that value was unknown (a preview's) or a secret hidden in the saved plan. Any other wording
+ * is kept whole, so it can only match itself.
+ */
+function cantRunReason(message: string): string {
+    const at = /value at (\.\S+)/.exec(message)?.[1] ?? "?";
+    if (/can't be known during preview$/.test(message)) return `can't run: unknown at ${at}`;
+    if (/ over the saved plan: value at \S+ is a secret, hidden in the saved plan$/.test(message)) return `can't run: secret at ${at}`;
+    return message;
+}
+
+/** What the verdict is per resource: a "can't run" advisory by its reason (unknown or secret, and where), not its wording. */
 function verdict(violations: Violation[]): string[] {
-    return violations.map((v) => [v.policy, v.urn, v.enforcementLevel, v.severity, v.message.startsWith("can't run policy") ? "can't run" : v.message].join(" | ")).sort();
+    return violations.map((v) => [v.policy, v.urn, v.enforcementLevel, v.severity, v.message.startsWith("can't run policy") ? cantRunReason(v.message) : v.message].join(" | ")).sort();
+}
+
+type SavedResource = { name: string; type: string; urn: string; inputs: Record<string, unknown> };
+const REMOTE_STEP = "command:remote:Command";
+
+/** A leaf of a connection as the plan shows it: every leaf of a connection unknown as a whole is "[unknown]". */
+function connectionLeaf(connection: unknown, key: string): unknown {
+    return connection === "[unknown]" ? connection : (connection as Record<string, unknown>)[key];
 }
 
 function oneLineError(output: string): string {
@@ -85,19 +106,52 @@ describe("npm run policy -- --plan (policies over a saved plan)", function () {
         assert.match(judged.output, /\[mandatory, critical\] aws-rds-instance-disallow-public-access: pakashop-production-database-instance: .*publiclyAccessible is true/);
     });
 
-    it("the plan hides secret leaves only: a connection's host, host key and user are visible, its private key is not", () => {
-        const doc = JSON.parse(saved["production-applied"].text);
-        const steps = doc.resources.filter((r: { type: string }) => r.type === "command:remote:Command");
-        assert.ok(steps.length > 0);
-        for (const step of steps) {
-            const c = step.inputs.connection;
-            assert.equal(typeof c, "object", step.name);
-            assert.match(c.host, /^\d+\.\d+\.\d+\.\d+$/, step.name);
-            assert.match(c.hostKey, /^ssh-ed25519 /, step.name);
-            assert.equal(c.user, "admin");
-            assert.equal(c.privateKey, "[secret]");
-            assert.match(step.inputs.create, /\S/, `${step.name}: its script is shown`);
-        }
+    for (const stack of ["production", "staging"]) {
+        it(`${stack}, applied: the plan hides secret leaves only: a connection's host, host key and user are visible, its private key is not`, () => {
+            const doc = JSON.parse(saved[`${stack}-applied`].text);
+            const steps = doc.resources.filter((r: SavedResource) => r.type === REMOTE_STEP);
+            assert.ok(steps.length > 0);
+            for (const step of steps) {
+                const c = step.inputs.connection;
+                assert.equal(typeof c, "object", step.name);
+                assert.match(c.host, /^\d+\.\d+\.\d+\.\d+$/, step.name);
+                assert.match(c.hostKey, /^ssh-ed25519 /, step.name);
+                assert.equal(c.user, "admin");
+                assert.equal(c.privateKey, "[secret]");
+                assert.match(step.inputs.create, /\S/, `${step.name}: its script is shown`);
+            }
+        });
+
+        it(`${stack}, preview: a remote step's connection host and host key are [unknown] (unknown in a preview), never [secret]`, () => {
+            const doc = JSON.parse(saved[`${stack}-preview`].text);
+            assert.equal(doc.mode, "preview");
+            const steps = doc.resources.filter((r: SavedResource) => r.type === REMOTE_STEP);
+            assert.ok(steps.length > 0);
+            for (const step of steps) {
+                const c = step.inputs.connection;
+                assert.notEqual(c, "[secret]", `${step.name}: the connection is hidden as a secret`);
+                for (const key of ["host", "hostKey"]) assert.equal(connectionLeaf(c, key), "[unknown]", `${step.name}: connection.${key}`);
+                assert.match(step.inputs.create, /\S/, `${step.name}: its script is shown`);
+                assert.notEqual(step.inputs.create, "[secret]", `${step.name}: its script is hidden as a secret`);
+            }
+            // What the live preview could not see, the saved plan's policies cannot either, for the same reason.
+            const live = doc.policies.violations.filter((v: Violation) => v.policy === "command-remote-enforce-host-key");
+            assert.ok(live.length > 0 && live.every((v: Violation) => cantRunReason(v.message) === "can't run: unknown at .connection"), JSON.stringify(live));
+        });
+    }
+
+    it("the verdict tells an unknown from a secret: a preview's connection shown as [secret] (as plans once did) is not the live verdict", async () => {
+        const doc = JSON.parse(saved["production-preview"].text);
+        const before = verdict(doc.policies.violations);
+        for (const step of doc.resources.filter((r: SavedResource) => r.type === REMOTE_STEP)) step.inputs.connection = "[secret]";
+        const judged = await judgePlan(doc);
+        const after = verdict(judged.violations);
+        assert.notDeepEqual(after, before);
+        assert.ok(after.some((v) => v.startsWith("command-remote-enforce-host-key | ") && v.endsWith("can't run: secret at .connection")), after.join("\n"));
+        assert.deepEqual(after.filter((v) => !v.startsWith("command-remote-enforce-host-key | ")), before.filter((v) => !v.startsWith("command-remote-enforce-host-key | ")));
+    });
+
+    it("no saved plan holds the private key", () => {
         const key = loadStackConfig("production").config["pakashop-infra:deployPrivateKey"];
         for (const text of Object.values(saved).map((s) => s.text)) {
             assert.ok(!text.includes(key.split("\n")[1]), "a saved plan holds the private key");

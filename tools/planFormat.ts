@@ -40,23 +40,40 @@ function secretStrings(value: unknown, into: Set<string>): Set<string> {
 }
 
 /**
+ * Inputs a provider's SDK marks secret as a whole, whatever they hold (`pulumi.secret(...)` in
+ * @pulumi/command's constructors): not secrets of their own, so the plan shows them leaf by
+ * leaf, and "[unknown]" (not "[secret]") while they are unknown as a whole, as a remote step's
+ * `connection` is in a preview (the SDK builds it with an apply over the host's address).
+ */
+const PROVIDER_SECRET_INPUTS: Readonly<Record<string, readonly string[]>> = {
+    "command:remote:Command": ["connection"],
+    "command:remote:CopyToRemote": ["connection"],
+    "command:remote:CopyFile": ["connection"],
+};
+
+/**
  * A value as every format shows it: unknowns "[unknown]", secrets "[secret]". A secret that is
- * a scalar is hidden whole. A secret that is an object or array (a provider marks a whole
- * input secret, as @pulumi/command does a remote command's `connection`) is shown leaf by
- * leaf, so the policies still see what is not itself a secret (a host, its host key, a user):
+ * a scalar is hidden whole, known or not. A secret that is an object or array (a provider
+ * marks a whole input secret, as @pulumi/command does a remote command's `connection`) is
+ * shown leaf by leaf, so the policies still see what is not itself a secret (a host, its host key, a user):
  * a leaf is hidden when its name says it holds a credential, when it is a secret of its own,
  * or when it holds (anywhere in it) a string that is secret somewhere else in the plan
- * (`known`, from the stack's secret settings and every scalar secret of the run) or a PEM key.
+ * (`known`, from the stack's secret settings and every scalar secret of the run) or a PEM key;
+ * an unknown leaf is "[unknown]". An input a provider marks secret as a whole
+ * ({@link PROVIDER_SECRET_INPUTS}, `wholeSecret`) that is unknown as a whole is "[unknown]":
+ * it holds no secret yet, and a policy over the saved plan then meets an unknown, as the live
+ * preview's does, not a hidden secret.
  */
-function shown(value: unknown, known: ReadonlySet<string>): unknown {
-    const visible = (v: unknown, inSecret: boolean, key?: string): unknown => {
+function shown(value: unknown, known: ReadonlySet<string>, wholeSecret: readonly string[] = []): unknown {
+    const visible = (v: unknown, inSecret: boolean, key?: string, top = false): unknown => {
         if (isSecretValue(v)) {
             const inner = (v as { value: unknown }).value;
-            // A secret not known yet is "[secret]" as a whole (as before the leaf-by-leaf display).
+            if (inner === UNKNOWN_SHOWN && top && key !== undefined && wholeSecret.includes(key)) return UNKNOWN_SHOWN;
+            // A secret scalar (or a secret not known yet) is "[secret]" as a whole.
             return typeof inner === "object" && inner !== null ? visible(inner, true, key) : SECRET_SHOWN;
         }
         if (Array.isArray(v)) return v.map((x) => visible(x, inSecret, key));
-        if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, visible(x, inSecret, k)]));
+        if (typeof v === "object" && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, visible(x, inSecret, k, !inSecret && key === undefined)]));
         if (!inSecret) return v;
         if (v === UNKNOWN_SHOWN) return v;
         if (key !== undefined && SECRET_LEAF.test(key)) return SECRET_SHOWN;
@@ -96,7 +113,7 @@ export interface PlanDocument {
  */
 export function planDocument(run: OfflineRun, waves: string[][], violations: Violation[], secretValues: readonly string[] = []): PlanDocument {
     const known = secretStrings([run.resources.map((r) => r.inputs), run.outputs], new Set(secretValues.filter((s) => s.length >= 6)));
-    const shown_ = (value: unknown) => shown(value, known);
+    const shown_ = (value: unknown, wholeSecret?: readonly string[]) => shown(value, known, wholeSecret);
     return {
         project: run.project,
         stack: run.stack,
@@ -108,7 +125,7 @@ export function planDocument(run: OfflineRun, waves: string[][], violations: Vio
             custom: r.custom,
             parent: r.parent,
             dependsOn: r.dependsOn,
-            inputs: shown_(r.inputs),
+            inputs: shown_(r.inputs, PROVIDER_SECRET_INPUTS[r.type]),
         })),
         rollout: { waves },
         outputs: shown_(run.outputs),

@@ -12,7 +12,8 @@
  * touches one is "can't run ... during preview", as in the live run), and a value the plan
  * hides as "[secret]" is a value the policies cannot see: a policy that touches one is reported
  * as advisory "can't run ... over the saved plan", never passed or failed on it. The plan hides
- * only secret leaves (tools/planFormat.ts), so this happens only to policies that read a secret.
+ * only secret leaves (tools/planFormat.ts), so this happens only to policies that read a secret;
+ * what a preview can't know (a remote step's whole `connection`) is "[unknown]" there, not "[secret]".
  *
  * Prints the plan with this verdict in place of the one saved in it, in any format of
  * `npm run plan` (the JSON is again a plan this command reads). `--stack` (optional) names the

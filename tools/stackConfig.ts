@@ -55,7 +55,7 @@ export function loadStackConfig(stack: string, overrides: Record<string, unknown
         if (value === undefined) continue;
         if (isSecureValue(value)) {
             const short = full.slice(full.indexOf(":") + 1);
-            config[full] = PLACEHOLDERS[short]?.(full) ?? `offline-placeholder-for-${full}`;
+            config[full] = (Object.hasOwn(PLACEHOLDERS, short) ? PLACEHOLDERS[short](full) : undefined) ?? `offline-placeholder-for-${full}`;
             // The program recognizes it (and this run as offline) by value: a real run never
             // loads a stack file this way (components/settingsSchema.ts, offline placeholders).
             registerOfflinePlaceholder(full, config[full]);
