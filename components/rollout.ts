@@ -97,6 +97,10 @@ function validateService(key: string, s: ServiceSpec, tierIds: ReadonlySet<strin
     if (!SAFE_RELATIVE_PATH.test(s.entryPoint)) {
         throw new SettingError(`${at}.entryPoint`, s.entryPoint, "an entry point is a relative path inside the service folder (letters, digits, . _ / -, no '..')", FIX_CATALOG);
     }
+    // No dot segments: the path is joined to the service's URL by the health gate and nginx.
+    if (s.healthPath.split("/").some((segment) => segment === ".." || segment === ".")) {
+        throw new SettingError(`${at}.healthPath`, s.healthPath, "a health path holds no '.' or '..' segments", FIX_CATALOG);
+    }
     if (!SAFE_URL_PATH.test(s.healthPath)) {
         throw new SettingError(`${at}.healthPath`, s.healthPath, "a health path starts with '/' and holds only URL path characters (letters, digits, . _ ~ / -)", FIX_CATALOG);
     }

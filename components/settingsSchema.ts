@@ -36,6 +36,7 @@
  *   rest is for the OS and the fork of an AOF rewrite); the instance type must be one whose
  *   memory the table below knows.
  */
+import { domainToUnicode } from "url";
 import * as ipaddr from "ipaddr.js";
 import { z } from "zod";
 import { Catalog, CATALOG, ServiceSpec } from "./catalog";
@@ -172,6 +173,10 @@ const hostnameRules: Rule<string>[] = [
     (v) => (v.split(".").length < 2 ? "must be a domain name with at least two labels" : undefined),
     (v) => (v.split(".").some((label) => !LABEL.test(label)) ? "every label must be 1 to 63 letters, digits or inner '-'" : undefined),
     (v) => (v.length > 253 ? "must be at most 253 characters" : undefined),
+    // An `xn--` label must be valid punycode (RFC 3492); node's domainToUnicode gives "" for one
+    // that isn't, e.g. `xn--api-staging`.
+    (v) => (v.split(".").some((label) => label.startsWith("xn--") && domainToUnicode(label) === "")
+        ? { why: "has an xn-- label that is not valid punycode", fix: "write the name's real punycode form (e.g. from new URL('http://<name>').hostname)" } : undefined),
 ];
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 /** Whether `value` is a lower-case DNS hostname: labels of letters, digits and inner '-', dot-separated. */

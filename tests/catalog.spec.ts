@@ -101,6 +101,8 @@ describe("service catalog", () => {
             "tiers.config", "[]", /at least one service/));
         it("a health path that is not a URL path", () => assertSettingError(() => validateCatalog(withService("search", { healthPath: "health; rm -rf /" })),
             "services.search.healthPath", "health; rm -rf /", /starts with '\/'/));
+        it("a health path with dot segments", () => assertSettingError(() => validateCatalog(withService("search", { healthPath: "/../../etc/passwd" })),
+            "services.search.healthPath", "/../../etc/passwd", /no '\.' or '\.\.' segments/));
         it("an entry point escaping the service folder", () => assertSettingError(() => validateCatalog(withService("backend", { entryPoint: "../gateway/src/index.js" })),
             "services.backend.entryPoint", "../gateway", /no '\.\.'/));
     });

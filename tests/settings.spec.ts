@@ -90,6 +90,7 @@ const NEW_BAD = [
         ["a hostname with an underscore", "apiHostname", "api_staging.pakashop.store", "api_staging.pakashop.store", /only lower-case letters, digits/],
         ["a hostname label starting with '-'", "apiHostname", "-api-staging.pakashop.store", "-api-staging.pakashop.store", /every label/],
         ["a hostname with an empty label", "apiHostname", "api-staging..pakashop.store", "api-staging..pakashop.store", /every label/],
+        ["a hostname with an xn-- label that is not punycode", "apiHostname", "xn--api-staging.pakashop.store", "xn--api-staging.pakashop.store", /not valid punycode/],
         ["a zone with a trailing dot", "zoneName", "pakashop.store.", "pakashop.store.", /must not end with a dot/],
         ["a zone in upper case", "zoneName", "PAKASHOP.store", "PAKASHOP.store", /must be lower case/],
         ["a zone of one label", "zoneName", "localhost", "localhost", /at least two labels/],
