@@ -18,8 +18,6 @@ export interface SshTarget {
     readonly privateKey: string;
     /** The host's public key line (`ssh-ed25519 AAAA...`); the connection fails on any other. */
     readonly hostKey: string;
-    /** A jump host to reach this one through (`ssh -W`), with its own pinned key. */
-    readonly proxy?: SshTarget;
 }
 
 export interface CommandResult {
@@ -57,7 +55,7 @@ export async function copyFileOverSsh(target: SshTarget, localFile: string, remo
     }
 }
 
-/** Options for one hop: its key, its pinned host key, and (recursively) its jump host. */
+/** Options for the connection: its key and its pinned host key (every host is reached directly, from inside the VPC). */
 function sshArguments(target: SshTarget, dir: string, label: string): string[] {
     if (!target.hostKey) throw new Error(`no pinned host key for ${target.host}: refusing to connect`);
     const keyFile = path.join(dir, `${label}.key`);
@@ -65,16 +63,11 @@ function sshArguments(target: SshTarget, dir: string, label: string): string[] {
     fs.writeFileSync(keyFile, target.privateKey.endsWith("\n") ? target.privateKey : `${target.privateKey}\n`, { mode: 0o600 });
     const port = target.port ?? 22;
     fs.writeFileSync(knownHosts, `${port === 22 ? target.host : `[${target.host}]:${port}`} ${target.hostKey.trim()}\n`);
-    const args = [
+    return [
         "-F", "/dev/null", "-i", keyFile, "-p", String(port),
         "-o", `UserKnownHostsFile=${knownHosts}`, "-o", "GlobalKnownHostsFile=/dev/null", "-o", "StrictHostKeyChecking=yes",
         "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=15", "-o", "LogLevel=ERROR",
     ];
-    if (target.proxy) {
-        const jump = ["ssh", ...sshArguments(target.proxy, dir, `${label}-jump`), "-W", "%h:%p", `${target.proxy.user}@${target.proxy.host}`];
-        args.push("-o", `ProxyCommand=${jump.map((a) => (/^[\w@%:./=-]+$/.test(a) ? a : `'${a}'`)).join(" ")}`);
-    }
-    return args;
 }
 
 /** Runs a program and collects its output; never rejects for a non-zero exit. */
