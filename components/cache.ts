@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { remote } from "@pulumi/command";
 import { DataHost, DataTierArgs, provisionDataHost } from "./dataHost";
-import { REDIS_PORT, renderRedisScript } from "./scripts/redis";
+import { REDIS_PORT, renderRedisScript } from "../host/data/redis";
 
 /** Arguments of {@link Cache}. */
 export interface CacheArgs extends DataTierArgs {

@@ -12,7 +12,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { remote, types } from "@pulumi/command";
-import { contentHash, remoteInvocation } from "./scripts/shell";
+import { contentHash, remoteInvocation } from "../host/shell";
 
 /** What the first trigger shows a reviewer besides the script's hash: plain, never secret. */
 export type StepSummary = Readonly<Record<string, string | number>>;

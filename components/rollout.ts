@@ -82,7 +82,7 @@ function validateService(key: string, s: ServiceSpec, tierIds: ReadonlySet<strin
         throw new SettingError(`${at}.id`, s.id, `a service id is lower-case letters, digits and '-' (at most 31) and equals its key '${key}'`, FIX_CATALOG);
     }
     if (!(LANGUAGES as readonly string[]).includes(s.language)) {
-        throw new SettingError(`${at}.language`, s.language, `the language must be one of ${LANGUAGES.join(", ")}`, `pick one of ${LANGUAGES.join(", ")} or teach components/scripts/build.ts the new language`);
+        throw new SettingError(`${at}.language`, s.language, `the language must be one of ${LANGUAGES.join(", ")}`, `pick one of ${LANGUAGES.join(", ")} or teach host/prepare the new language`);
     }
     if (!Number.isInteger(s.port) || s.port < 1024 || s.port > 65535) {
         throw new SettingError(`${at}.port`, s.port, "a port is an integer from 1024 to 65535 (services run unprivileged)", FIX_CATALOG);

@@ -6,7 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { remote } from "@pulumi/command";
 import { DataHost, DataTierArgs, provisionDataHost } from "./dataHost";
-import { MEILISEARCH_PORT, meilisearchDownloadUrl, renderMeilisearchScript } from "./scripts/meilisearch";
+import { MEILISEARCH_PORT, meilisearchDownloadUrl, renderMeilisearchScript } from "../host/data/meilisearch";
 
 /** Arguments of {@link Search}. */
 export interface SearchArgs extends DataTierArgs {

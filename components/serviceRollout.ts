@@ -9,16 +9,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import { local, remote } from "@pulumi/command";
 import { Catalog, unitName } from "./catalog";
-import { incomingSourceArchive } from "./hostLayout";
+import { incomingSourceArchive } from "../host/layout";
 import { sshConnection } from "./connection";
 import { rolloutWaves, serviceDependencies } from "./rollout";
-import { renderBootstrapScript } from "./scripts/bootstrap";
+import { renderBootstrapScript } from "../host/bootstrap";
 import { remoteStep, StepSummary } from "./remoteStep";
-import { renderDeployScript, renderEnvironmentFile, renderRemoveScript } from "./scripts/deployService";
-import { renderProxyScript } from "./scripts/proxy";
-import { contentHash, scriptHeader } from "./scripts/shell";
+import { renderDeployScript, renderEnvironmentFile, renderRemoveScript } from "../host/deployService";
+import { renderProxyScript } from "../host/proxy";
+import { contentHash, scriptHeader } from "../host/shell";
 import { ServiceSource } from "./sources";
-import { renderUnit } from "./systemdUnit";
+import { renderUnit } from "../host/units/systemdUnit";
 
 /** How long the deploy waits for a new host's sshd before giving up. */
 export const SSH_WAIT_SECONDS = 600;

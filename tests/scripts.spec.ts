@@ -1,15 +1,15 @@
 import { strict as assert } from "assert";
 import { CATALOG } from "../components/catalog";
-import { renderBootstrapScript } from "../components/scripts/bootstrap";
-import { renderDeployScript, renderRemoveScript } from "../components/scripts/deployService";
-import { renderNginxSite, renderProxyScript } from "../components/scripts/proxy";
-import { meilisearchDownloadUrl, renderMeilisearchScript } from "../components/scripts/meilisearch";
-import { renderRedisScript } from "../components/scripts/redis";
+import { renderBootstrapScript } from "../host/bootstrap";
+import { renderDeployScript, renderRemoveScript } from "../host/deployService";
+import { renderNginxSite, renderProxyScript } from "../host/proxy";
+import { meilisearchDownloadUrl, renderMeilisearchScript } from "../host/data/meilisearch";
+import { renderRedisScript } from "../host/data/redis";
 import { renderConsoleHostKeyScript } from "../components/scripts/consoleHostKey";
 import { renderProbeScript } from "../tools/drift/hostState";
-import { contentHash, heredoc, remoteInvocation, shellQuote } from "../components/scripts/shell";
+import { contentHash, heredoc, remoteInvocation, shellQuote } from "../host/shell";
 import { renderSshWaitScript } from "../components/serviceRollout";
-import { renderUnit } from "../components/systemdUnit";
+import { renderUnit } from "../host/units/systemdUnit";
 import { exec } from "./helpers";
 
 const REVISION = "4f1c2d8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d";

@@ -3,8 +3,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { CATALOG, unitName } from "../components/catalog";
-import { renderUnit, execStart } from "../components/systemdUnit";
-import { MEILISEARCH_UNIT, renderMeilisearchUnit } from "../components/scripts/meilisearch";
+import { renderUnit, execStart } from "../host/units/systemdUnit";
+import { MEILISEARCH_UNIT, renderMeilisearchUnit } from "../host/data/meilisearch";
 import { exec } from "./helpers";
 
 /** Highest `systemd-analyze security` exposure a unit may have (the issue's limit). */

@@ -18,7 +18,7 @@
  * anywhere in a line and takes the ed25519 key from the last complete block (a console holds
  * the latest boot's output with `--latest`; a rebooted host prints the block again).
  */
-import { scriptHeader } from "./shell";
+import { scriptHeader } from "../../host/shell";
 
 /** How long a new host may take to boot and print its keys before the step fails. */
 export const HOST_KEY_WAIT_SECONDS = 900;

@@ -20,9 +20,9 @@ import { promises as fsp } from "fs";
 import * as os from "os";
 import * as path from "path";
 import { CATALOG, ServiceSpec } from "../../components/catalog";
-import { currentReleaseDir } from "../../components/hostLayout";
-import { buildCommand } from "../../components/scripts/deployService";
-import { renderUnit } from "../../components/systemdUnit";
+import { currentReleaseDir } from "../../host/layout";
+import { buildCommand } from "../../host/deployService";
+import { renderUnit } from "../../host/units/systemdUnit";
 import { createReleaseRepository, FIXTURE_MARKERS, healthBody, healthPaths, ReleaseRepository, ReleaseRepositoryOptions } from "./fixture";
 
 /** How long a service may take to answer its health path (the deploy allows more). */

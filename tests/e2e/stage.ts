@@ -20,7 +20,7 @@ import { AddressInfo } from "net";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { meilisearchBinary } from "../../components/scripts/meilisearch";
+import { meilisearchBinary } from "../../host/data/meilisearch";
 import { checkHostDrift } from "../../tools/drift/check";
 import { DriftReport } from "../../tools/drift/report";
 import { PlannedResource, runOffline, OfflineRun, unwrapSecrets } from "../../tools/offlineRun";

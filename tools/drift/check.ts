@@ -1,6 +1,6 @@
 /** The drift check as a function: expected state, one SSH round trip, report. */
 import { readSettings } from "../../components/settings";
-import { remoteInvocation } from "../../components/scripts/shell";
+import { remoteInvocation } from "../../host/shell";
 import { configSource } from "../configSource";
 import { runOverSsh, SshTarget } from "../ssh";
 import { StackConfig } from "../stackConfig";

@@ -4,9 +4,9 @@
  */
 import { createHash } from "crypto";
 import { unitName } from "../../components/catalog";
-import { HOST_LAYOUT } from "../../components/hostLayout";
+import { HOST_LAYOUT } from "../../host/layout";
 import { StackSettings } from "../../components/settings";
-import { renderUnit } from "../../components/systemdUnit";
+import { renderUnit } from "../../host/units/systemdUnit";
 
 /** One service as the program deploys it, or as the probe found it. */
 export interface ServiceState {

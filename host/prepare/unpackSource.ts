@@ -3,8 +3,8 @@
  * copy step shipped (see components/sources.ts), after checking it is exactly the tarball the
  * program packed. The host fetches nothing and holds no credential for the monorepo.
  */
-import { incomingSourceArchive } from "../hostLayout";
-import { shellQuote } from "./shell";
+import { incomingSourceArchive } from "../layout";
+import { shellQuote } from "../shell";
 
 /** The tarball a deploy unpacks. */
 export interface SourceArgs {

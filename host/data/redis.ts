@@ -4,7 +4,7 @@
  * boot. The password arrives on standard input, so it is never part of a command line, the
  * script text, or Pulumi's logs.
  */
-import { heredoc, scriptHeader, shellQuote } from "./shell";
+import { heredoc, scriptHeader, shellQuote } from "../shell";
 
 export const REDIS_PORT = 6379;
 export const REDIS_DROPIN = "/etc/redis/pakashop.conf";

@@ -3,7 +3,7 @@
  * the three runtimes and the proxy, the service and build users, and the folder layout.
  * Idempotent: every step checks before it acts, and apt runs only when a package is missing.
  */
-import { HOST_LAYOUT } from "../hostLayout";
+import { HOST_LAYOUT } from "./layout";
 import { heredoc, scriptHeader, shellQuote } from "./shell";
 
 /** sshd drop-in: key authentication only, and enough unauthenticated slots for a tier. */

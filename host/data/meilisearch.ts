@@ -4,8 +4,8 @@
  * systemd unit running `--env production` with the master key from an EnvironmentFile. The
  * master key arrives on standard input, never in the script or a command line.
  */
-import { SANDBOX_DIRECTIVES } from "../sandbox";
-import { heredoc, scriptHeader, shellQuote } from "./shell";
+import { SANDBOX_DIRECTIVES } from "../units/sandbox";
+import { heredoc, scriptHeader, shellQuote } from "../shell";
 
 export const MEILISEARCH_PORT = 7700;
 export const MEILISEARCH_DATA = "/var/lib/meilisearch";

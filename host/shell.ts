@@ -25,7 +25,7 @@ export function heredoc(command: string, delimiter: string, content: string): st
 export function scriptHeader(step: string): string {
     return [
         "#!/usr/bin/env bash",
-        `# pakashop-infra: ${step}. Rendered by components/scripts; do not edit on the host.`,
+        `# pakashop-infra: ${step}. Rendered by pakashop-infra (host/); do not edit on the host.`,
         "set -euo pipefail",
         "umask 022",
         `log() { printf '[%s] %s\\n' ${shellQuote(step)} "$*"; }`,

@@ -5,9 +5,9 @@
  * journal tail, put the service back on its previous release, and fail the step so that no
  * later tier is touched.
  */
-import { Catalog, ServiceSpec, unitName } from "../catalog";
-import { environmentFile, HOST_LAYOUT, serviceDir } from "../hostLayout";
-import { renderUnpackSourceFunction, SourceArgs } from "./source";
+import { Catalog, ServiceSpec, unitName } from "../components/catalog";
+import { environmentFile, HOST_LAYOUT, serviceDir } from "./layout";
+import { renderUnpackSourceFunction, SourceArgs } from "./prepare/unpackSource";
 import { heredoc, scriptHeader, shellQuote } from "./shell";
 
 /** What one service's deploy needs besides the catalog. */

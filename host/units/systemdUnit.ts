@@ -2,9 +2,9 @@
  * Renders a service's systemd unit from the catalog. Pure: same catalog, same text, so the
  * unit's hash is a stable deploy trigger.
  */
-import { Catalog, ServiceSpec, unitName } from "./catalog";
-import { currentReleaseDir, environmentFile, HOST_LAYOUT } from "./hostLayout";
-import { serviceDependencies } from "./rollout";
+import { Catalog, ServiceSpec, unitName } from "../../components/catalog";
+import { currentReleaseDir, environmentFile, HOST_LAYOUT } from "../layout";
+import { serviceDependencies } from "../../components/rollout";
 import { SANDBOX_DIRECTIVES } from "./sandbox";
 
 /** The node binary on the hosts: Debian's `nodejs` package. */
