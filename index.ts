@@ -86,6 +86,11 @@ function deployEverything(): Record<string, unknown> {
         serviceRevisions: settings.serviceRevisions,
         /** The rollout order of section 3.2, as service ids per wave. */
         rolloutWaves: tiers.rollout.waves,
+        /**
+         * The release each service runs: named by its folder's content and build recipe, not
+         * by the commit, so the drift check compares what the host runs with what it should.
+         */
+        serviceReleases: tiers.rollout.releases,
     };
 }
 

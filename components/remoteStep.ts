@@ -1,6 +1,7 @@
 /**
  * One remote step: a rendered script run over SSH, replaced (re-run) exactly when its script
- * or its host changes. Secrets travel on standard input, never in the script or a command
+ * or its host changes, or (for a step that must never coexist with an older copy of itself, like
+ * the host's switch) updated in place when its script changes and replaced only with its host. Secrets travel on standard input, never in the script or a command
  * line; a step with secret input keeps its output out of state in plain text.
  *
  * What a reviewer sees in a preview's diff: the script (`create`) and the triggers are plain
@@ -38,6 +39,16 @@ export interface RemoteStepArgs {
     readonly stdin?: pulumi.Input<string>;
     /** Runs when the step is deleted (or replaced, after its replacement ran). */
     readonly deleteScript?: pulumi.Input<string>;
+    /**
+     * What a new script does to the step. `replace`: the new step is created, then the old one
+     * deleted (its delete script runs). `update`: the step keeps its identity and runs its create
+     * again (the provider runs `create` on an update without `update`), so its delete runs only
+     * when the step goes (destroy) or its host is replaced. A step whose delete undoes the
+     * host's whole state must be `update`: two replacements in a row could otherwise leave an
+     * old copy, pending deletion, that looks exactly like the live one.
+     * @default "replace"
+     */
+    readonly onScriptChange?: "replace" | "update";
 }
 
 /**
@@ -46,7 +57,8 @@ export interface RemoteStepArgs {
  * id is not yet (an array literal keeps its elements' unknowns apart; one `apply` over both
  * would make the whole array unknown).
  */
-export function stepTriggers(script: pulumi.Input<string>, hostId: pulumi.Input<string>, summary: StepSummary = {}): pulumi.Input<unknown>[] {
+export function stepTriggers(script: pulumi.Input<string>, hostId: pulumi.Input<string>, summary: StepSummary = {}, onScriptChange: "replace" | "update" = "replace"): pulumi.Input<unknown>[] {
+    if (onScriptChange === "update") return [summary, hostId];
     return [pulumi.output(script).apply((text) => ({ ...summary, script: contentHash(text) })), hostId];
 }
 
@@ -58,7 +70,7 @@ export function remoteStep(name: string, args: RemoteStepArgs, opts: pulumi.Cust
         create: script.apply((text) => remoteInvocation(text, args.sshUser)),
         delete: args.deleteScript === undefined ? undefined : pulumi.output(args.deleteScript).apply((text) => remoteInvocation(text, args.sshUser)),
         stdin,
-        triggers: stepTriggers(script, args.hostId, args.summary),
+        triggers: stepTriggers(script, args.hostId, args.summary, args.onScriptChange),
         addPreviousOutputInEnv: false,
         // With secret input, progress (stdout) stays out of Pulumi's log; errors still show.
         logging: stdin ? "stderr" : "stdoutAndStderr",

@@ -1,24 +1,35 @@
 /**
- * The rollout of the 19 services onto a backend host, as `@pulumi/command` steps:
- * bootstrap -> per service a copy of its sources (shipped from the machine running Pulumi)
- * and a deploy (unpack, build, switch, health gate), tier after tier as the seed's section 3.2
- * says, with nginx in front. The order is expressed with `dependsOn` only; a step re-runs when
- * its script or its host changes (a replaced host gets everything again), or when its secret
- * input changes.
+ * The rollout of the 19 services onto a backend host, as `@pulumi/command` steps, in two
+ * phases (host/ holds what runs on the host):
+ *
+ * 1. Prepare (no effect on any running service): per service, a copy of its sources (shipped
+ *    from the machine running Pulumi) and a prepare step that unpacks them into a release
+ *    folder named by the release's content, with its dependencies from the host's content-keyed
+ *    cache, and builds it. All at once, right after the bootstrap; the host shares its cores
+ *    among them (host/prepare/prepareScript.ts).
+ * 2. Switch: one step per host, after every prepare step and the infrastructure tier. Tier by
+ *    tier as the seed's section 3.2 says, it points each changed service at its prepared
+ *    release, restarts the tier's changed services together and holds them to a health gate,
+ *    rolling a failed one back and leaving later tiers alone (host/switch/switchScript.ts).
+ *
+ * A release is named by what it is built from (the service folder's git tree and the recipe),
+ * so a new monorepo commit that leaves a service's folder alone changes none of that service's
+ * inputs: nothing is copied, built or restarted for it. No change at all runs no command.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { local, remote } from "@pulumi/command";
 import { Catalog, unitName } from "./catalog";
 import { incomingSourceArchive } from "../host/layout";
 import { sshConnection } from "./connection";
-import { rolloutWaves, serviceDependencies } from "./rollout";
+import { rolloutWaves } from "./rollout";
 import { renderBootstrapScript } from "../host/bootstrap";
 import { remoteStep, StepSummary } from "./remoteStep";
-import { renderDeployScript, renderEnvironmentFile, renderRemoveScript } from "../host/deployService";
+import { releaseIdOf, renderPrepareScript } from "../host/prepare/prepareScript";
+import { renderEnvironmentFile, renderSwitchScript } from "../host/switch/switchScript";
+import { renderDestroyScript } from "../host/switch/destroyScript";
 import { renderProxyScript } from "../host/proxy";
-import { contentHash, scriptHeader } from "../host/shell";
+import { scriptHeader } from "../host/shell";
 import { ServiceSource } from "./sources";
-import { renderUnit } from "../host/units/systemdUnit";
 
 /** How long the deploy waits for a new host's sshd before giving up. */
 export const SSH_WAIT_SECONDS = 600;
@@ -45,7 +56,7 @@ export interface ServiceRolloutArgs {
     readonly sources: Readonly<Record<string, ServiceSource>>;
     /**
      * The stack's branch. Every revision was checked to be on it when the sources were packed;
-     * the deploy steps show it to reviewers and to the policy pack.
+     * the prepare and switch steps show it to reviewers and to the policy pack.
      */
     readonly branch: string;
     /** Health gate timeout per service. */
@@ -76,10 +87,14 @@ export class ServiceRollout extends pulumi.ComponentResource {
     public readonly bootstrap: remote.Command;
     /** nginx in front of the gateway. */
     public readonly proxy: remote.Command;
-    /** One deploy step per service, keyed by service id. */
-    public readonly deploySteps: Readonly<Record<string, remote.Command>>;
     /** One copy of the sources per service, keyed by service id. */
     public readonly sourceCopies: Readonly<Record<string, remote.CopyToRemote>>;
+    /** One prepare step per service (unpack, dependencies, build), keyed by service id. */
+    public readonly prepareSteps: Readonly<Record<string, remote.Command>>;
+    /** The host's switch: tier by tier, restart onto the prepared releases, health gate. */
+    public readonly switchStep: remote.Command;
+    /** The release each service runs after this rollout, keyed by service id. */
+    public readonly releases: Readonly<Record<string, string>>;
     /** Service ids per wave, in rollout order. */
     public readonly waves: string[][];
 
@@ -88,7 +103,7 @@ export class ServiceRollout extends pulumi.ComponentResource {
         const sshPort = args.sshPort ?? 22;
         const infrastructure = args.infrastructure ?? [];
         const connection = sshConnection({ host: args.host, port: sshPort, user: args.sshUser, privateKey: args.privateKey, hostKey: args.hostKey });
-        type StepExtras = { stdin?: pulumi.Input<string>; deleteScript?: pulumi.Input<string>; summary?: StepSummary };
+        type StepExtras = { stdin?: pulumi.Input<string>; deleteScript?: pulumi.Input<string>; summary?: StepSummary; onScriptChange?: "replace" | "update" };
         const step = (stepName: string, script: pulumi.Input<string>, dependsOn: pulumi.Resource[], extra: StepExtras = {}) =>
             remoteStep(stepName, { connection, sshUser: args.sshUser, script, hostId: args.hostId, ...extra }, { parent: this, dependsOn });
 
@@ -106,49 +121,51 @@ export class ServiceRollout extends pulumi.ComponentResource {
         this.proxy = step(`${name}-proxy`, renderProxyScript(gateway ? gateway.port : 8000, tlsBundle !== undefined), [this.bootstrap], { stdin: tlsBundle });
 
         this.waves = rolloutWaves(args.catalog).map((wave) => [...wave.serviceIds]);
-        // Secret: endpoints and credentials. It reaches the host on standard input only, so a
-        // change of it re-runs the deploys (an update) without touching their plain scripts.
+        // Phase 1, every service at once: its sources, then its release. Nothing here waits for
+        // a tier, and nothing here touches a running service.
+        const copies: Record<string, remote.CopyToRemote> = {};
+        const prepares: Record<string, remote.Command> = {};
+        const releases: Record<string, string> = {};
+        for (const serviceId of this.waves.flat()) {
+            const service = args.catalog.services[serviceId];
+            const source = args.sources[serviceId];
+            if (!source) throw new pulumi.ResourceError(`no packed sources for service ${serviceId}`, this);
+            const releaseId = releaseIdOf(service, source.tree);
+            releases[serviceId] = releaseId;
+            // The copy is keyed by the tarball's content: a new commit that leaves the folder
+            // alone gives the same bytes, and nothing is shipped again.
+            copies[serviceId] = new remote.CopyToRemote(`${name}-${serviceId}-source`, {
+                connection,
+                source: source.asset,
+                remotePath: incomingSourceArchive(serviceId),
+                triggers: [source.sha256, args.hostId],
+            }, { parent: this, dependsOn: [this.bootstrap] });
+            prepares[serviceId] = step(`${name}-${serviceId}-prepare`, renderPrepareScript(service, { releaseId, sha256: source.sha256 }), [this.bootstrap, copies[serviceId]], {
+                summary: { service: serviceId, branch: args.branch, release: releaseId, tree: source.tree, sources: source.sha256 },
+            });
+        }
+
+        // Phase 2, one session for the host: tier after tier, only what changed is restarted.
+        // Secret: endpoints and credentials. They reach the host on standard input only, so a
+        // change of them re-runs the switch without touching its plain script.
         const environmentFile = pulumi.secret(pulumi.output(args.environment ?? {}).apply((shared) =>
             renderEnvironmentFile({ ...shared, PAKASHOP_ENVIRONMENT: args.stack })));
-        const steps: Record<string, remote.Command> = {};
-        const copies: Record<string, remote.CopyToRemote> = {};
-        for (const wave of this.waves) {
-            for (const serviceId of wave) {
-                const service = args.catalog.services[serviceId];
-                const source = args.sources[serviceId];
-                if (!source) throw new pulumi.ResourceError(`no packed sources for service ${serviceId}`, this);
-                const unitText = renderUnit(args.catalog, serviceId);
-                // The deploy's identity: a hash of its whole script (everything it installs but
-                // the secret environment), so any change that replaces the step gives a new id,
-                // and the script with the id in it stays plain text a reviewer can read.
-                const render = (deployId: string) => renderDeployScript(args.catalog, serviceId, {
-                    revision: source.revision, unitText, healthTimeoutSeconds: args.healthTimeoutSeconds, deployId, source: { sha256: source.sha256 },
-                });
-                const deployId = contentHash(render("")).slice(0, 16);
-                const script = render(deployId);
-                // Sources go ahead of the tier order: copying changes nothing that runs.
-                copies[serviceId] = new remote.CopyToRemote(`${name}-${serviceId}-source`, {
-                    connection,
-                    source: source.asset,
-                    remotePath: incomingSourceArchive(serviceId),
-                    triggers: [source.revision, source.sha256, args.hostId],
-                }, { parent: this, dependsOn: [this.bootstrap] });
-                const dependencies = serviceDependencies(args.catalog, serviceId);
-                // Every service of a tier waits for every service of the tier before; the
-                // first tier waits for the infrastructure tier instead.
-                const after = dependencies.length > 0 ? dependencies.map((id) => steps[id]) : infrastructure;
-                steps[serviceId] = step(`${name}-${serviceId}-deploy`, script, [this.bootstrap, copies[serviceId], ...after], {
-                    stdin: environmentFile,
-                    deleteScript: pulumi.output(args.hostId).apply((hostId) => renderRemoveScript(serviceId, deployId, hostId)),
-                    summary: { service: serviceId, unit: unitName(serviceId), port: service.port, branch: args.branch, revision: source.revision, sources: source.sha256 },
-                });
-            }
-        }
-        this.deploySteps = steps;
+        this.switchStep = step(`${name}-switch`, renderSwitchScript(args.catalog, releases, { healthTimeoutSeconds: args.healthTimeoutSeconds }),
+            [this.bootstrap, ...Object.values(prepares), ...infrastructure], {
+                stdin: environmentFile,
+                deleteScript: pulumi.output(args.hostId).apply((hostId) => renderDestroyScript(hostId)),
+                summary: { step: "switch", branch: args.branch },
+                // Its delete removes every service: it must only ever run on destroy or for a
+                // replaced host, never for an older copy of the same step (remoteStep.ts).
+                onScriptChange: "update",
+            });
         this.sourceCopies = copies;
+        this.prepareSteps = prepares;
+        this.releases = releases;
         this.registerOutputs({
             waves: this.waves,
-            units: Object.keys(steps).map(unitName),
+            units: this.waves.flat().map(unitName),
+            releases,
         });
     }
 }

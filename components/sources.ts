@@ -4,15 +4,23 @@
  *
  * The services monorepo is private. The deploy workflows already hold a token for it (they
  * need one to resolve the released commit), so they check it out next to this repository and
- * point {@link SERVICES_REPOSITORY_ENV} at the clone. For every service the program runs
- * `git archive <revision> services/<id>` there, at program time, into a tarball under
+ * point {@link SERVICES_REPOSITORY_ENV} at the clone. For every service the program archives the
+ * tree of `services/<id>` at the revision there, at program time, into a tarball under
  * {@link SOURCES_CACHE_DIR}, and a `remote.CopyToRemote` step ships that file to the host over
  * the step's SSH session. The hosts need no credential and no route to GitHub.
  *
+ * A service is identified by its folder's content, not by the monorepo commit: the git tree id
+ * of `services/<id>` changes exactly when a file in it (or a mode) changes. The tarball is
+ * made from that tree with every time stamp set to zero (zeroTarTimes), so two commits that
+ * leave a service's folder alone give the same bytes, the same checksum, and no step runs for
+ * that service (host/prepare/prepareScript.ts derives the release id from the tree).
+ *
  * State stays small: the tarball travels as a `FileAsset`, which the engine records by path
  * and content hash, never by content (https://www.pulumi.com/docs/iac/concepts/assets-archives/).
- * `git archive` of a commit is byte-for-byte reproducible (file times are the commit's), so
- * the same revision hashes the same on every run and machine with the same git.
+ * The archive of a tree is byte-for-byte reproducible once its time stamps are fixed (git sets
+ * them to the current time for a tree), so the same folder hashes the same on every run and
+ * machine with the same git. A tree archive also skips `export-subst` (which would write the
+ * commit into the files and make every commit a new release).
  *
  * The branch rule moved here too: a revision that is not on the stack's branch in the clone is
  * refused before anything is registered, so production only ever runs commits of `production`.
@@ -48,6 +56,11 @@ export const UNPACKED = "not-packed-offline";
 export interface ServiceSource {
     readonly serviceId: string;
     readonly revision: string;
+    /**
+     * The git tree id of `services/<id>` at the revision: the service's content identity
+     * ({@link UNPACKED} for a placeholder).
+     */
+    readonly tree: string;
     /** SHA-256 of the tarball: the host checks it before it builds, and it identifies the deploy. */
     readonly sha256: string;
     /** The tarball, for `remote.CopyToRemote`. */
@@ -73,20 +86,19 @@ export interface PackArgs {
     readonly revisionSetting?: (serviceId: string) => string;
 }
 
-/** Packs every service's sources, or throws a {@link SettingError} naming what is wrong and the fix. */
-export function packServiceSources(args: PackArgs): Record<string, ServiceSource> {
+/**
+ * Each service's content identity at its revision: the git tree of `services/<id>`, after the
+ * checks every deploy makes (the clone, the branch, each revision on it, the folder there).
+ * The drift check uses it to know which release each service should run without packing.
+ * Throws a {@link SettingError} naming what is wrong and the fix; `undefined` when there is
+ * no clone and the offline tools allowed placeholders.
+ */
+export function serviceTrees(args: PackArgs): { readonly repository: string; readonly trees: Record<string, string> } | undefined {
     const env = args.env ?? process.env;
     const repository = env[SERVICES_REPOSITORY_ENV];
-    const cacheDir = path.join(args.projectDir, SOURCES_CACHE_DIR);
-    const relative = (serviceId: string, revision: string) => path.join(SOURCES_CACHE_DIR, `${serviceId}-${revision}.tar`);
     const setting = args.revisionSetting ?? (() => full("revision"));
     if (!repository) {
-        if (placeholdersAllowed) {
-            return Object.fromEntries(Object.entries(args.serviceRevisions).map(([serviceId, revision]) => [serviceId, {
-                serviceId, revision, sha256: UNPACKED, packed: false,
-                asset: new pulumi.asset.FileAsset(path.join(args.projectDir, PLACEHOLDER_DIR, `${serviceId}-${revision}.tar`)),
-            }]));
-        }
+        if (placeholdersAllowed) return undefined;
         throw new SettingError(SERVICES_REPOSITORY_ENV, undefined,
             "must name a local clone of the services monorepo: the hosts get their sources from the machine running Pulumi, never from GitHub",
             `clone it with the stack's branch (git clone --branch ${args.branch} <monorepo> ../pakashop) and export ${SERVICES_REPOSITORY_ENV}=../pakashop`);
@@ -102,28 +114,54 @@ export function packServiceSources(args: PackArgs): Record<string, ServiceSource
         throw new SettingError(SERVICES_REPOSITORY_ENV, repository, `has no branch ${args.branch} (neither origin/${args.branch} nor a local ${args.branch})`,
             `fetch it: git -C ${repository} fetch origin ${args.branch}`);
     }
-    const checkedRevisions = new Set<string>();
-    fs.mkdirSync(cacheDir, { recursive: true });
-    const sources: Record<string, ServiceSource> = {};
-    for (const [serviceId, revision] of Object.entries(args.serviceRevisions)) {
-        if (!checkedRevisions.has(revision)) {
-            if (!git(["cat-file", "-e", `${revision}^{commit}`])) {
-                throw new SettingError(setting(serviceId), revision, `(service ${serviceId}) is not a commit of the clone at ${repository}`, `fetch it: git -C ${repository} fetch origin ${args.branch}`);
-            }
-            if (!git(["merge-base", "--is-ancestor", revision, branchRef])) {
-                throw new SettingError(setting(serviceId), revision, `(service ${serviceId}) is not on branch ${args.branch} (${branchRef}); this stack deploys only commits of ${args.branch}`,
-                    `deploy a commit of ${args.branch}, or fetch the branch if the clone is behind: git -C ${repository} fetch origin ${args.branch}`);
-            }
-            checkedRevisions.add(revision);
+    // One `git cat-file --batch-check` answers every lookup (each revision as a commit, each
+    // service folder as a tree): a spawn per service would cost more than the rest of a plan.
+    const entries = Object.entries(args.serviceRevisions);
+    const revisions = [...new Set(entries.map(([, revision]) => revision))];
+    const queries = [...revisions.map((revision) => `${revision}^{commit}`), ...entries.map(([serviceId, revision]) => `${revision}:services/${serviceId}`)];
+    const answers = batchCheck(repository, queries);
+    for (const [serviceId, revision] of entries) {
+        if (answers.get(`${revision}^{commit}`)?.type !== "commit") {
+            throw new SettingError(setting(serviceId), revision, `(service ${serviceId}) is not a commit of the clone at ${repository}`, `fetch it: git -C ${repository} fetch origin ${args.branch}`);
         }
-        if (!git(["rev-parse", "--verify", "--quiet", `${revision}:services/${serviceId}`])) {
+    }
+    for (const revision of revisions) {
+        if (!git(["merge-base", "--is-ancestor", revision, branchRef])) {
+            const serviceId = (entries.find(([, r]) => r === revision) as [string, string])[0];
+            throw new SettingError(setting(serviceId), revision, `(service ${serviceId}) is not on branch ${args.branch} (${branchRef}); this stack deploys only commits of ${args.branch}`,
+                `deploy a commit of ${args.branch}, or fetch the branch if the clone is behind: git -C ${repository} fetch origin ${args.branch}`);
+        }
+    }
+    const trees: Record<string, string> = {};
+    for (const [serviceId, revision] of entries) {
+        // `<rev>:<path>` names the folder's tree (a file there would be a blob, not a folder).
+        const answer = answers.get(`${revision}:services/${serviceId}`);
+        if (answer?.type !== "tree") {
             throw new SettingError(setting(serviceId), revision, `has no folder services/${serviceId}`,
                 "deploy a revision that has the service, or set its own revision under pakashop-infra:services");
         }
-        const file = path.join(args.projectDir, relative(serviceId, revision));
-        if (!fs.existsSync(file)) writeArchive(repository, revision, serviceId, file);
+        trees[serviceId] = answer.object;
+    }
+    return { repository, trees };
+}
+
+/** Packs every service's sources, or throws a {@link SettingError} naming what is wrong and the fix. */
+export function packServiceSources(args: PackArgs): Record<string, ServiceSource> {
+    const resolved = serviceTrees(args);
+    if (!resolved) {
+        return Object.fromEntries(Object.entries(args.serviceRevisions).map(([serviceId, revision]) => [serviceId, {
+            serviceId, revision, tree: UNPACKED, sha256: UNPACKED, packed: false,
+            asset: new pulumi.asset.FileAsset(path.join(args.projectDir, PLACEHOLDER_DIR, `${serviceId}-${revision}.tar`)),
+        }]));
+    }
+    fs.mkdirSync(path.join(args.projectDir, SOURCES_CACHE_DIR), { recursive: true });
+    const sources: Record<string, ServiceSource> = {};
+    for (const [serviceId, tree] of Object.entries(resolved.trees)) {
+        // Named by the tree: a tarball in the cache is the same bytes whichever commit asked.
+        const file = path.join(args.projectDir, SOURCES_CACHE_DIR, `${serviceId}-${tree}.tar`);
+        if (!fs.existsSync(file)) writeArchive(resolved.repository, tree, file);
         sources[serviceId] = {
-            serviceId, revision, packed: true,
+            serviceId, revision: args.serviceRevisions[serviceId], tree, packed: true,
             sha256: createHash("sha256").update(fs.readFileSync(file)).digest("hex"),
             asset: new pulumi.asset.FileAsset(file),
         };
@@ -131,11 +169,29 @@ export function packServiceSources(args: PackArgs): Record<string, ServiceSource
     return sources;
 }
 
-/** Runs git in the clone: whether it succeeded, and else git's first line of complaint. */
-function runGit(repository: string, args: string[]): { readonly ok: boolean; readonly complaint: string } {
-    const result = spawnSync("git", ["-C", repository, ...args], { encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
+/**
+ * `git cat-file --batch-check` over names: each name's object id and type, or no entry when git
+ * reports it missing (or ambiguous). Names come from settings, which were validated as commit
+ * ids and service ids, so none holds a newline.
+ */
+function batchCheck(repository: string, names: readonly string[]): Map<string, { readonly object: string; readonly type: string }> {
+    const result = spawnSync("git", ["-C", repository, "cat-file", "--batch-check=%(objectname) %(objecttype)"],
+        { encoding: "utf8", input: names.map((name) => `${name}\n`).join(""), stdio: ["pipe", "pipe", "pipe"] });
+    if (result.status !== 0) throw new SettingError(SERVICES_REPOSITORY_ENV, repository, `cannot be read by git cat-file (${(result.stderr ?? "").trim().split("\n")[0]})`, "point it at a clone of the services monorepo");
+    const lines = (result.stdout ?? "").split("\n");
+    const answers = new Map<string, { object: string; type: string }>();
+    names.forEach((name, i) => {
+        const match = /^([0-9a-f]{40,64}) (commit|tree|blob|tag)$/.exec(lines[i] ?? "");
+        if (match) answers.set(name, { object: match[1], type: match[2] });
+    });
+    return answers;
+}
+
+/** Runs git in the clone: whether it succeeded, what it printed, and else its first line of complaint. */
+function runGit(repository: string, args: string[]): { readonly ok: boolean; readonly stdout: string; readonly complaint: string } {
+    const result = spawnSync("git", ["-C", repository, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
     const complaint = (result.stderr ?? "").trim().split("\n")[0] || result.error?.message || `git exited ${result.status}`;
-    return { ok: result.status === 0, complaint };
+    return { ok: result.status === 0, stdout: (result.stdout ?? "").trim(), complaint };
 }
 
 /**
@@ -145,14 +201,47 @@ function runGit(repository: string, args: string[]): { readonly ok: boolean; rea
  */
 const REPRODUCIBLE_ARCHIVE = ["-c", "core.autocrlf=false", "-c", "core.eol=lf", "-c", "tar.umask=0022"];
 
-/** `git archive` into a temporary name, then renamed: a crashed run never leaves half a tarball. */
-function writeArchive(repository: string, revision: string, serviceId: string, file: string): void {
+/**
+ * `git archive` of the service's tree, time stamps zeroed, into a temporary name, then renamed:
+ * a crashed run never leaves half a tarball. Entries sit at the root of the tarball (no
+ * `services/<id>/` prefix): the host unpacks it into the release folder as it is.
+ */
+function writeArchive(repository: string, tree: string, file: string): void {
     const partial = `${file}.partial-${process.pid}`;
     try {
-        execFileSync("git", [...REPRODUCIBLE_ARCHIVE, "-C", repository, "archive", "--format=tar", "-o", path.resolve(partial), revision, `services/${serviceId}`],
-            { stdio: ["ignore", "ignore", "pipe"] });
+        const tar = execFileSync("git", [...REPRODUCIBLE_ARCHIVE, "-C", repository, "archive", "--format=tar", tree],
+            { stdio: ["ignore", "pipe", "pipe"], maxBuffer: MAX_SERVICE_ARCHIVE_BYTES });
+        fs.writeFileSync(partial, zeroTarTimes(tar));
         fs.renameSync(partial, file);
     } finally {
         fs.rmSync(partial, { force: true });
     }
+}
+
+/** A service folder larger than this is refused (git archive's output is held in memory once). */
+const MAX_SERVICE_ARCHIVE_BYTES = 1024 * 1024 * 1024;
+
+/**
+ * The tarball with every header's modification time set to 0 and its checksum recomputed
+ * (POSIX ustar: mtime at offset 136, 12 octal bytes; checksum at 148, the byte sum with the
+ * checksum field read as spaces, written as six octal digits, NUL, space). Git writes the
+ * current time for a tree archive; nothing else in its output depends on when or where it ran.
+ * Pax extended headers (git writes them for paths over 100 bytes) are headers too and get the
+ * same treatment; their records hold only paths.
+ */
+export function zeroTarTimes(tar: Buffer): Buffer {
+    const out = Buffer.from(tar);
+    for (let offset = 0; offset + 512 <= out.length;) {
+        const header = out.subarray(offset, offset + 512);
+        if (header.every((byte) => byte === 0)) break;
+        const sizeField = header.subarray(124, 136).toString("latin1").replace(/\0[\s\S]*$/, "").trim();
+        if (!/^[0-7]*$/.test(sizeField)) throw new Error(`zeroTarTimes: entry at byte ${offset} has a size field git does not write (${JSON.stringify(sizeField)})`);
+        const size = sizeField === "" ? 0 : parseInt(sizeField, 8);
+        header.write("00000000000\0", 136, 12, "latin1");
+        header.fill(0x20, 148, 156);
+        const sum = header.reduce((total, byte) => total + byte, 0);
+        header.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, 8, "latin1");
+        offset += 512 + Math.ceil(size / 512) * 512;
+    }
+    return out;
 }

@@ -54,7 +54,7 @@ fi
 
 # Services run as ${L.serviceUser}; builds run as ${L.buildUser}. Neither can log in.
 id -u ${shellQuote(L.serviceUser)} >/dev/null 2>&1 || useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${shellQuote(L.serviceUser)}
-id -u ${shellQuote(L.buildUser)} >/dev/null 2>&1 || useradd --system --user-group --home-dir ${shellQuote(`${L.buildCache}/home`)} --no-create-home --shell /usr/sbin/nologin ${shellQuote(L.buildUser)}
+id -u ${shellQuote(L.buildUser)} >/dev/null 2>&1 || useradd --system --user-group --home-dir ${shellQuote(L.buildHome)} --no-create-home --shell /usr/sbin/nologin ${shellQuote(L.buildUser)}
 
 # sshd: keys only, and room for a whole tier deploying at once (14 parallel sessions would
 # hit the default MaxStartups of 10 and see connections dropped during key exchange).
@@ -74,7 +74,10 @@ printf '%s\n' ${shellQuote(hostId)} > ${shellQuote(`${L.hostIdFile}.new`)}
 mv -f ${shellQuote(`${L.hostIdFile}.new`)} ${shellQuote(L.hostIdFile)}
 install -d -m 0700 -o root -g root ${shellQuote(L.environmentDir)}
 install -d -m 0755 -o root -g root ${shellQuote(L.buildCache)}
-install -d -m 0700 -o ${shellQuote(L.buildUser)} -g ${shellQuote(L.buildUser)} ${shellQuote(`${L.buildCache}/home`)}
+install -d -m 0700 -o ${shellQuote(L.buildUser)} -g ${shellQuote(L.buildUser)} ${shellQuote(L.buildHome)}
+# Dependency caches shared by releases (host/prepare): root-owned, readable by the service user
+# through the releases' symlinks. The prepare steps make the per-language folders.
+install -d -m 0755 -o root -g root ${shellQuote(L.dependencyCache)}
 log "host ready"
 `;
 }

@@ -1,10 +1,12 @@
 /**
- * The rollout: remote steps pin host keys and keep secret-fed output out of logs; deploy steps
- * follow the tiers of the seed's section 3.2; each stack deploys its own branch.
+ * The rollout: remote steps pin host keys and keep secret-fed output out of logs; each host's
+ * switch restarts the tiers of the seed's section 3.2 in order, onto releases prepared before
+ * it; each stack deploys its own branch.
  */
 import { PolicyResource } from "@pulumi/policy";
 import { CATALOG } from "../components/catalog";
-import { serviceDependencies } from "../components/rollout";
+import { rolloutWaves } from "../components/rollout";
+import { readSwitchPlan, SwitchPlan } from "../host/switch/switchScript";
 import { nameOf, ofType, Props, resourcePolicy, stackPolicy } from "./policyKit";
 
 const REMOTE = "command:remote:Command";
@@ -26,10 +28,37 @@ export function hostKeyProblem(line: unknown): string | undefined {
     return undefined;
 }
 
-/** The service a deploy step deploys, from its name `<rollout>-<service>-deploy`. */
+/** The service a prepare step builds, from its name `<rollout>-<service>-prepare`. */
 function serviceOf(step: PolicyResource): string | undefined {
     const name = nameOf(step.urn);
-    return name.endsWith("-deploy") ? Object.keys(CATALOG.services).find((id) => name.endsWith(`-${id}-deploy`)) : undefined;
+    return name.endsWith("-prepare") ? Object.keys(CATALOG.services).find((id) => name.endsWith(`-${id}-prepare`)) : undefined;
+}
+
+/** A host's switch step: the remote command whose script carries a switch plan. */
+function switchPlanOf(step: PolicyResource): SwitchPlan | undefined {
+    return typeof step.props.create === "string" ? readSwitchPlan(step.props.create) : undefined;
+}
+
+/** The first trigger of a step (components/remoteStep.ts): plain facts, known in a preview. */
+function summaryOf(step: PolicyResource): Record<string, unknown> | undefined {
+    const triggers = step.props.triggers;
+    return Array.isArray(triggers) && typeof triggers[0] === "object" && triggers[0] !== null ? triggers[0] : undefined;
+}
+
+/** What is wrong with a switch plan's tiers against section 3.2, or nothing. */
+function tierOrderProblems(plan: SwitchPlan): string[] {
+    const expected = rolloutWaves(CATALOG).map((wave) => ({ tier: wave.tier.id, services: [...wave.serviceIds].sort() }));
+    const actual = plan.tiers.map((tier) => ({ tier: tier.tier, services: Object.keys(tier.services).sort() }));
+    const problems: string[] = [];
+    const order = (tiers: { tier: string }[]) => tiers.map((t) => t.tier).join(" -> ");
+    if (order(actual) !== order(expected)) problems.push(`switches the tiers as ${order(actual)}; section 3.2 is ${order(expected)}.`);
+    for (const want of expected) {
+        const have = actual.find((t) => t.tier === want.tier);
+        if (have && have.services.join(" ") !== want.services.join(" ")) {
+            problems.push(`switches tier ${want.tier} as [${have.services.join(", ")}]; it holds [${want.services.join(", ")}].`);
+        }
+    }
+    return problems;
 }
 
 export const rolloutPolicies = [
@@ -71,20 +100,30 @@ export const rolloutPolicies = [
     }),
     stackPolicy({
         name: "pakashop-rollout-enforce-tier-order",
-        description: "Checks that every deploy step waits for every deploy step of the tier before it, and for none of its own or a later tier (seed section 3.2).",
+        description: "Checks that each host's switch restarts the tiers in the order of seed section 3.2, each with exactly its services, and only onto releases whose prepare steps it waits for.",
         severity: "critical",
-        remediationSteps: "Keep the tiers in components/catalog.ts as section 3.2 lists them; ServiceRollout adds the dependsOn edges.",
+        remediationSteps: "Keep the tiers in components/catalog.ts as section 3.2 lists them; ServiceRollout renders the switch plan from them and makes the switch wait for every prepare step.",
         check: (resources) => {
-            const steps = ofType(resources, REMOTE).filter((r) => serviceOf(r));
+            const commands = ofType(resources, REMOTE);
+            const prepareByUrn = new Map(commands.filter((r) => serviceOf(r)).map((r) => [r.urn, { service: serviceOf(r) as string, release: summaryOf(r)?.release }]));
             const violations: { message: string; urn: string }[] = [];
-            for (const step of steps) {
-                const service = serviceOf(step) as string;
-                const waitsFor = new Set(step.dependencies.map(serviceOf).filter((s): s is string => s !== undefined));
-                const required = serviceDependencies(CATALOG, service);
-                const missing = required.filter((s) => !waitsFor.has(s));
-                const extra = [...waitsFor].filter((s) => !required.includes(s));
-                if (missing.length) violations.push({ urn: step.urn, message: `${service} deploys without waiting for ${missing.join(", ")} (the tier before); add them to dependsOn.` });
-                if (extra.length) violations.push({ urn: step.urn, message: `${service} waits for ${extra.join(", ")}, which are not in the tier before it; remove them from dependsOn.` });
+            for (const step of commands.filter((r) => nameOf(r.urn).endsWith("-switch"))) {
+                const plan = switchPlanOf(step);
+                if (!plan) {
+                    violations.push({ urn: step.urn, message: `${nameOf(step.urn)} carries no switch plan; switch steps must come from ServiceRollout.` });
+                    continue;
+                }
+                for (const problem of tierOrderProblems(plan)) violations.push({ urn: step.urn, message: `${nameOf(step.urn)} ${problem}` });
+                // The switch may only restart onto a release built before it: it waits for a
+                // prepare step of exactly that release.
+                const waitedFor = step.dependencies.map((dependency) => prepareByUrn.get(dependency.urn)).filter((p) => p !== undefined);
+                for (const tier of plan.tiers) {
+                    for (const [service, release] of Object.entries(tier.services)) {
+                        if (!waitedFor.some((p) => p.service === service && p.release === release)) {
+                            violations.push({ urn: step.urn, message: `${nameOf(step.urn)} switches ${service} to release ${release} without waiting for a prepare step of that release; add it to dependsOn.` });
+                        }
+                    }
+                }
             }
             return violations;
         },
@@ -97,14 +136,15 @@ export const rolloutPolicies = [
         configSchema: { properties: { branch: { type: "string" } } },
         check: (resources, config) => {
             if (!config.branch) return [];
-            // Each deploy step's first trigger names the branch its revision was checked
-            // against (components/remoteStep.ts): plain text, known in a preview of a new stack.
-            return ofType(resources, REMOTE).filter((r) => serviceOf(r)).flatMap((step) => {
-                const triggers = step.props.triggers;
-                const deployed = Array.isArray(triggers) && typeof triggers[0] === "object" && triggers[0] !== null ? triggers[0].branch : undefined;
+            // Each prepare and switch step's first trigger names the branch its revisions were
+            // checked against (components/remoteStep.ts): plain text, known in a preview of a
+            // new stack.
+            const steps = ofType(resources, REMOTE).filter((r) => serviceOf(r) || nameOf(r.urn).endsWith("-switch"));
+            return steps.flatMap((step) => {
+                const deployed = summaryOf(step)?.branch;
                 if (deployed === config.branch) return [];
                 return [{ urn: step.urn, message: deployed === undefined
-                    ? `${nameOf(step.urn)} does not say which branch it deploys (triggers[0].branch); deploy steps must come from ServiceRollout.`
+                    ? `${nameOf(step.urn)} does not say which branch it deploys (triggers[0].branch); prepare and switch steps must come from ServiceRollout.`
                     : `${nameOf(step.urn)} deploys branch ${deployed}; this stack deploys ${config.branch}.` }];
             });
         },

@@ -7,22 +7,24 @@ import { loadStackConfig } from "../tools/stackConfig";
 import { configSource, exec } from "./helpers";
 
 const settings = readSettings(configSource(loadStackConfig("staging")), "staging");
-const expected = expectedHostState(settings);
+/** Release ids as the program would name them (any distinct 20-hex strings will do here). */
+const releases = Object.fromEntries(Object.keys(settings.catalog.services).map((id, i) => [id, i.toString(16).padStart(20, "a")]));
+const expected = expectedHostState(settings, releases);
 
 /** What the probe prints for a host in exactly the expected state. */
 function probeOutputFor(states = expected): string {
     return [
-        ...states.map((s) => ["service", s.service, s.unitFile, s.enabled, s.active, s.revision].join("\t")),
+        ...states.map((s) => ["service", s.service, s.unitFile, s.enabled, s.active, s.release].join("\t")),
         ...states.map((s) => `unit\t${s.unit}`),
     ].join("\n");
 }
 
 describe("host drift check (offline parts)", () => {
-    it("expects all 19 services enabled, active, at their revision, with the rendered unit's hash", () => {
+    it("expects all 19 services enabled, active, on their release, with the rendered unit's hash", () => {
         assert.equal(expected.length, 19);
         assert.ok(expected.every((s) => s.enabled === "enabled" && s.active === "active" && /^[0-9a-f]{64}$/.test(s.unitFile)));
         assert.equal(new Set(expected.map((s) => s.unitFile)).size, 19);
-        assert.equal(expected.find((s) => s.service === "search")?.revision, settings.serviceRevisions.search);
+        assert.equal(expected.find((s) => s.service === "search")?.release, releases.search);
     });
 
     it("reports no drift for a host in the expected state", () => {
@@ -33,7 +35,7 @@ describe("host drift check (offline parts)", () => {
     it("reports each differing field, and units the program doesn't deploy", () => {
         const states = expected.map((s) => {
             if (s.service === "coupon") return { ...s, active: "failed" };
-            if (s.service === "search") return { ...s, revision: "0".repeat(40), enabled: "disabled" };
+            if (s.service === "search") return { ...s, release: "0".repeat(20), enabled: "disabled" };
             return s;
         });
         const output = `${probeOutputFor(states)}\nunit\tpakashop-legacy.service`;
@@ -41,7 +43,7 @@ describe("host drift check (offline parts)", () => {
         assert.equal(report.drift, true);
         assert.deepEqual(report.findings.map((f) => `${f.service}.${f.field}: ${f.expected} -> ${f.actual}`), [
             `search.enabled: enabled -> disabled`,
-            `search.revision: ${settings.serviceRevisions.search} -> ${"0".repeat(40)}`,
+            `search.release: ${releases.search} -> ${"0".repeat(20)}`,
             "coupon.active: active -> failed",
             "legacy.unexpectedUnit: absent -> present",
         ]);

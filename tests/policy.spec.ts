@@ -10,6 +10,7 @@ import { loadStackConfig, REPO_ROOT } from "../tools/stackConfig";
 import Ajv from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import { exec, planStack } from "./helpers";
+import { editSwitchPlan } from "./support/switchPlan";
 
 type Props = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const OWASP = "4814384a9e5d4991b9815dcfc25d2f1f";
@@ -116,21 +117,21 @@ const CASES: Case[] = [
     { policy: "command-remote-enforce-host-key", what: "an unpinned host key", breakIt: (r) => (find(r, "-rollout-bootstrap").inputs.connection.hostKey = ""),
         // The rollout connects to the backend's private address, from the in-VPC runner.
         message: `connection to ${MOCK_PRIVATE_IP} has no hostKey; pin the host's key.` },
-    { policy: "command-remote-disable-secret-logging", what: "stdout logged with secrets on stdin", breakIt: (r) => (find(r, "-rollout-config-deploy").inputs.logging = "stdoutAndStderr"),
+    { policy: "command-remote-disable-secret-logging", what: "stdout logged with secrets on stdin", breakIt: (r) => (find(r, "-rollout-switch").inputs.logging = "stdoutAndStderr"),
         message: 'logging is "stdoutAndStderr" on a command fed secrets on stdin; set it to "stderr" or "none".' },
-    { policy: "pakashop-rollout-enforce-tier-order", what: "a supporting service not waiting for a core one", breakIt: (r) => {
-        const step = find(r, "-rollout-settlement-deploy");
-        step.dependsOn.splice(step.dependsOn.findIndex((u) => u.endsWith("-analytics-deploy")), 1);
-    }, message: "settlement deploys without waiting for analytics (the tier before); add them to dependsOn." },
+    { policy: "pakashop-rollout-enforce-tier-order", what: "the gateway switched before config", breakIt: (r) => {
+        const step = find(r, "-rollout-switch");
+        step.inputs.create = editSwitchPlan(String(step.inputs.create), (plan) => plan.tiers.splice(0, 2, plan.tiers[1], plan.tiers[0]));
+    }, message: "pakashop-production-rollout-switch switches the tiers as gateway -> config -> core -> supporting; section 3.2 is config -> gateway -> core -> supporting." },
     { policy: "pakashop-rollout-enforce-branch", what: "a step deploying main in production", breakIt: (r) => {
-        const step = find(r, "-rollout-config-deploy");
+        const step = find(r, "-rollout-config-prepare");
         const [summary, ...rest] = step.inputs.triggers as Record<string, unknown>[];
         step.inputs.triggers = [{ ...summary, branch: "main" }, ...rest];
-    }, message: "pakashop-production-rollout-config-deploy deploys branch main; this stack deploys production." },
-    { policy: "pakashop-rollout-enforce-branch", what: "a deploy step that does not say its branch", breakIt: (r) => {
-        const step = find(r, "-rollout-gateway-deploy");
+    }, message: "pakashop-production-rollout-config-prepare deploys branch main; this stack deploys production." },
+    { policy: "pakashop-rollout-enforce-branch", what: "a switch that does not say its branch", breakIt: (r) => {
+        const step = find(r, "-rollout-switch");
         step.inputs.triggers = ["0123"];
-    }, message: "pakashop-production-rollout-gateway-deploy does not say which branch it deploys (triggers[0].branch); deploy steps must come from ServiceRollout." },
+    }, message: "pakashop-production-rollout-switch does not say which branch it deploys (triggers[0].branch); prepare and switch steps must come from ServiceRollout." },
     // Security groups: every way AWS lets an ingress rule be written, judged by address coverage.
     ...([
         ["a separate SecurityGroupIngressRule from ::/0", { type: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", inputs: { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv6: "::/0" } }, "ingress rule 22-22 admits SSH (22) from ::/0"],

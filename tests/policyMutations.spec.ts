@@ -17,6 +17,7 @@ import { PlanDocument } from "../tools/planFormat";
 import { judgePlan } from "../tools/policy";
 import { REPO_ROOT } from "../tools/stackConfig";
 import { exec } from "./helpers";
+import { editSwitchPlan } from "./support/switchPlan";
 
 type Resource = PlanDocument["resources"][number];
 type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -131,7 +132,8 @@ const wafRule = (ref: string, change: (rule: Inputs) => void): Mutation["apply"]
     change(rule);
     return ["", plan.urn(RULESET, "-waf")];
 };
-const deployStep = (service: string) => `-rollout-${service}-deploy`;
+const prepareStep = (service: string) => `-rollout-${service}-prepare`;
+const SWITCH = "-rollout-switch";
 /** Changes the condition block of a role's GitHub trust statement. */
 const trust = (role: string, change: (condition: Inputs) => void): Mutation["apply"] => (plan) => {
     const inputs = plan.inputs("aws:iam/role:Role", role);
@@ -422,42 +424,65 @@ const MUTATIONS: Record<string, Mutation[]> = {
     ],
     "command-remote-enforce-host-key": [
         { name: "hostKey removed", apply: set(REMOTE, "-cache-provision", "connection.hostKey", undefined) },
-        { name: "hostKey empty", apply: set(REMOTE, deployStep("backend"), "connection.hostKey", "") },
+        { name: "hostKey empty", apply: set(REMOTE, prepareStep("backend"), "connection.hostKey", "") },
+        { name: "switch hostKey empty", apply: set(REMOTE, SWITCH, "connection.hostKey", "") },
         { name: "hostKey not a key", apply: set(REMOTE, "-search-provision", "connection.hostKey", "ssh-ed25519 not-a-key") },
-        { name: "jump host without hostKey", apply: set(REMOTE, deployStep("gateway"), "connection.proxy", { host: "203.0.113.7", user: "admin" }) },
+        { name: "jump host without hostKey", apply: set(REMOTE, prepareStep("gateway"), "connection.proxy", { host: "203.0.113.7", user: "admin" }) },
     ],
     "command-remote-disable-secret-logging": [
-        { name: "logging stdout", apply: set(REMOTE, deployStep("backend"), "logging", "stdout") },
-        { name: "logging unset (default stdoutAndStderr)", apply: set(REMOTE, deployStep("gateway"), "logging", undefined) },
+        { name: "logging stdout", apply: set(REMOTE, SWITCH, "logging", "stdout") },
+        { name: "logging unset (default stdoutAndStderr)", apply: set(REMOTE, SWITCH, "logging", undefined) },
         { name: "logging stdoutAndStderr", apply: set(REMOTE, "-cache-provision", "logging", "stdoutAndStderr") },
     ],
     "pakashop-rollout-enforce-tier-order": [
-        { name: "a tier-3 step waits for nothing", apply: (plan) => {
-            const step = plan.one(REMOTE, deployStep("tracking"));
-            step.dependsOn = step.dependsOn.filter((d) => !d.endsWith("-deploy"));
+        { name: "the switch waits for no prepare step", apply: (plan) => {
+            const step = plan.one(REMOTE, SWITCH);
+            step.dependsOn = step.dependsOn.filter((d) => !d.endsWith("-prepare"));
             return [step.urn];
         } },
-        { name: "a step waits for its own tier", apply: (plan) => {
-            const step = plan.one(REMOTE, deployStep("search"));
-            step.dependsOn = [...step.dependsOn, plan.urn(REMOTE, deployStep("analytics"))];
+        { name: "one prepare step not waited for", apply: (plan) => {
+            const step = plan.one(REMOTE, SWITCH);
+            step.dependsOn = step.dependsOn.filter((d) => !d.endsWith(prepareStep("fraud")));
             return [step.urn];
         } },
-        { name: "one dependency of the tier before dropped", apply: (plan) => {
-            const step = plan.one(REMOTE, deployStep("fraud"));
-            step.dependsOn = step.dependsOn.filter((d) => !d.endsWith(deployStep("search")));
-            return [step.urn];
+        { name: "switching to a release no prepare step builds", apply: (plan) => {
+            plan.inputs(REMOTE, prepareStep("search")).triggers[0].release = "0".repeat(20);
+            return [plan.urn(REMOTE, SWITCH)];
+        } },
+        { name: "two tiers swapped", apply: (plan) => {
+            const inputs = plan.inputs(REMOTE, SWITCH);
+            inputs.create = editSwitchPlan(inputs.create, (p) => p.tiers.splice(2, 2, p.tiers[3], p.tiers[2]));
+            return [plan.urn(REMOTE, SWITCH)];
+        } },
+        { name: "a service moved to an earlier tier", apply: (plan) => {
+            const inputs = plan.inputs(REMOTE, SWITCH);
+            inputs.create = editSwitchPlan(inputs.create, (p) => {
+                const [, release] = Object.entries(p.tiers[3].services).find(([id]) => id === "tracking") as [string, string];
+                delete p.tiers[3].services.tracking;
+                p.tiers[1].services.tracking = release;
+            });
+            return [plan.urn(REMOTE, SWITCH)];
+        } },
+        { name: "the plan removed from the switch", apply: (plan) => {
+            const inputs = plan.inputs(REMOTE, SWITCH);
+            inputs.create = String(inputs.create).split("\n").filter((line: string) => !line.includes("pakashop-switch-plan")).join("\n");
+            return [plan.urn(REMOTE, SWITCH)];
         } },
     ],
     "pakashop-rollout-enforce-branch": [
         { name: "branch main", apply: (plan) => {
-            plan.inputs(REMOTE, deployStep("backend")).triggers[0].branch = "main";
-            return [plan.urn(REMOTE, deployStep("backend"))];
+            plan.inputs(REMOTE, prepareStep("backend")).triggers[0].branch = "main";
+            return [plan.urn(REMOTE, prepareStep("backend"))];
         } },
-        { name: "triggers removed", apply: set(REMOTE, deployStep("gateway"), "triggers", undefined) },
+        { name: "switch on branch main", apply: (plan) => {
+            plan.inputs(REMOTE, SWITCH).triggers[0].branch = "main";
+            return [plan.urn(REMOTE, SWITCH)];
+        } },
+        { name: "triggers removed", apply: set(REMOTE, prepareStep("gateway"), "triggers", undefined) },
         { name: "first trigger a plain string", apply: (plan) => {
-            const triggers = plan.inputs(REMOTE, deployStep("config")).triggers;
+            const triggers = plan.inputs(REMOTE, prepareStep("config")).triggers;
             triggers[0] = "production";
-            return [plan.urn(REMOTE, deployStep("config"))];
+            return [plan.urn(REMOTE, prepareStep("config"))];
         } },
     ],
 };

@@ -174,12 +174,12 @@ describe("offline preview: the plan judges like `pulumi preview` of a new stack"
 
         it("command-remote-disable-secret-logging: stdout logged on a step fed an (unknown) environment on stdin", async () => {
             const violations = await brokenVerdict((r) => {
-                const step = find(r, "-rollout-config-deploy");
+                const step = find(r, "-rollout-switch");
                 assert.deepEqual(unknownPaths(step.inputs.stdin), [".value"]);
                 step.inputs.logging = "stdoutAndStderr";
             });
             assert.deepEqual(byPolicy(violations, "command-remote-disable-secret-logging"),
-                [["mandatory", 'pakashop-production-rollout-config-deploy: logging is "stdoutAndStderr" on a command fed secrets on stdin; set it to "stderr" or "none".']]);
+                [["mandatory", 'pakashop-production-rollout-switch: logging is "stdoutAndStderr" on a command fed secrets on stdin; set it to "stderr" or "none".']]);
             assert.equal(exitCodeFor(violations), 5);
         });
 
@@ -193,9 +193,9 @@ describe("offline preview: the plan judges like `pulumi preview` of a new stack"
             assert.equal(exitCodeFor(violations), 5);
         });
 
-        it("pakashop-rollout-enforce-branch: every deploy step says its branch in plain text, and a wrong one blocks", async () => {
-            const deploys = preview.resources.filter((r) => r.type === "command:remote:Command" && r.name.endsWith("-deploy"));
-            assert.equal(deploys.length, 19);
+        it("pakashop-rollout-enforce-branch: every prepare step and the switch say their branch in plain text, and a wrong one blocks", async () => {
+            const deploys = preview.resources.filter((r) => r.type === "command:remote:Command" && /-(prepare|switch)$/.test(r.name));
+            assert.equal(deploys.length, 20);
             for (const step of deploys) {
                 // triggers[0] (the step's summary) must not be built from anything unknown in a
                 // preview (the host's id is): an Output of the whole array would hide it.
@@ -204,9 +204,9 @@ describe("offline preview: the plan judges like `pulumi preview` of a new stack"
                 assert.equal((step.inputs.triggers[0] as Props).branch, "production", step.name);
             }
             assert.deepEqual(byPolicy(await checkPolicies(preview, loadPackConfig("production")), "pakashop-rollout-enforce-branch"), []);
-            const violations = await brokenVerdict((r) => ((find(r, "-rollout-config-deploy").inputs.triggers as Props[])[0].branch = "main"));
+            const violations = await brokenVerdict((r) => ((find(r, "-rollout-config-prepare").inputs.triggers as Props[])[0].branch = "main"));
             assert.deepEqual(byPolicy(violations, "pakashop-rollout-enforce-branch"),
-                [["mandatory", "pakashop-production-rollout-config-deploy deploys branch main; this stack deploys production."]]);
+                [["mandatory", "pakashop-production-rollout-config-prepare deploys branch main; this stack deploys production."]]);
             assert.equal(exitCodeFor(violations), 5);
         });
 

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { SettingError } from "../components/errors";
-import { allowPlaceholderSources, packServiceSources, SERVICES_REPOSITORY_ENV, SOURCES_CACHE_DIR, UNPACKED } from "../components/sources";
+import { allowPlaceholderSources, packServiceSources, SERVICES_REPOSITORY_ENV, SOURCES_CACHE_DIR, UNPACKED, zeroTarTimes } from "../components/sources";
 
 const GIT_ENV = {
     ...process.env, GIT_CONFIG_NOSYSTEM: "1", GIT_CONFIG_GLOBAL: "/dev/null",
@@ -67,15 +67,55 @@ describe("service sources packed from a clone of the monorepo", () => {
     const pack = (revisions: Record<string, string>, env: NodeJS.ProcessEnv = { [SERVICES_REPOSITORY_ENV]: repo }, branch = "main") =>
         packServiceSources({ projectDir: project, branch, serviceRevisions: revisions, env });
 
-    it("packs exactly services/<id>/ at the revision, with the SHA-256 of the file it ships", () => {
+    it("packs exactly the content of services/<id>/ at the revision, named by its git tree, with the SHA-256 of the file it ships", () => {
         const sources = pack({ gateway: onMain, config: onMain });
         assert.deepEqual(Object.keys(sources).sort(), ["config", "gateway"]);
-        const file = path.join(project, SOURCES_CACHE_DIR, `gateway-${onMain}.tar`);
+        // The tree id is git's own, read independently of the code under test.
+        assert.equal(sources.gateway.tree, git(repo, "ls-tree", "--object-only", onMain, "services/gateway"));
+        const file = path.join(project, SOURCES_CACHE_DIR, `gateway-${sources.gateway.tree}.tar`);
         assert.ok(fs.existsSync(file));
         assert.equal(sources.gateway.sha256, createHash("sha256").update(fs.readFileSync(file)).digest("hex"));
         assert.equal(sources.gateway.packed, true);
-        const listing = execFileSync("tar", ["-tf", file], { encoding: "utf8" }).trim().split("\n");
-        assert.deepEqual(listing, ["services/", "services/gateway/", "services/gateway/index.js"]);
+        // Entries at the root (the host unpacks into the release folder as is), all dated 1970.
+        const listing = execFileSync("tar", ["--utc", "-tvf", file], { encoding: "utf8" }).trim().split("\n");
+        assert.deepEqual(listing.map((line) => line.split(/\s+/).slice(3).join(" ")), ["1970-01-01 00:00 index.js"]);
+    });
+
+    it("identifies a service by its folder's content: a commit that leaves the folder alone gives the same tree and the same bytes; one that changes it, new ones", () => {
+        const before = pack({ gateway: onMain, config: onMain });
+        const later = commit(repo, { "services/config/index.js": "config v2\n", "frontend/page.js": "changed too\n" }, "config v2");
+        try {
+            const after = pack({ gateway: later, config: later });
+            assert.deepEqual([after.gateway.tree, after.gateway.sha256], [before.gateway.tree, before.gateway.sha256], "gateway did not change");
+            assert.notEqual(after.config.tree, before.config.tree);
+            assert.notEqual(after.config.sha256, before.config.sha256);
+            assert.equal(after.gateway.revision, later);
+        } finally {
+            git(repo, "reset", "--quiet", "--hard", onMain);
+        }
+    });
+
+    it("zeroes the time stamps of every tar header, long paths (pax headers) included, and keeps the archive readable", () => {
+        const longName = `services/gateway/${"deep/".repeat(25)}file.js`;
+        const later = commit(repo, { [longName]: "deep\n" }, "long path");
+        try {
+            const tree = git(repo, "rev-parse", `${later}:services/gateway`);
+            const raw = execFileSync("git", ["-C", repo, "archive", "--format=tar", tree]);
+            const fixed = zeroTarTimes(raw);
+            assert.notDeepEqual(raw, fixed, "git dates a tree archive now");
+            const listDir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-tar-"));
+            try {
+                fs.writeFileSync(path.join(listDir, "a.tar"), fixed);
+                execFileSync("tar", ["-xf", "a.tar"], { cwd: listDir });
+                assert.equal(fs.readFileSync(path.join(listDir, longName.replace("services/gateway/", "")), "utf8"), "deep\n");
+                const dates = execFileSync("tar", ["--utc", "-tvf", "a.tar"], { cwd: listDir, encoding: "utf8" }).trim().split("\n").map((l) => l.split(/\s+/)[3]);
+                assert.deepEqual([...new Set(dates)], ["1970-01-01"]);
+            } finally {
+                fs.rmSync(listDir, { recursive: true, force: true });
+            }
+        } finally {
+            git(repo, "reset", "--quiet", "--hard", onMain);
+        }
     });
 
     it("packs reproducibly: the same revision gives the same bytes, whatever the machine's git config, so an unchanged step stays unchanged", () => {
@@ -124,7 +164,7 @@ describe("service sources packed from a clone of the monorepo", () => {
         allowPlaceholderSources(true);
         try {
             const placeholder = pack({ gateway: onMain }, {}).gateway;
-            assert.deepEqual([placeholder.packed, placeholder.sha256], [false, UNPACKED]);
+            assert.deepEqual([placeholder.packed, placeholder.sha256, placeholder.tree], [false, UNPACKED, UNPACKED]);
         } finally {
             allowPlaceholderSources(false);
         }

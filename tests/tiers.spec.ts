@@ -176,7 +176,7 @@ for (const stack of ["staging", "production"] as const) {
         });
 
         it("services get the tiers' endpoints and credentials in a secret environment, after all three are ready", () => {
-            const step = named(run, "-rollout-config-deploy");
+            const step = named(run, "-rollout-switch");
             assert.ok(isSecretValue(step.inputs.stdin), "the environment file is a secret");
             const env = String(unwrapSecrets(step.inputs.stdin));
             assert.match(env, /^DATABASE_URL=postgresql:\/\/pakashop:\S+@pakashop-\w+\.mock\.ap-south-1\.rds\.amazonaws\.com:5432\/pakashop\?sslmode=require$/m);
@@ -184,9 +184,9 @@ for (const stack of ["staging", "production"] as const) {
             assert.match(env, /^MEILI_HOST=http:\/\/172\.31\.16\.10:7700$/m);
             assert.match(env, /^MEILI_MASTER_KEY=\S{16,}$/m);
             assert.match(env, new RegExp(`^PAKASHOP_ENVIRONMENT=${stack}$`, "m"));
-            const deps = step.dependsOn.map((urn) => urn.slice(urn.lastIndexOf("::") + 2)).sort();
+            const deps = step.dependsOn.map((urn) => urn.slice(urn.lastIndexOf("::") + 2)).filter((name) => !name.endsWith("-prepare")).sort();
             assert.deepEqual(deps, [`pakashop-${stack}-cache-provision`, `pakashop-${stack}-database-instance`, `pakashop-${stack}-rollout-bootstrap`,
-                `pakashop-${stack}-rollout-config-source`, `pakashop-${stack}-search-provision`]);
+                `pakashop-${stack}-search-provision`]);
         });
 
         it("outputs what an engineer needs, with no secret in plain text", () => {

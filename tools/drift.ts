@@ -3,7 +3,7 @@
  *      [--user admin] [--port 22] [--identity <key file>] [--set key=value ...]`
  *
  * Host drift check: `pulumi refresh` can't see inside a host, so this compares each service on
- * the backend host (unit file hash, enabled, active, deployed revision) with what the program
+ * the backend host (unit file hash, enabled, active, release) with what the program
  * deploys for the stack, in one SSH round trip, and prints a JSON report.
  * The key comes from `--identity` or the environment variable PAKASHOP_DEPLOY_KEY (in CI:
  * `pulumi config get deployPrivateKey`). `--set revision=<commit>` overrides a setting of the

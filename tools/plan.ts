@@ -18,11 +18,10 @@
  * rejected the configuration, 2 bad command line.
  */
 import "./fastStart"; // first: caches the compilation of everything imported after it
-import { CATALOG } from "../components/catalog";
 import { choiceFlag, parseFlags, runAsScript, runTool, UsageError } from "./cli";
 import { runOffline } from "./offlineRun";
 import { Format, formatPlan, FORMATS, planDocument } from "./planFormat";
-import { deployGraph, wavesOf } from "./planModel";
+import { switchWaves } from "./planModel";
 import { checkPolicies, exitCodeFor, loadPackConfig } from "./policyCheck";
 import { listStacks, loadStackConfig } from "./stackConfig";
 
@@ -41,7 +40,7 @@ export function main(argv: string[]): Promise<number> {
     return runTool(argv, USAGE, parseArgs, async (args) => {
         const config = loadStackConfig(args.stack);
         const run = await runOffline(config, { preview: args.mode === "preview" });
-        const waves = wavesOf(deployGraph(run.resources, Object.keys(CATALOG.services)));
+        const waves = switchWaves(run.resources);
         const violations = await checkPolicies(run, loadPackConfig(args.stack));
         process.stdout.write(formatPlan(planDocument(run, waves, violations, config.secretKeys.map((key) => config.config[key])), args.format));
         return exitCodeFor(violations);

@@ -4,6 +4,7 @@
  * unknown values as "[unknown]" (`pulumi preview` prints them as `output<string>`).
  */
 import { CLOUDFLARE_PLANS, CloudflareRequirements, cloudflareRequirements } from "../components/cloudflarePlans";
+import { SERVICES_REPOSITORY_ENV, UNPACKED } from "../components/sources";
 import { replaceUnknowns } from "./mocks";
 import { isSecretValue, OfflineRun, PlannedResource } from "./offlineRun";
 import { Violation } from "./policyCheck";
@@ -94,7 +95,14 @@ export interface PlanDocument {
     readonly mode: "preview" | "applied";
     /** `custom`: a provider's resource (the policies judge these), not a component. */
     readonly resources: { urn: string; type: string; name: string; custom: boolean; parent: string | null; dependsOn: string[]; inputs: unknown }[];
-    readonly rollout: { readonly waves: string[][] };
+    readonly rollout: {
+        readonly waves: string[][];
+        /**
+         * What the plan could not know because it ran without a clone of the services monorepo
+         * (`PAKASHOP_SERVICES_REPO`); empty when it had one.
+         */
+        readonly unknownWithoutSources: string[];
+    };
     readonly outputs: unknown;
     /** Secret settings that were encrypted in the stack file and replaced by offline placeholders. */
     readonly placeholderSecrets: string[];
@@ -105,6 +113,32 @@ export interface PlanDocument {
      * needs, and the zone entry-point rulesets it creates (one per zone and phase).
      */
     readonly requirements: { readonly cloudflare: CloudflareRequirements };
+}
+
+/**
+ * What a plan without a clone of the services monorepo can't know: each release is named by
+ * its service folder's content (components/sources.ts), which only the clone has.
+ */
+export const UNKNOWN_WITHOUT_SOURCES = [
+    "which services changed since the last deploy and would be rebuilt and restarted (each release is named by its service folder's git tree; every service shows a placeholder release here)",
+    "the checksums of the source tarballs the hosts would receive",
+    "whether the revisions are commits of the stack's branch",
+];
+
+/** Whether the run planned with placeholder sources: a prepare step says its sources are not packed. */
+function unpackedSources(resources: readonly PlannedResource[]): boolean {
+    return resources.some((r) => {
+        const triggers = r.inputs.triggers;
+        return r.name.endsWith("-prepare") && Array.isArray(triggers) && (triggers[0] as { sources?: unknown } | undefined)?.sources === UNPACKED;
+    });
+}
+
+/** The lines saying what the plan could not know without the monorepo, or none. */
+function sourcesNote(doc: PlanDocument): string[] {
+    const unknown = doc.rollout.unknownWithoutSources ?? [];
+    if (unknown.length === 0) return [];
+    return [`Without a clone of the services monorepo (set ${SERVICES_REPOSITORY_ENV} to one that has the stack's branch), this plan could not know:`,
+        ...unknown.map((what) => `  - ${what}`)];
 }
 
 /**
@@ -127,7 +161,7 @@ export function planDocument(run: OfflineRun, waves: string[][], violations: Vio
             dependsOn: r.dependsOn,
             inputs: shown_(r.inputs, PROVIDER_SECRET_INPUTS[r.type]),
         })),
-        rollout: { waves },
+        rollout: { waves, unknownWithoutSources: unpackedSources(run.resources) ? UNKNOWN_WITHOUT_SOURCES : [] },
         outputs: shown_(run.outputs),
         placeholderSecrets: run.placeholderSecrets,
         policies: { violations },
@@ -195,6 +229,8 @@ export function formatText(doc: PlanDocument): string {
     for (const r of roots(doc)) walk(r, 0);
     lines.push("", "Rollout waves (seed section 3.2; each wave starts when the one before is healthy):");
     doc.rollout.waves.forEach((wave, i) => lines.push(`  ${i + 1}. ${wave.join(", ")}`));
+    const sources = sourcesNote(doc);
+    if (sources.length) lines.push("", ...sources);
     lines.push("", policySummary(doc));
     for (const v of doc.policies.violations) lines.push(`  [${v.enforcementLevel}, ${v.severity}] ${v.policy}: ${shortName(v.urn || "stack")}: ${v.message}`);
     lines.push("", "Requirements (what the stack needs of the Cloudflare zone):", ...requirementLines(doc, (t) => `  - ${t}`, (t) => t));
@@ -220,6 +256,8 @@ export function formatMarkdown(doc: PlanDocument): string {
     lines.push("**Requirements** (what the stack needs of the Cloudflare zone)", "", ...requirementLines(doc, (t) => `- ${t}`, (t) => `\`${t}\``), "");
     lines.push("**Rollout waves** (seed section 3.2)", "");
     doc.rollout.waves.forEach((wave, i) => lines.push(`${i + 1}. ${wave.map((s) => `\`${s}\``).join(", ")}`));
+    const sources = sourcesNote(doc);
+    if (sources.length) lines.push("", `> ${sources[0]}`, ...sources.slice(1).map((line) => `> ${line.trim()}`));
     const components = doc.resources.filter((r) => (children.get(r.urn) ?? []).some((c) => !(children.get(c.urn) ?? []).length));
     for (const component of components) {
         const leaves = (children.get(component.urn) ?? []).filter((c) => !(children.get(c.urn) ?? []).length);

@@ -22,10 +22,9 @@
  * 1 the file is not such a plan (one line naming the file and the problem), 2 bad command line.
  */
 import * as fs from "fs";
-import { CATALOG } from "../components/catalog";
 import { choiceFlag, parseFlags, runAsScript, runTool, UsageError } from "./cli";
 import { Format, formatPlan, FORMATS, PlanDocument } from "./planFormat";
-import { checkPlanShape, deployGraph, PlanFileError, savedPlanRun, wavesOf } from "./planModel";
+import { checkPlanShape, PlanFileError, savedPlanRun, switchWaves } from "./planModel";
 import { checkPolicies, exitCodeFor, loadPackConfig, Violation } from "./policyCheck";
 import { listStacks } from "./stackConfig";
 
@@ -64,8 +63,8 @@ export async function judgePlan(parsed: unknown, expectedStack?: string): Promis
     if (expectedStack !== undefined && expectedStack !== doc.stack) throw new PlanFileError(`plan.stack: the plan is for stack ${doc.stack}, not ${expectedStack}`);
     const run = savedPlanRun(doc);
     const violations = await checkPolicies(run, loadPackConfig(doc.stack));
-    const waves = wavesOf(deployGraph(run.resources, Object.keys(CATALOG.services)));
-    return { doc: { ...doc, rollout: { waves }, policies: { violations } }, violations, exitCode: exitCodeFor(violations) };
+    const waves = switchWaves(run.resources);
+    return { doc: { ...doc, rollout: { ...doc.rollout, waves }, policies: { violations } }, violations, exitCode: exitCodeFor(violations) };
 }
 
 /** Reads and parses the plan file; every failure is one line naming the file. */

@@ -21,7 +21,7 @@ import * as os from "os";
 import * as path from "path";
 import { CATALOG, ServiceSpec } from "../../components/catalog";
 import { currentReleaseDir } from "../../host/layout";
-import { buildCommand } from "../../host/deployService";
+import { buildCommand } from "../../host/prepare/dependencies";
 import { renderUnit } from "../../host/units/systemdUnit";
 import { createReleaseRepository, FIXTURE_MARKERS, healthBody, healthPaths, ReleaseRepository, ReleaseRepositoryOptions } from "./fixture";
 

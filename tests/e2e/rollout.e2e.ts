@@ -80,13 +80,26 @@ function markerAt(repo: ReleaseRepository, id: string, commit: string): string {
 }
 
 /**
- * What a new revision of one service runs: its sources are copied (the copy step is replaced;
- * its delete does nothing), then its deploy is replaced and the old deploy's delete finds
- * itself superseded.
+ * What a new release of one service runs: its sources are copied (the copy step is replaced;
+ * the old copy's delete does nothing), its release is prepared (the prepare step is replaced;
+ * it has no delete), and the host's switch runs again (an update: it is never replaced).
  */
 function changedServiceSteps(serviceId: string): string[] {
-    return ["replace", "delete"].flatMap((action) => [`${action} pakashop-staging-rollout-${serviceId}-source`])
-        .concat(["replace", "delete"].map((action) => `${action} pakashop-staging-rollout-${serviceId}-deploy`));
+    return [`replace pakashop-staging-rollout-${serviceId}-source`, `delete pakashop-staging-rollout-${serviceId}-source`,
+        `replace pakashop-staging-rollout-${serviceId}-prepare`, `delete pakashop-staging-rollout-${serviceId}-prepare`,
+        "update pakashop-staging-rollout-switch"];
+}
+
+/** The services the switch restarted, from its log (`tier <id>: switching a b c`). */
+function switchedBy(execution: { stdout: string }): string[] {
+    return [...execution.stdout.matchAll(/tier [a-z-]+: switching (.+)/g)].flatMap((m) => m[1].trim().split(/\s+/));
+}
+
+/** The dependency caches on the host, by language/key. */
+async function dependencyCaches(host: TestHost): Promise<string[]> {
+    const result = await host.ssh("cd /var/cache/pakashop/deps && find . -mindepth 2 -maxdepth 2 -type d | sort");
+    assert.equal(result.code, 0, result.stderr);
+    return result.stdout.trim().split("\n").filter(Boolean);
 }
 
 /** Every (dependency, dependent) pair of section 3.2's tier edges. */
@@ -248,20 +261,25 @@ describe("rollout on real systemd hosts (e2e)", function () {
         assert.deepEqual(check.stdout.trim().split("\n"), ["600", stage.redisHost.address, "PONG", "NOAUTH Authentication required.", "200", "401"]);
     });
 
-    it("deployed in the order of section 3.2, each wave in parallel", async () => {
-        const steps = new Map(engine.executions.filter((e) => e.name.endsWith("-deploy")).map((e) => [e.name.replace(/^.*-rollout-|-deploy$/g, ""), e]));
-        assert.equal(steps.size, 19);
-        for (const [dep, id] of tierEdges()) {
-            assert.ok((steps.get(id)?.startedMs ?? 0) >= (steps.get(dep)?.endedMs ?? Infinity), `${id} started before ${dep} was healthy`);
-        }
-        const supporting = rolloutWaves(CATALOG).at(-1)?.serviceIds.map((id) => steps.get(id)) ?? [];
-        const latestStart = Math.max(...supporting.map((s) => s?.startedMs ?? 0));
-        const earliestEnd = Math.min(...supporting.map((s) => s?.endedMs ?? 0));
-        assert.ok(latestStart < earliestEnd, "the supporting tier's 14 deploys overlap in time");
+    it("prepared every release at once before switching anything, then switched in the order of section 3.2, each tier's services together", async () => {
+        const prepares = engine.executions.filter((e) => e.name.endsWith("-prepare"));
+        assert.equal(prepares.length, 19);
+        const switchStep = engine.executions.find((e) => e.name.endsWith("-rollout-switch"));
+        assert.ok(switchStep);
+        // Phase 1 waits for no tier: the prepare steps overlap, and all of them end before the
+        // switch starts (nothing restarts onto a release that is not built).
+        assert.ok(Math.max(...prepares.map((p) => p.startedMs)) < Math.min(...prepares.map((p) => p.endedMs)), "the 19 prepare steps overlap in time");
+        assert.ok(switchStep.startedMs >= Math.max(...prepares.map((p) => p.endedMs)), "the switch started before every release was prepared");
+        // Phase 2: one session for the host, the tiers in order, a tier's services together.
+        assert.deepEqual([...switchStep.stdout.matchAll(/tier ([a-z-]+): switching/g)].map((m) => m[1]), rolloutWaves(CATALOG).map((w) => w.tier.id));
+        assert.deepEqual(switchedBy(switchStep).sort(), [...ids].sort());
         const states = await unitStates(host);
         for (const [dep, id] of tierEdges()) {
             assert.ok(states[id].activeSinceUs > states[dep].activeSinceUs, `${id} became active before ${dep}`);
         }
+        const supporting = (rolloutWaves(CATALOG).at(-1)?.serviceIds ?? []).map((id) => states[id].activeSinceUs);
+        const spreadMs = (Math.max(...supporting) - Math.min(...supporting)) / 1000;
+        assert.ok(spreadMs < 1000, `the supporting tier's 14 services became active ${spreadMs} ms apart: not restarted together`);
     });
 
     it("a second run of the unchanged stack file executes no command", async () => {
@@ -314,41 +332,46 @@ describe("rollout on real systemd hosts (e2e)", function () {
         assert.deepEqual(changedInputs(deployed, plan.run), []);
     });
 
-    it("a new revision of one service, pinned in the stack file, redeploys that service only; the others keep their PIDs", async () => {
+    it("a new monorepo revision that changes one service's code rebuilds and restarts that service only: the other 18 keep their PIDs, and no package is installed", async () => {
         const pidsBefore = await unitStates(host);
+        const cachesBefore = await dependencyCaches(host);
         const before = engine.executions.length;
-        stage.release({ service: repo.changedService, revision: repo.commits.v2 });
-        await stage.deployFromFile();
+        await deploy(repo.commits.v2);
         const ran = engine.since(before);
         assert.deepEqual(ran.map((e) => `${e.action} ${e.name}`), changedServiceSteps(repo.changedService));
-        assert.match(ran[3].stdout, /superseded by a newer deploy; nothing to remove/);
         const pidsAfter = await unitStates(host);
         for (const id of ids) {
             if (id === repo.changedService) assert.notEqual(pidsAfter[id].pid, pidsBefore[id].pid);
             else assert.equal(pidsAfter[id].pid, pidsBefore[id].pid, `${id} was restarted`);
         }
+        assert.deepEqual(switchedBy(ran[4]), [repo.changedService]);
+        // Its code changed, its lockfile did not: the dependencies came from the host's cache.
+        const prepare = ran[2];
+        assert.match(prepare.stdout, /dependencies: reused node cache [0-9a-f]+/);
+        assert.doesNotMatch(prepare.stdout, /dependencies: installing/);
+        assert.deepEqual(await dependencyCaches(host), cachesBefore, "a dependency cache was added");
         const service = CATALOG.services[repo.changedService];
         assert.equal(JSON.parse((await httpGet(host, service.port, service.healthPath)).body).revision, "v2");
     });
 
-    it("a revision passed only as an override (`pulumi up --config revision=...`) is not recorded: the next plan and drift check show all 19 services changing; recorded in the file, both are clean", async () => {
-        // The old workflows knew no pins: start from a manifest at v1 with none.
-        stage.release({ service: repo.changedService, clear: true });
-        const before = engine.executions.length;
+    it("a revision passed only as an override (`pulumi up --config revision=...`) is not recorded: the next plan and drift check show the changed service going back; recorded in the file, both are clean", async () => {
+        // The manifest as the old workflows left it: the last recorded revision, v1.
+        stage.release({ revision: repo.commits.v1 });
+        const v1Release = (await stage.preview()).run.outputs.serviceReleases as Record<string, string>;
         await stage.deployWithOverride(repo.commits.v2);
-        const redeployed = engine.since(before, "replace").filter((e) => e.name.endsWith("-deploy"));
-        assert.equal(redeployed.length, 18, "the override moved the 18 services that were not on v2 yet");
+        const deployed = stage.outputs.serviceReleases as Record<string, string>;
         assert.equal(recorded()[REVISION_KEY], repo.commits.v1, "the override changed the recorded manifest");
 
-        // The drift workflow reads the file: it sees every service's steps changing, and the
-        // host running other revisions than recorded. Its issue would never close.
+        // The drift workflow reads the file: it plans the changed service back to its v1
+        // release, and finds the host running another release than recorded. Its issue would
+        // never close.
         const stale = await stage.preview();
         assert.deepEqual(stale.steps.map((s) => `${s.action} ${s.name}`).sort(),
-            ids.flatMap((id) => ["source", "deploy"].map((step) => `replace pakashop-staging-rollout-${id}-${step}`)).sort());
+            [`replace pakashop-staging-rollout-${repo.changedService}-prepare`, `replace pakashop-staging-rollout-${repo.changedService}-source`, "update pakashop-staging-rollout-switch"]);
         const drift = await stage.driftCheck();
         assert.equal(drift.drift, true);
-        assert.deepEqual(findingsOf(drift).sort(), ids.map((id) => `${id} revision`).sort());
-        assert.ok(drift.findings.every((f) => f.expected === repo.commits.v1 && f.actual === repo.commits.v2));
+        assert.deepEqual(drift.findings.map((f) => `${f.service} ${f.field} ${f.expected} -> ${f.actual}`),
+            [`${repo.changedService} release ${(unwrapSecrets(v1Release) as Record<string, string>)[repo.changedService]} -> ${deployed[repo.changedService]}`]);
 
         // What the deploy workflow does now: the revision is recorded in the manifest.
         assert.equal(stage.release({ revision: repo.commits.v2 }).changed, true);
@@ -369,7 +392,7 @@ describe("rollout on real systemd hosts (e2e)", function () {
         await stage.deployFromFile();
         assert.deepEqual(engine.since(before).map((e) => `${e.action} ${e.name}`), changedServiceSteps(repo.changedService));
         // The earlier release is still on the host: nothing is rebuilt.
-        assert.match(engine.since(before)[2].stdout, /release [0-9a-f]{40} already built/);
+        assert.match(engine.since(before)[2].stdout, /release [0-9a-f]{20} already prepared/);
         assert.equal(await health(), "v1");
         let pidsAfter = await unitStates(host);
         for (const id of others) assert.equal(pidsAfter[id].pid, pidsBefore[id].pid, `${id} was restarted`);
@@ -406,29 +429,42 @@ describe("rollout on real systemd hosts (e2e)", function () {
         assert.equal((await stage.driftCheck()).drift, false);
     });
 
-    it("a revision that fails its health gate is rolled back, the step fails with the journal, and later tiers are not touched", async () => {
+    it("a release that fails its health gate is rolled back, the switch fails with the journal, and later tiers are not touched although their new releases are prepared", async () => {
         const broken = repo.brokenService;
-        const later = ids.filter((id) => serviceDependencies(CATALOG, id).includes(broken));
+        const brokenTier = CATALOG.services[broken].tier;
+        const laterTiers = rolloutWaves(CATALOG).slice(rolloutWaves(CATALOG).findIndex((w) => w.tier.id === brokenTier) + 1);
+        const later = laterTiers.flatMap((w) => w.serviceIds);
         assert.ok(later.length > 0);
         const pidsBefore = await unitStates(host);
         const before = engine.executions.length;
-        stage.release({ revision: repo.commits.broken });
+        // Every service moves to v3 (all changed), the broken one to its crashing commit: if the
+        // gate let it through, every later tier would restart.
+        stage.release({ revision: repo.commits.v3 });
+        stage.release({ service: broken, revision: repo.commits.broken });
         await assert.rejects(stage.deployFromFile(), (error: unknown) => {
             assert.ok(error instanceof CommandFailed, String(error));
-            assert.match(error.execution.name, new RegExp(`-${broken}-deploy$`));
+            assert.match(error.execution.name, /-rollout-switch$/);
             assert.match(error.execution.stderr, new RegExp(`journal of pakashop-${broken}\\.service`));
-            assert.match(error.execution.stderr, /did not become healthy within 20s/);
-            assert.match(error.execution.stdout, /rolled back to releases\/[0-9a-f]{40}; \S+ is active again/);
+            assert.match(error.execution.stderr, new RegExp(`${broken} [0-9a-f]{20} did not become healthy within 20s .*; rolled back, later tiers not touched`));
+            assert.match(error.execution.stdout, new RegExp(`${broken}: rolled back to releases/[0-9a-f]{20}; active again`));
             return true;
         });
-        const touched = engine.since(before).map((e) => e.name.replace(/^.*-rollout-|-deploy$/g, ""));
-        for (const id of later) assert.ok(!touched.includes(id), `${id} (a later tier) was touched`);
+        const ran = engine.since(before);
+        // Phase 1 built every new release; phase 2 stopped at the broken tier.
+        assert.equal(ran.filter((e) => e.name.endsWith("-prepare") && e.action === "replace").length, 19);
+        const switched = switchedBy(ran.find((e) => e.name.endsWith("-rollout-switch")) as { stdout: string });
+        for (const id of later) assert.ok(!switched.includes(id), `${id} (a later tier) was switched`);
         const states = await unitStates(host);
         assert.equal(states[broken].active, "active");
         const service = CATALOG.services[broken];
-        // Back on the release it ran before (v2, the stack's revision after the rollback's pin was cleared).
+        // Back on the release it ran before (v2).
         assert.equal(JSON.parse((await httpGet(host, service.port, service.healthPath)).body).revision, "v2");
-        for (const id of later) assert.equal(states[id].pid, pidsBefore[id].pid, `${id} was restarted`);
+        for (const id of later) {
+            assert.equal(states[id].pid, pidsBefore[id].pid, `${id} was restarted`);
+            const laterService = CATALOG.services[id];
+            assert.equal(JSON.parse((await httpGet(host, laterService.port, laterService.healthPath)).body).revision, markerAt(repo, id, repo.commits.v2), id);
+        }
+        stage.release({ service: broken, clear: true });
     });
 
     it("runbook: a code rollback records the last good commit and deploys it to every service, from releases already on the host", async () => {
@@ -436,9 +472,9 @@ describe("rollout on real systemd hosts (e2e)", function () {
         stage.release({ revision: repo.commits.v2 });
         const before = engine.executions.length;
         await stage.deployFromFile();
-        const ran = engine.since(before).filter((e) => e.action === "replace");
-        assert.ok(ran.length > 0);
-        for (const execution of ran) assert.doesNotMatch(execution.stdout, /building /, `${execution.name} rebuilt a release`);
+        const ran = engine.since(before).filter((e) => e.action === "replace" && e.name.endsWith("-prepare"));
+        assert.equal(ran.length, 19, "every service's steps go back to its v2 release");
+        for (const execution of ran) assert.match(execution.stdout, /release [0-9a-f]{20} already prepared/, `${execution.name} rebuilt a release`);
         for (const id of ids) {
             const service = CATALOG.services[id];
             assert.equal(JSON.parse((await httpGet(host, service.port, service.healthPath)).body).revision, markerAt(repo, id, repo.commits.v2), id);
@@ -466,7 +502,7 @@ describe("rollout on real systemd hosts (e2e)", function () {
         // releases, no sources, no nginx site. (It is the same test host, so its console shows
         // the same key; the program reads it again for the new instance id.)
         const wipe = await host.ssh(`systemctl disable --now --quiet $(cd /etc/systemd/system && ls pakashop-*.service)
-            rm -rf /etc/systemd/system/pakashop-*.service /opt/pakashop /var/lib/pakashop /etc/pakashop /etc/pakashop-host-id \\
+            rm -rf /etc/systemd/system/pakashop-*.service /opt/pakashop /var/lib/pakashop /var/cache/pakashop /etc/pakashop /etc/pakashop-host-id \\
               /etc/nginx/sites-enabled/pakashop /etc/nginx/sites-available/pakashop /etc/nginx/tls
             systemctl daemon-reload`);
         assert.equal(wipe.code, 0, wipe.stderr);
@@ -477,13 +513,14 @@ describe("rollout on real systemd hosts (e2e)", function () {
         await stage.deployFromFile();
         const ran = engine.since(before);
         const replaced = ran.filter((e) => e.action === "replace").map((e) => e.name.replace(/^pakashop-staging-rollout-/, "")).sort();
-        assert.deepEqual(replaced, ["pakashop-staging-backend-host-key", "bootstrap", "proxy", "ssh-ready",
-            ...ids.map((id) => `${id}-deploy`), ...ids.map((id) => `${id}-source`)].sort());
+        assert.deepEqual(replaced, ["pakashop-staging-backend-host-key", "bootstrap", "proxy", "ssh-ready", "switch",
+            ...ids.map((id) => `${id}-prepare`), ...ids.map((id) => `${id}-source`)].sort());
         assert.equal(stage.console.calls().at(-1)?.[stage.console.calls().at(-1)!.indexOf("--instance-id") + 1], stage.instanceId("backend"));
         assert.equal(stage.outputs.backendInstanceId, stage.instanceId("backend"));
-        const deletes = ran.filter((e) => e.action === "delete" && e.name.endsWith("-deploy"));
-        assert.equal(deletes.length, 19);
-        for (const d of deletes) assert.match(d.stdout, /it was replaced; nothing to remove/, d.name);
+        // The old switch's delete (the one that removes services) reaches the new host and leaves it alone.
+        const deletes = ran.filter((e) => e.action === "delete" && e.name.endsWith("-rollout-switch"));
+        assert.equal(deletes.length, 1);
+        assert.match(deletes[0].stdout, /it was replaced; nothing to remove/);
         const states = await unitStates(host);
         for (const id of ids) {
             assert.equal(states[id].active, "active", `${id} is ${states[id].active} on the new host`);

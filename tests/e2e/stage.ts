@@ -21,6 +21,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { meilisearchBinary } from "../../host/data/meilisearch";
+import { SERVICES_REPOSITORY_ENV } from "../../components/sources";
 import { checkHostDrift } from "../../tools/drift/check";
 import { DriftReport } from "../../tools/drift/report";
 import { PlannedResource, runOffline, OfflineRun, unwrapSecrets } from "../../tools/offlineRun";
@@ -285,9 +286,11 @@ export async function prepareStage(name: string, index: number, healthTimeoutSec
             },
             deployWithOverride: (revision) => up(fileConfig({ [`${NS}:revision`]: revision })),
             preview,
+            // The drift workflow checks the monorepo out too (services-sources): which release each
+            // service should run follows from its folder's content at the recorded revision.
             driftCheck: () => checkHostDrift(fileConfig(), {
                 host: String(outputs.backendPrivateIp), hostKey: String(outputs.backendHostKey), user: "root", privateKey: backend.privateKey,
-            }),
+            }, { ...process.env, [SERVICES_REPOSITORY_ENV]: repo.path }),
             replaceBackendInstance: () => {
                 generation.backend += 1;
                 publishConsole("backend");

@@ -24,7 +24,7 @@ export interface TestTool {
 }
 
 export const TEST_TOOLS: readonly TestTool[] = [
-    { command: "shellcheck", debianPackage: "shellcheck", specs: ["scripts.spec.ts", "drift.spec.ts"] },
+    { command: "shellcheck", debianPackage: "shellcheck", specs: ["scripts.spec.ts", "drift.spec.ts", "hostScripts.spec.ts"] },
     { command: "systemd-analyze", debianPackage: "systemd", specs: ["systemdUnit.spec.ts"] },
 ];
 

@@ -18,25 +18,31 @@ export interface ServiceState {
     readonly enabled: string;
     /** `systemctl is-active` (`active` when deployed). */
     readonly active: string;
-    /** The commit `current` points at, or `none`. */
-    readonly revision: string;
+    /**
+     * The release `current` points at (named by the service folder's content and recipe,
+     * host/prepare/prepareScript.ts), or `none`.
+     */
+    readonly release: string;
 }
 
-/** The state the program leaves every service in. */
-export function expectedHostState(settings: StackSettings): ServiceState[] {
+/**
+ * The state the program leaves every service in.
+ * @param releases the release each service should run (`releaseIdOf` its folder's tree)
+ */
+export function expectedHostState(settings: StackSettings, releases: Readonly<Record<string, string>>): ServiceState[] {
     return Object.keys(settings.catalog.services).map((id) => ({
         service: id,
         unit: unitName(id),
         unitFile: createHash("sha256").update(renderUnit(settings.catalog, id)).digest("hex"),
         enabled: "enabled",
         active: "active",
-        revision: settings.serviceRevisions[id],
+        release: releases[id],
     }));
 }
 
 /**
  * A bash script printing one tab-separated line per service (`service unit-sha enabled active
- * revision`) and one `unit <name>` line per pakashop unit file present, catalog or not.
+ * release`) and one `unit <name>` line per pakashop unit file present, catalog or not.
  */
 export function renderProbeScript(serviceIds: readonly string[]): string {
     return `#!/usr/bin/env bash
@@ -70,8 +76,8 @@ export function parseProbeOutput(output: string): ProbeResult {
     for (const line of output.split("\n").filter((l) => l.trim() !== "")) {
         const fields = line.split("\t");
         if (fields[0] === "service" && fields.length === 6) {
-            const [, service, unitFile, enabled, active, revision] = fields;
-            services.push({ service, unit: unitName(service), unitFile, enabled, active, revision: revision || "none" });
+            const [, service, unitFile, enabled, active, release] = fields;
+            services.push({ service, unit: unitName(service), unitFile, enabled, active, release: release || "none" });
         } else if (fields[0] === "unit" && fields.length === 2) {
             unitFiles.push(fields[1]);
         } else {

@@ -4,7 +4,7 @@
  */
 import { ProbeResult, ServiceState } from "./hostState";
 
-const FIELDS = ["unitFile", "enabled", "active", "revision"] as const;
+const FIELDS = ["unitFile", "enabled", "active", "release"] as const;
 
 export interface Finding {
     readonly service: string;
