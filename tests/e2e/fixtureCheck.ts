@@ -3,9 +3,13 @@
  * repository (twice, to see the commit ids repeat), exports revisions with `git archive`,
  * builds every service with the deploy script's own `buildCommand` as an unprivileged user
  * with the network cut off (`unshare -n`, when root), makes the release read-only, runs the
- * backend's `prisma migrate deploy`, then starts each service with its unit's `ExecStart` and
- * `Environment=`, probes it with curl as the health gate does, and stops it with SIGTERM.
- * The `broken` revision must build and then fail to start; `v2` must report its new marker.
+ * backend's `prisma migrate deploy` (and checks every Node service has the stand-in, as the
+ * seed's deploy.sh runs it in all of them), then starts each service with its unit's
+ * `ExecStart` and `Environment=`, probes it with curl as the health gate does, and stops it
+ * with SIGTERM. The `broken` revision must build and then fail to start; `v2` must report its
+ * new marker, and `v3` (one service per language) its own. The repository checks include the
+ * seed's scripts/deploy.sh and that v2 and v3 change code only (no manifest, lockfile or
+ * vendored package).
  *
  *     node --require ./tools/register.js tests/e2e/fixtureCheck.ts [--keep] [--changed=<id>] [--broken=<id>]
  *
@@ -23,7 +27,9 @@ import { CATALOG, ServiceSpec } from "../../components/catalog";
 import { currentReleaseDir } from "../../host/layout";
 import { buildCommand } from "../../host/prepare/dependencies";
 import { renderUnit } from "../../host/units/systemdUnit";
-import { createReleaseRepository, FIXTURE_MARKERS, healthBody, healthPaths, ReleaseRepository, ReleaseRepositoryOptions } from "./fixture";
+import {
+    createReleaseRepository, FIXTURE_DIR, FIXTURE_MARKERS, healthBody, healthPaths, ReleaseRepository, ReleaseRepositoryOptions, SEED_DEPLOY_SCRIPT,
+} from "./fixture";
 
 /** How long a service may take to answer its health path (the deploy allows more). */
 const START_TIMEOUT_MS = 15_000;
@@ -111,14 +117,43 @@ async function checkRepository(ctx: Context): Promise<ReleaseRepository> {
     const again = await createReleaseRepository(path.join(ctx.work, "repo-again"), options);
     check(ctx, JSON.stringify(repo.commits) === JSON.stringify(again.commits), `commit ids are deterministic: ${JSON.stringify(repo.commits)}`);
     const production = await mustRun("git", ["-C", repo.path, "rev-parse", "production"]);
-    check(ctx, production === repo.commits.v1, `branch production is at v1; ${repo.branch} is at broken`);
+    check(ctx, production === repo.commits.v1, "branch production is at v1");
     const services = await mustRun("git", ["-C", repo.path, "ls-tree", "--name-only", `${repo.commits.v1}:services`]);
     check(ctx, services.split("\n").sort().join(",") === Object.keys(CATALOG.services).sort().join(","), "v1 has services/<id> for exactly the catalog's services");
     const v2 = await changedPaths(repo.path, repo.commits.v1, repo.commits.v2);
     check(ctx, v2.length > 0 && v2.every((p) => p.startsWith(`services/${repo.changedService}/`)), `v1..v2 changes only services/${repo.changedService}/ (${v2.join(", ")})`);
     const broken = await changedPaths(repo.path, repo.commits.v2, repo.commits.broken);
     check(ctx, broken.length > 0 && broken.every((p) => p.startsWith(`services/${repo.brokenService}/`)), `v2..broken changes only services/${repo.brokenService}/ (${broken.join(", ")})`);
+    await checkCodeOnly(ctx, repo, "v1", "v2");
+    await checkCodeOnly(ctx, repo, "v2", "v3");
+    const tip = await mustRun("git", ["-C", repo.path, "rev-parse", repo.branch]);
+    check(ctx, tip === repo.commits.v3, `${repo.branch} is at v3`);
+    await checkSeedScript(ctx, repo);
     return repo;
+}
+
+/** The code files of a service: what v2 and v3 may change (never a manifest or a vendored package). */
+function isCodePath(p: string): boolean {
+    const match = /^services\/([^/]+)\/(.+)$/.exec(p);
+    const service = match ? CATALOG.services[match[1]] : undefined;
+    if (!match || !service) return false;
+    return service.language === "go" ? match[2].startsWith(`${service.entryPoint.replace(/^\.\//, "")}/`) : match[2] === service.entryPoint;
+}
+
+async function checkCodeOnly(ctx: Context, repo: ReleaseRepository, from: "v1" | "v2", to: "v2" | "v3"): Promise<void> {
+    const paths = await changedPaths(repo.path, repo.commits[from], repo.commits[to]);
+    const other = paths.filter((p) => !isCodePath(p));
+    check(ctx, paths.length > 0 && other.length === 0, `${from}..${to} changes service code only (${paths.length} files${other.length ? `; not code: ${other.join(", ")}` : ""})`);
+}
+
+/** scripts/deploy.sh: the seed's text, executable, the same in every commit. */
+async function checkSeedScript(ctx: Context, repo: ReleaseRepository): Promise<void> {
+    const expected = await fsp.readFile(path.join(FIXTURE_DIR, SEED_DEPLOY_SCRIPT.template), "utf8");
+    for (const name of ["v1", "v3"] as const) {
+        const entry = await mustRun("git", ["-C", repo.path, "ls-tree", repo.commits[name], SEED_DEPLOY_SCRIPT.repoPath]);
+        const text = await mustRun("git", ["-C", repo.path, "show", `${repo.commits[name]}:${SEED_DEPLOY_SCRIPT.repoPath}`]);
+        check(ctx, entry.startsWith("100755 ") && text === expected.trim(), `${name}: ${SEED_DEPLOY_SCRIPT.repoPath} is the seed's deploy.sh, mode 755`);
+    }
 }
 
 /** Like the host's `ensure_source`: `git archive` of the revision, made read-only. */
@@ -308,8 +343,21 @@ async function checkV1(ctx: Context, repo: ReleaseRepository): Promise<void> {
     console.log(`---- built all ${built.length} services of v1 one after another in ${seconds(Date.now() - started)}`);
     for (const { service, release } of built) {
         if (service.runsMigrations) await checkMigrations(ctx, service, release);
+        if (service.language === "node") await checkPrismaStandIn(ctx, service, release);
         await checkServes(ctx, service, release, FIXTURE_MARKERS.v1);
     }
+}
+
+/**
+ * The seed's deploy.sh runs `npx prisma migrate deploy` in every Node service: the stand-in
+ * must be a real folder in node_modules (extracted from the tarball, not a link into vendor/,
+ * which would break once node_modules moves into a cache) with its bin linked.
+ */
+async function checkPrismaStandIn(ctx: Context, service: ServiceSpec, release: string): Promise<void> {
+    const stat = await fsp.lstat(path.join(release, "node_modules", "prisma")).catch(() => undefined);
+    const bin = await fsp.access(path.join(release, "node_modules", ".bin", "prisma"), 1).then(() => true, () => false);
+    const ms = await fsp.access(path.join(release, "node_modules", "ms", "package.json")).then(() => true, () => false);
+    check(ctx, stat?.isDirectory() === true && bin && ms, `${service.id}: node_modules/ms, node_modules/prisma (a folder, not a link) and .bin/prisma installed`);
 }
 
 async function checkLaterRevisions(ctx: Context, repo: ReleaseRepository): Promise<void> {
@@ -320,6 +368,14 @@ async function checkLaterRevisions(ctx: Context, repo: ReleaseRepository): Promi
     const crash = await buildRelease(ctx, broken, await exportRevision(ctx, repo, repo.commits.broken), "broken");
     check(ctx, true, `${broken.id} at broken builds (${seconds(crash.ms)})`);
     await checkCrashes(ctx, broken, crash.release);
+    // v3 changes every service's code: one service per language is enough to see it serve.
+    const v3 = await exportRevision(ctx, repo, repo.commits.v3);
+    for (const language of ["node", "go", "python"] as const) {
+        const service = Object.values(CATALOG.services).find((s) => s.language === language);
+        if (!service) continue;
+        const built = await buildRelease(ctx, service, v3, "v3");
+        await checkServes(ctx, service, built.release, FIXTURE_MARKERS.v3);
+    }
 }
 
 async function tools(): Promise<string> {
