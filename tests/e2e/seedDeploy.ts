@@ -178,7 +178,7 @@ removed=0
 for unit in ${units.join(" ")}; do
   file=/etc/systemd/system/$unit
   # Units of the program's rollout have the same names: leave those alone.
-  [[ -f $file ]] && [[ $(head -n 1 "$file") == "$marker" ]] || continue
+  if [[ ! -f $file ]] || [[ $(head -n 1 "$file") != "$marker" ]]; then continue; fi
   systemctl disable --now --quiet "$unit" || true
   rm -f "$file"
   removed=$((removed + 1))
