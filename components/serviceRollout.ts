@@ -31,6 +31,9 @@ import { renderProxyScript } from "../host/proxy";
 import { scriptHeader } from "../host/shell";
 import { ServiceSource } from "./sources";
 
+/** The switch's first trigger: constant, so the switch is replaced only with its host. */
+export const SWITCH_SUMMARY = { step: "switch" } as const;
+
 /** How long the deploy waits for a new host's sshd before giving up. */
 export const SSH_WAIT_SECONDS = 600;
 
@@ -154,9 +157,11 @@ export class ServiceRollout extends pulumi.ComponentResource {
             [this.bootstrap, ...Object.values(prepares), ...infrastructure], {
                 stdin: environmentFile,
                 deleteScript: pulumi.output(args.hostId).apply((hostId) => renderDestroyScript(hostId)),
-                summary: { step: "switch", branch: args.branch },
                 // Its delete removes every service: it must only ever run on destroy or for a
-                // replaced host, never for an older copy of the same step (remoteStep.ts).
+                // replaced host, never for an older copy of the same step (remoteStep.ts). So its
+                // triggers are a constant and the host id: nothing else may go in them (a changed
+                // trigger is a replacement, whose old copy's delete would then wipe the host).
+                summary: SWITCH_SUMMARY,
                 onScriptChange: "update",
             });
         this.sourceCopies = copies;

@@ -136,15 +136,15 @@ export const rolloutPolicies = [
         configSchema: { properties: { branch: { type: "string" } } },
         check: (resources, config) => {
             if (!config.branch) return [];
-            // Each prepare and switch step's first trigger names the branch its revisions were
-            // checked against (components/remoteStep.ts): plain text, known in a preview of a
-            // new stack.
-            const steps = ofType(resources, REMOTE).filter((r) => serviceOf(r) || nameOf(r.urn).endsWith("-switch"));
+            // Each prepare step's first trigger names the branch its revision was checked
+            // against (components/remoteStep.ts): plain text, known in a preview of a new stack.
+            // (The switch restarts only releases those steps prepared.)
+            const steps = ofType(resources, REMOTE).filter((r) => serviceOf(r));
             return steps.flatMap((step) => {
                 const deployed = summaryOf(step)?.branch;
                 if (deployed === config.branch) return [];
                 return [{ urn: step.urn, message: deployed === undefined
-                    ? `${nameOf(step.urn)} does not say which branch it deploys (triggers[0].branch); prepare and switch steps must come from ServiceRollout.`
+                    ? `${nameOf(step.urn)} does not say which branch it deploys (triggers[0].branch); prepare steps must come from ServiceRollout.`
                     : `${nameOf(step.urn)} deploys branch ${deployed}; this stack deploys ${config.branch}.` }];
             });
         },

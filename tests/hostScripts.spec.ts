@@ -124,21 +124,24 @@ describe("prepare script", () => {
             const text = prepareScript(service);
             const first = text.indexOf(`log "release $release_id ${PREPARE_LOG.alreadyPrepared}"\n  exit 0`);
             assert.ok(first > 0, service.id);
-            for (const later of ["\ntake_slot\n", "\nunpack_source \"$staging\"", "\nprepare_dependencies\n", "install -d"]) {
+            for (const later of ["\nunpack_source \"$staging\"", "\nprepare_dependencies\n", "install -d"]) {
                 assert.ok(text.indexOf(later) > first, `${later} comes after the check (${service.id})`);
             }
             assert.doesNotMatch(text, /systemctl|systemd-run|\/etc\/pakashop\b|migrate/, service.id);
         }
     });
 
-    it("builds each language its own way, as the build user, with the logged cache decision", () => {
+    it("builds each language its own way, as the build user in one of the host's prepare slots, with the logged cache decision", () => {
         const [node, go, python] = ["config", "search", "moderation"].map((id) => prepareScript(CATALOG.services[id]));
-        assert.match(node, /as_builder npm ci --omit=dev --no-audit --no-fund/);
+        assert.match(node, /as_builder_in_slot npm ci --omit=dev --no-audit --no-fund/);
         assert.match(node, /release_links\[node_modules\]=\$entry\/node_modules/);
-        assert.match(python, /as_builder python3 -m venv "\$entry\/venv"/);
-        assert.match(python, /\(cd "\$staging" && as_builder "\$entry\/venv\/bin\/pip" install .*--no-cache-dir --disable-pip-version-check -r requirements\.txt\)/);
-        assert.match(go, /as_builder go build -o 'bin\/search' '\.\/src'/);
+        assert.match(python, /as_builder_in_slot python3 -m venv "\$entry\/venv"/);
+        assert.match(python, /\(cd "\$staging" && as_builder_in_slot "\$entry\/venv\/bin\/pip" install .*--no-cache-dir --disable-pip-version-check -r requirements\.txt\)/);
+        assert.match(go, /as_builder_in_slot go build -o 'bin\/search' '\.\/src'/);
         for (const text of [node, go, python]) {
+            // A slot is taken for a build only, never by a prepare that reuses its dependencies.
+            assert.equal((text.match(/^ *take_slot$/gm) ?? []).length, 1, "take_slot is called only from as_builder_in_slot");
+            assert.match(text, /as_builder_in_slot\(\) \{\n {2}if \(\(\$\{#held_slot\[@\]\} == 0\)\); then\n {4}take_slot/);
             assert.match(text, /log "dependencies: reused \$language cache \$key"/);
             assert.match(text, /log "dependencies: installing \$language \$key"/);
             assert.match(text, /exec runuser -u 'pakashop-build' -- env -i /);
@@ -322,7 +325,8 @@ describe("switch plan", () => {
         assert.equal(fs.existsSync(calls), false, "no systemctl call");
         assert.deepEqual(fs.readdirSync(units), []);
         assert.deepEqual(fs.readdirSync(env), []);
-        assert.deepEqual(fs.readdirSync(runtime), [], "the private work folder is gone");
+        // The private work folder is gone; only the lock that keeps switches apart stays.
+        assert.deepEqual(fs.readdirSync(runtime), ["switch.lock"], "the private work folder is gone");
         assert.equal(fs.existsSync(path.join(services, "config", "current")), false);
     }));
 });
@@ -337,7 +341,7 @@ describe("switch: needs switching", () => {
         `if needs_switch config '${state}'; then echo switch; else echo keep; fi`,
     ].join("\n")]).output.trim();
 
-    it("switches exactly when current, unit, environment or activity differ", () => withTemp((dir) => {
+    it("switches exactly when current, the gate's record, unit, environment or activity differ", () => withTemp((dir) => {
         for (const d of ["services/config/releases/r1", "services/config/releases/r2", "units", "env", "work/units"]) fs.mkdirSync(path.join(dir, d), { recursive: true });
         const unitText = "[Unit]\nDescription=x\n";
         fs.writeFileSync(path.join(dir, "work/units/config"), unitText);
@@ -346,6 +350,12 @@ describe("switch: needs switching", () => {
         fs.writeFileSync(path.join(dir, "env/config.env"), "A=1\n");
         const current = path.join(dir, "services/config/current");
         fs.symlinkSync("releases/r2", current);
+        // A release that never passed its gate (a switch killed after the restart) is switched
+        // again, though `current` points at it and the unit runs.
+        assert.equal(decide(dir, "active"), "switch", "r2 never recorded as healthy");
+        fs.writeFileSync(path.join(dir, "services/config/deployed"), "r1\n");
+        assert.equal(decide(dir, "active"), "switch", "the gate last passed r1");
+        fs.writeFileSync(path.join(dir, "services/config/deployed"), "r2\n");
         assert.equal(decide(dir, "active"), "keep");
         assert.equal(decide(dir, "failed"), "switch");
         assert.equal(decide(dir, "inactive"), "switch");

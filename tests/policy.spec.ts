@@ -128,10 +128,11 @@ const CASES: Case[] = [
         const [summary, ...rest] = step.inputs.triggers as Record<string, unknown>[];
         step.inputs.triggers = [{ ...summary, branch: "main" }, ...rest];
     }, message: "pakashop-production-rollout-config-prepare deploys branch main; this stack deploys production." },
-    { policy: "pakashop-rollout-enforce-branch", what: "a switch that does not say its branch", breakIt: (r) => {
-        const step = find(r, "-rollout-switch");
-        step.inputs.triggers = ["0123"];
-    }, message: "pakashop-production-rollout-switch does not say which branch it deploys (triggers[0].branch); prepare and switch steps must come from ServiceRollout." },
+    { policy: "pakashop-rollout-enforce-branch", what: "a prepare step that does not say its branch", breakIt: (r) => {
+        const step = find(r, "-rollout-gateway-prepare");
+        const [summary, ...rest] = step.inputs.triggers as Record<string, unknown>[];
+        step.inputs.triggers = [{ ...summary, branch: undefined }, ...rest];
+    }, message: "pakashop-production-rollout-gateway-prepare does not say which branch it deploys (triggers[0].branch); prepare steps must come from ServiceRollout." },
     // Security groups: every way AWS lets an ingress rule be written, judged by address coverage.
     ...([
         ["a separate SecurityGroupIngressRule from ::/0", { type: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", inputs: { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv6: "::/0" } }, "ingress rule 22-22 admits SSH (22) from ::/0"],

@@ -474,10 +474,6 @@ const MUTATIONS: Record<string, Mutation[]> = {
             plan.inputs(REMOTE, prepareStep("backend")).triggers[0].branch = "main";
             return [plan.urn(REMOTE, prepareStep("backend"))];
         } },
-        { name: "switch on branch main", apply: (plan) => {
-            plan.inputs(REMOTE, SWITCH).triggers[0].branch = "main";
-            return [plan.urn(REMOTE, SWITCH)];
-        } },
         { name: "triggers removed", apply: set(REMOTE, prepareStep("gateway"), "triggers", undefined) },
         { name: "first trigger a plain string", apply: (plan) => {
             const triggers = plan.inputs(REMOTE, prepareStep("config")).triggers;

@@ -69,7 +69,9 @@ describe("rollout steps: what a reviewer sees", () => {
                 assert.ok(String(step.inputs.create).includes(String(summary.release)), `${step.name}: its script names its release`);
             }
             assert.ok(isSecretValue(switchStep.inputs.stdin), "the environment file must stay secret");
-            assert.deepEqual(summaryOf(switchStep), { step: "switch", branch });
+            // The switch's triggers never change but with its host: a changed trigger would replace
+            // it, and the old copy's delete removes every service (components/serviceRollout.ts).
+            assert.deepEqual(unwrapSecrets(switchStep.inputs.triggers), [{ step: "switch" }, `pakashop-${stack}-backend-instance-id`]);
         });
     }
 

@@ -89,7 +89,7 @@ async function programCase(stage: Stage, revision: string): Promise<ProgramFigur
 
 async function once(run: number): Promise<Record<Case, { seed: number; program: ProgramFigures }>> {
     const stage = await prepareStage("bench", 32, 60);
-    const remote = await createSeedRemote(stage.repo.path, stage.segment.runnerAddress);
+    const remote = await createSeedRemote(stage.repo.path, stage.segment.runnerAddress, { commit: stage.repo.commits.v1 });
     try {
         const { v1, v2, v3 } = stage.repo.commits;
         const commits: Record<Case, string> = { "first deploy": v1, "one service changed": v2, "all 19 changed": v3, "no-op": v3 };
@@ -114,6 +114,11 @@ async function once(run: number): Promise<Record<Case, { seed: number; program: 
                 `${p.remoteCommands} remote commands, ${p.daemonReloads} daemon-reloads, ${p.restarted} services restarted`);
         }
         return Object.fromEntries(CASES.map((c) => [c, { seed: seed[c] as number, program: program[c] as ProgramFigures }])) as Record<Case, { seed: number; program: ProgramFigures }>;
+    } catch (error) {
+        // What the host saw of a failed run (sshd, logind, the kernel) before the host goes away.
+        const journal = await stage.host.ssh("journalctl --no-pager -o short-iso -n 400 _COMM=sshd _COMM=sshd-session _COMM=systemd-logind _TRANSPORT=kernel | tail -80").catch(() => undefined);
+        if (journal) console.error(`backend host journal (sshd, logind, kernel), last lines:\n${journal.stdout}`);
+        throw error;
     } finally {
         await remote.close();
         await stage.teardown();
@@ -151,7 +156,19 @@ async function main(): Promise<void> {
     console.log(`no-op: ${noop} remote commands (target 0: ${verdict(noop === 0)})`);
 }
 
-main().catch((error) => {
-    console.error(error);
-    process.exitCode = 1;
-});
+// A failed step rejects the program run (which the case reports) and also the promise of the
+// resource it belongs to, which nothing awaits: that one must not end the process before the
+// test hosts are torn down. It is reported at the end, and fails the run.
+const unhandled: unknown[] = [];
+process.on("unhandledRejection", (reason) => unhandled.push(reason));
+main()
+    .catch((error) => {
+        console.error(error);
+        process.exitCode = 1;
+    })
+    .finally(() => {
+        if (unhandled.length > 0 && process.exitCode !== 1) {
+            console.error(unhandled[0]);
+            process.exitCode = 1;
+        }
+    });

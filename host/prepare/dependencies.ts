@@ -66,7 +66,19 @@ function goBuild(service: ServiceSpec): string {
  * script leaves behind must not keep a prepare slot or a cache lock.
  */
 export function renderAsBuilder(): string {
-    return `as_builder() {
+    return `# The host's cores are shared by what builds (npm ci, pip, go build): those take a prepare
+# slot first (take_slot, held until the prepare ends). Unpacking, linking a cached dependency
+# tree and sealing are light and take none, so a rollout that reuses every cache runs its 19
+# prepares side by side.
+as_builder_in_slot() {
+  if ((\${#held_slot[@]} == 0)); then
+    take_slot
+    held_slot=(1)
+  fi
+  as_builder "$@"
+}
+
+as_builder() {
   (
     for held in "\${held_fds[@]}"; do exec {held}>&-; done
     exec runuser -u ${shellQuote(HOST_LAYOUT.buildUser)} -- env -i ${BUILD_ENVIRONMENT.map(shellQuote).join(" ")} "$@"
@@ -99,6 +111,28 @@ digest_tree() {
   else
     printf '%s/ absent\\n' "$1"
   fi
+}
+
+# runtime_id NAME BINARY CMD...: what CMD prints about the runtime BINARY, cached in /run (a
+# tmpfs, empty after a boot) under the binary's device, inode, size and time: a package
+# upgrade replaces the file, and the next prepare asks the runtime again. Starting node,
+# python3 or go in every prepare would cost more than the rest of a prepare that reuses its
+# dependencies.
+runtime_id() {
+  local name=$1 binary stamp file cached
+  binary=$(command -v "$2") || fail "$2 is not installed on this host"
+  shift 2
+  stamp=$(stat -L -c '%d:%i:%s:%Y' "$binary")
+  file=${shellQuote(HOST_LAYOUT.runtimeDir)}/runtime-$name
+  if [[ -f $file ]] && IFS= read -r cached < "$file" && [[ \${cached%%|*} == "$stamp" ]]; then
+    printf '%s\\n' "\${cached#*|}"
+    return 0
+  fi
+  cached=$("$@" | tr '\\n' ' ') || fail "$binary does not run on this host"
+  [[ -n $cached ]] || fail "$binary printed nothing about itself"
+  printf '%s|%s\\n' "$stamp" "$cached" > "$file.$$"
+  mv -f "$file.$$" "$file"
+  printf '%s\\n' "$cached"
 }
 
 # The cache key of the key lines on standard input.
@@ -159,7 +193,7 @@ link_leaving_node_modules() {
 }
 
 install_node_modules() {
-  (cd "$staging" && as_builder ${NODE_INSTALL}) || fail "npm ci of $service failed"
+  (cd "$staging" && as_builder_in_slot ${NODE_INSTALL}) || fail "npm ci of $service failed"
   # A lockfile without dependencies leaves no node_modules; the link needs one.
   [[ -d $staging/node_modules ]] || install -d -m 0755 "$staging/node_modules"
   local outside
@@ -176,11 +210,24 @@ install_node_modules() {
 prepare_dependencies() {
   [[ -f $staging/package-lock.json ]] || fail "$service has no package-lock.json: npm ci installs exactly what a lockfile says"
   local runtime key
-  runtime=$(node -p 'process.versions.modules + " " + process.arch') || fail "node does not run on this host"
+  # The package's own install scripts may write anywhere in the release, not only under
+  # node_modules: a release that took node_modules from the cache would miss what they made.
+  # (A false match, such as a dependency named "install", only costs the cache.)
+  if grep -Eq '"(preinstall|install|postinstall|prepare)"[[:space:]]*:' "$staging/package.json" 2>/dev/null; then
+    log "dependencies: not caching node: package.json has install scripts of its own; installing into the release"
+    (cd "$staging" && as_builder_in_slot ${NODE_INSTALL}) || fail "npm ci of $service failed"
+    return 0
+  fi
+  runtime=$(runtime_id node node node -p 'process.versions.modules + " " + process.arch')
   key=$({
     printf '%s\\n' 'pakashop-deps/node/1' "runtime $runtime" ${shellQuote(`install ${NODE_INSTALL}`)}
     digest_file package-lock.json
     digest_file .npmrc
+    # npm ci also runs the package's own install scripts and its dependencies' (Prisma's
+    # postinstall generates its client from prisma/schema.prisma into node_modules): what they
+    # read is part of what node_modules is made of.
+    digest_file package.json
+    digest_tree prisma
   } | cache_key)
   use_cache node "$key" install_node_modules
   if [[ -n $entry ]]; then
@@ -194,16 +241,15 @@ prepare_dependencies() {
 function renderPythonDependencies(): string {
     return `install_venv() {
   install -d -m 0755 -o ${shellQuote(HOST_LAYOUT.buildUser)} -g ${shellQuote(HOST_LAYOUT.buildUser)} "$entry"
-  as_builder ${PYTHON_VENV} "$entry/venv" || fail "python3 -m venv failed for $service"
+  as_builder_in_slot ${PYTHON_VENV} "$entry/venv" || fail "python3 -m venv failed for $service"
   # From the release folder, so relative paths in requirements.txt (vendor/...) resolve.
-  (cd "$staging" && as_builder "$entry/venv/bin/pip" ${PIP_INSTALL_ARGS}) || fail "pip install of $service failed"
+  (cd "$staging" && as_builder_in_slot "$entry/venv/bin/pip" ${PIP_INSTALL_ARGS}) || fail "pip install of $service failed"
 }
 
 prepare_dependencies() {
   [[ -f $staging/requirements.txt ]] || fail "$service has no requirements.txt"
   local runtime key
-  runtime=$(python3 -c 'import platform, sys; print("%d.%d %s" % (sys.version_info[0], sys.version_info[1], platform.machine()))') \\
-    || fail "python3 does not run on this host"
+  runtime=$(runtime_id python python3 python3 -c 'import platform, sys; print("%d.%d %s" % (sys.version_info[0], sys.version_info[1], platform.machine()))')
   key=$({
     printf '%s\\n' 'pakashop-deps/python/1' "runtime $runtime" ${shellQuote(`install ${PYTHON_VENV} venv; ${PYTHON_INSTALL}`)}
     digest_file requirements.txt
@@ -223,7 +269,7 @@ prepare_dependencies() {
  */
 function renderGoDependencies(service: ServiceSpec): string {
     return `go_build() {
-  (cd "$staging" && as_builder ${goBuild(service)}) || fail "go build of $service failed"
+  (cd "$staging" && as_builder_in_slot ${goBuild(service)}) || fail "go build of $service failed"
 }
 
 mark_go_modules() {
@@ -233,7 +279,7 @@ mark_go_modules() {
 
 prepare_dependencies() {
   local runtime key
-  runtime=$(as_builder go env GOVERSION GOOS GOARCH | tr '\\n' ' ') || fail "go does not run on this host"
+  runtime=$(runtime_id go go as_builder go env GOVERSION GOOS GOARCH)
   key=$({
     printf '%s\\n' 'pakashop-deps/go/1' "runtime $runtime" ${shellQuote(`build ${BUILD_ENVIRONMENT.filter((v) => v.startsWith("GO") || v.startsWith("CGO")).join(" ")}`)}
     digest_file go.mod

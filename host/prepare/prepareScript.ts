@@ -133,9 +133,10 @@ collect_dependency_caches() {
     stamp=$entry/.ready
     [[ -e $stamp ]] || stamp=$entry
     [[ -n $(find "$stamp" -maxdepth 0 -mmin +$((${CACHE_UNUSED_DAYS} * 24 * 60))) ]] || continue
-    # Only with the entry's lock: a prepare holding it is installing or about to link it.
+    # Only with the entry's lock: a prepare holding it is installing or about to link it. A
+    # prepare may have reused it (and touched it) since the age was read: read it again.
     exec {fd}>"$entry.lock"
-    if flock -n "$fd"; then
+    if flock -n "$fd" && [[ -n $(find "$stamp" -maxdepth 0 -mmin +$((${CACHE_UNUSED_DAYS} * 24 * 60))) ]]; then
       rm -rf -- "$entry"
       log "removed dependency cache \${entry#"$deps_root"/}"
     fi
@@ -169,6 +170,8 @@ fi
 
 # Lock descriptors this script holds; builds run without them (as_builder).
 held_fds=()
+# Set once a build holds a prepare slot (as_builder_in_slot).
+held_slot=()
 # Links of the release into the dependency cache (name -> target), made after the seal.
 declare -A release_links=()
 staging=""
@@ -201,8 +204,6 @@ if [[ -f $release/${marker} ]]; then
 fi
 # Staging folders of prepares that were killed (no trap ran).
 rm -rf -- "$releases"/.partial-*
-take_slot
-
 staging="$releases/.partial-$release_id-$$"
 install -d -m 0755 -o root -g root "$staging"
 unpack_source "$staging"

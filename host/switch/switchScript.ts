@@ -118,9 +118,13 @@ function renderSwitchFunctions(): string {
 
 # needs_switch ID STATE: whether the service must be switched, STATE being its is-active.
 needs_switch() {
-  local id=$1 state=$2 current
+  local id=$1 state=$2 current deployed=""
   current=$(readlink "$services_root/$id/current" 2>/dev/null || true)
   [[ $current == "releases/\${release_of[$id]}" ]] || return 0
+  # \`deployed\` is written only once a release passed its gate: a switch killed between the
+  # restart and the end of the gate left \`current\` on a release nobody has seen healthy.
+  if [[ -f $services_root/$id/deployed ]]; then IFS= read -r deployed < "$services_root/$id/deployed" || true; fi
+  [[ $deployed == "\${release_of[$id]}" ]] || return 0
   cmp -s "$work/units/$id" "$unit_dir/\${unit_of[$id]}" || return 0
   cmp -s "$work/env" "$env_dir/$id.env" || return 0
   [[ $state == active ]] || return 0
@@ -412,6 +416,13 @@ ${renderSwitchFunctions()}
 # A private folder on the tmpfs: the environment passes through it and never reaches a disk
 # outside /etc/pakashop.
 install -d -m 0755 "$runtime_dir"
+# One switch at a time on a host: a retried \`pulumi up\` waits for a switch still running
+# from a run whose runner went away, instead of restarting the same services under it.
+exec {switch_lock}>"$runtime_dir/switch.lock"
+if ! flock -n "$switch_lock"; then
+  log "another switch is running on this host; waiting for it"
+  flock "$switch_lock"
+fi
 work=$(mktemp -d "$runtime_dir/switch.XXXXXX")
 trap finish EXIT
 install -d -m 0700 "$work/units" "$work/saved"
