@@ -25,7 +25,7 @@ import { Network } from "./network";
 import { Search } from "./search";
 import { ServiceRollout } from "./serviceRollout";
 import { architectureOf, StackSettings } from "./settings";
-import { ServiceSource } from "./sources";
+import { bundleSources, ServiceSource } from "./sources";
 import { assertNoCollisions, readZoneRoutes, ZoneRoute } from "./zoneRoutes";
 
 /** Where the stack files are: the project folder, one up from components/. */
@@ -150,6 +150,7 @@ export class Platform extends pulumi.ComponentResource {
             privateKey: settings.deployPrivateKey,
             catalog: settings.catalog,
             sources,
+            sourceBundle: bundleSources(PROJECT_DIR, sources),
             branch: settings.branch,
             healthTimeoutSeconds: settings.healthTimeoutSeconds,
             // Section 3.2, step 1: the first service tier starts once all three are ready.

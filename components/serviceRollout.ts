@@ -19,7 +19,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { local, remote } from "@pulumi/command";
 import { Catalog, unitName } from "./catalog";
-import { incomingSourceArchive } from "../host/layout";
+import * as path from "path";
+import { HOST_LAYOUT } from "../host/layout";
 import { sshConnection } from "./connection";
 import { rolloutWaves } from "./rollout";
 import { renderBootstrapScript } from "../host/bootstrap";
@@ -29,7 +30,7 @@ import { renderEnvironmentFile, renderSwitchScript } from "../host/switch/switch
 import { renderDestroyScript } from "../host/switch/destroyScript";
 import { renderProxyScript } from "../host/proxy";
 import { scriptHeader } from "../host/shell";
-import { ServiceSource } from "./sources";
+import { ServiceSource, SourceBundle } from "./sources";
 
 /** The switch's first trigger: constant, so the switch is replaced only with its host. */
 export const SWITCH_SUMMARY = { step: "switch" } as const;
@@ -57,6 +58,8 @@ export interface ServiceRolloutArgs {
     readonly catalog: Catalog;
     /** Each service's packed sources at the revision it is deployed at (components/sources.ts). */
     readonly sources: Readonly<Record<string, ServiceSource>>;
+    /** The same tarballs side by side in one folder, for the one copy step (`bundleSources`). */
+    readonly sourceBundle: SourceBundle;
     /**
      * The stack's branch. Every revision was checked to be on it when the sources were packed;
      * the prepare and switch steps show it to reviewers and to the policy pack.
@@ -90,8 +93,8 @@ export class ServiceRollout extends pulumi.ComponentResource {
     public readonly bootstrap: remote.Command;
     /** nginx in front of the gateway. */
     public readonly proxy: remote.Command;
-    /** One copy of the sources per service, keyed by service id. */
-    public readonly sourceCopies: Readonly<Record<string, remote.CopyToRemote>>;
+    /** The copy of every service's sources, in one SFTP session. */
+    public readonly sourceCopy: remote.CopyToRemote;
     /** One prepare step per service (unpack, dependencies, build), keyed by service id. */
     public readonly prepareSteps: Readonly<Record<string, remote.Command>>;
     /** The host's switch: tier by tier, restart onto the prepared releases, health gate. */
@@ -126,7 +129,14 @@ export class ServiceRollout extends pulumi.ComponentResource {
         this.waves = rolloutWaves(args.catalog).map((wave) => [...wave.serviceIds]);
         // Phase 1, every service at once: its sources, then its release. Nothing here waits for
         // a tier, and nothing here touches a running service.
-        const copies: Record<string, remote.CopyToRemote> = {};
+        // The 19 tarballs go in one copy: a service whose folder did not change ships the same
+        // bytes, and the copy runs only when some service's sources changed.
+        this.sourceCopy = new remote.CopyToRemote(`${name}-sources`, {
+            connection,
+            source: args.sourceBundle.archive,
+            remotePath: path.posix.dirname(HOST_LAYOUT.incoming),
+            triggers: [args.sourceBundle.digest, args.hostId],
+        }, { parent: this, dependsOn: [this.bootstrap] });
         const prepares: Record<string, remote.Command> = {};
         const releases: Record<string, string> = {};
         for (const serviceId of this.waves.flat()) {
@@ -135,15 +145,7 @@ export class ServiceRollout extends pulumi.ComponentResource {
             if (!source) throw new pulumi.ResourceError(`no packed sources for service ${serviceId}`, this);
             const releaseId = releaseIdOf(service, source.tree);
             releases[serviceId] = releaseId;
-            // The copy is keyed by the tarball's content: a new commit that leaves the folder
-            // alone gives the same bytes, and nothing is shipped again.
-            copies[serviceId] = new remote.CopyToRemote(`${name}-${serviceId}-source`, {
-                connection,
-                source: source.asset,
-                remotePath: incomingSourceArchive(serviceId),
-                triggers: [source.sha256, args.hostId],
-            }, { parent: this, dependsOn: [this.bootstrap] });
-            prepares[serviceId] = step(`${name}-${serviceId}-prepare`, renderPrepareScript(service, { releaseId, sha256: source.sha256 }), [this.bootstrap, copies[serviceId]], {
+            prepares[serviceId] = step(`${name}-${serviceId}-prepare`, renderPrepareScript(service, { releaseId, sha256: source.sha256 }), [this.bootstrap, this.sourceCopy], {
                 summary: { service: serviceId, branch: args.branch, release: releaseId, tree: source.tree, sources: source.sha256 },
             });
         }
@@ -164,7 +166,6 @@ export class ServiceRollout extends pulumi.ComponentResource {
                 summary: SWITCH_SUMMARY,
                 onScriptChange: "update",
             });
-        this.sourceCopies = copies;
         this.prepareSteps = prepares;
         this.releases = releases;
         this.registerOutputs({

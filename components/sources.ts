@@ -6,8 +6,11 @@
  * need one to resolve the released commit), so they check it out next to this repository and
  * point {@link SERVICES_REPOSITORY_ENV} at the clone. For every service the program archives the
  * tree of `services/<id>` at the revision there, at program time, into a tarball under
- * {@link SOURCES_CACHE_DIR}, and a `remote.CopyToRemote` step ships that file to the host over
- * the step's SSH session. The hosts need no credential and no route to GitHub.
+ * {@link SOURCES_CACHE_DIR}; {@link bundleSources} puts the 19 tarballs side by side in a folder
+ * named by their checksums, and one `remote.CopyToRemote` step ships that folder to the host
+ * over one SFTP session (19 sessions would cost more than the copying, and every SSH session a
+ * deploy opens competes for the host's cores). The hosts need no credential and no route to
+ * GitHub.
  *
  * A service is identified by its folder's content, not by the monorepo commit: the git tree id
  * of `services/<id>` changes exactly when a file in it (or a mode) changes. The tarball is
@@ -15,8 +18,11 @@
  * leave a service's folder alone give the same bytes, the same checksum, and no step runs for
  * that service (host/prepare/prepareScript.ts derives the release id from the tree).
  *
- * State stays small: the tarball travels as a `FileAsset`, which the engine records by path
- * and content hash, never by content (https://www.pulumi.com/docs/iac/concepts/assets-archives/).
+ * State stays small: the folder travels as a `FileArchive`, which the engine records by path
+ * and content hash, never by content (https://www.pulumi.com/docs/iac/concepts/assets-archives/);
+ * the hash of a folder archive is that of a tar of its files' names and bytes, no time stamps
+ * (pulumi sdk/go/common/resource/archive/archive.go, archiveTar), and its path is relative to
+ * the project, so another machine or checkout folder sees no change.
  * The archive of a tree is byte-for-byte reproducible once its time stamps are fixed (git sets
  * them to the current time for a tree), so the same folder hashes the same on every run and
  * machine with the same git. A tree archive also skips `export-subst` (which would write the
@@ -63,8 +69,8 @@ export interface ServiceSource {
     readonly tree: string;
     /** SHA-256 of the tarball: the host checks it before it builds, and it identifies the deploy. */
     readonly sha256: string;
-    /** The tarball, for `remote.CopyToRemote`. */
-    readonly asset: pulumi.asset.FileAsset;
+    /** The tarball on the machine running Pulumi (absolute; a placeholder's is never created). */
+    readonly file: string;
     /** False for an offline plan's placeholder. */
     readonly packed: boolean;
 }
@@ -151,7 +157,7 @@ export function packServiceSources(args: PackArgs): Record<string, ServiceSource
     if (!resolved) {
         return Object.fromEntries(Object.entries(args.serviceRevisions).map(([serviceId, revision]) => [serviceId, {
             serviceId, revision, tree: UNPACKED, sha256: UNPACKED, packed: false,
-            asset: new pulumi.asset.FileAsset(path.join(args.projectDir, PLACEHOLDER_DIR, `${serviceId}-${revision}.tar`)),
+            file: path.join(args.projectDir, PLACEHOLDER_DIR, `${serviceId}-${revision}.tar`),
         }]));
     }
     fs.mkdirSync(path.join(args.projectDir, SOURCES_CACHE_DIR), { recursive: true });
@@ -163,7 +169,7 @@ export function packServiceSources(args: PackArgs): Record<string, ServiceSource
         sources[serviceId] = {
             serviceId, revision: args.serviceRevisions[serviceId], tree, packed: true,
             sha256: createHash("sha256").update(fs.readFileSync(file)).digest("hex"),
-            asset: new pulumi.asset.FileAsset(file),
+            file,
         };
     }
     return sources;
@@ -185,6 +191,48 @@ function batchCheck(repository: string, names: readonly string[]): Map<string, {
         if (match) answers.set(name, { object: match[1], type: match[2] });
     });
     return answers;
+}
+
+/** The folder of tarballs one copy step ships: see {@link bundleSources}. */
+export interface SourceBundle {
+    /** SHA-256 over every service's id and tarball checksum ({@link UNPACKED} for placeholders). */
+    readonly digest: string;
+    /**
+     * The folder, named `incoming` so that copying it into the host's `/var/lib/pakashop` fills
+     * `/var/lib/pakashop/incoming` (CopyToRemote puts a folder `d` at `<remotePath>/d`); its
+     * path is relative to the project folder, where Pulumi runs the program.
+     */
+    readonly archive: pulumi.asset.FileArchive;
+}
+
+/** The name the bundle's folder has, on both sides. */
+export const BUNDLE_FOLDER = "incoming";
+
+/**
+ * Hard links to every service's tarball, as `<id>.tar`, in one folder named by their checksums
+ * (made once, in a temporary name, then renamed): the same sources give the same folder, path
+ * and content, so an unchanged rollout copies nothing.
+ */
+export function bundleSources(projectDir: string, sources: Readonly<Record<string, ServiceSource>>): SourceBundle {
+    const entries = Object.values(sources).sort((a, b) => a.serviceId.localeCompare(b.serviceId));
+    if (!entries.every((s) => s.packed)) {
+        return { digest: UNPACKED, archive: new pulumi.asset.FileArchive(path.join(PLACEHOLDER_DIR, "bundle", BUNDLE_FOLDER)) };
+    }
+    const digest = createHash("sha256").update(entries.map((s) => `${s.serviceId} ${s.sha256}\n`).join("")).digest("hex");
+    const relative = path.join(SOURCES_CACHE_DIR, "bundles", digest.slice(0, 32), BUNDLE_FOLDER);
+    const folder = path.join(projectDir, relative);
+    if (!fs.existsSync(folder)) {
+        const partial = `${folder}.partial-${process.pid}`;
+        fs.rmSync(partial, { recursive: true, force: true });
+        fs.mkdirSync(partial, { recursive: true });
+        try {
+            for (const source of entries) fs.linkSync(source.file, path.join(partial, `${source.serviceId}.tar`));
+            fs.renameSync(partial, folder);
+        } finally {
+            fs.rmSync(partial, { recursive: true, force: true });
+        }
+    }
+    return { digest, archive: new pulumi.asset.FileArchive(relative) };
 }
 
 /** Runs git in the clone: whether it succeeded, what it printed, and else its first line of complaint. */

@@ -135,7 +135,7 @@ for (const stack of ["staging", "production"]) {
                 // bootstrap, proxy, a prepare step per service, the host's switch, cache and search provisioning.
                 [REMOTE]: 2 + 19 + 1 + 2,
                 // One copy of each service's packed sources (components/sources.ts).
-                "command:remote:CopyToRemote": 19,
+                "command:remote:CopyToRemote": 1,
             });
         });
 
@@ -239,7 +239,7 @@ for (const stack of ["staging", "production"]) {
         it("every remote step pins the key its host's -host-key step read, connects to the host's private address directly (no proxy), and holds the private key as a secret", async () => {
             const distinct = await runWithDistinctHosts(stack);
             const steps = [...byType(distinct, REMOTE), ...byType(distinct, COPY)];
-            assert.equal(steps.length, 2 + 19 + 1 + 2 + 19);
+            assert.equal(steps.length, 2 + 19 + 1 + 2 + 1);
             for (const r of steps) {
                 // The cache's and search's provisioning run on those hosts; everything else on the backend.
                 const host = /-(cache|search)-provision$/.exec(r.name)?.[1];

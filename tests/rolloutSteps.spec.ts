@@ -105,9 +105,9 @@ describe("rollout steps: phase 1 waits for no tier, phase 2 for every release", 
         const run = await planStack("staging");
         const urnOf = (suffix: string) => named(run, suffix).urn;
         for (const id of serviceIds) {
-            assert.deepEqual(named(run, `-rollout-${id}-prepare`).dependsOn.sort(), [urnOf("-rollout-bootstrap"), urnOf(`-rollout-${id}-source`)].sort(), id);
-            assert.deepEqual(named(run, `-rollout-${id}-source`).dependsOn, [urnOf("-rollout-bootstrap")], id);
+            assert.deepEqual(named(run, `-rollout-${id}-prepare`).dependsOn.sort(), [urnOf("-rollout-bootstrap"), urnOf("-rollout-sources")].sort(), id);
         }
+        assert.deepEqual(named(run, "-rollout-sources").dependsOn, [urnOf("-rollout-bootstrap")]);
         const waitsFor = named(run, "-rollout-switch").dependsOn;
         for (const id of serviceIds) assert.ok(waitsFor.includes(urnOf(`-rollout-${id}-prepare`)), `the switch does not wait for ${id}'s release`);
         // Section 3.2 step 1: Redis, PostgreSQL and Meilisearch come before any service restarts.
@@ -131,15 +131,15 @@ describe("rollout steps: a release is named by its content, not by the commit", 
     });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    it("a commit that changes one service's folder changes that service's copy and prepare step and its release in the switch, and nothing else the rollout runs", async () => {
+    it("a commit that changes one service's folder changes the sources copy, that service's prepare step and its release in the switch, and nothing else the rollout runs", async () => {
         const [v1, v2] = [await runAt(repo.commits.v1), await runAt(repo.commits.v2)];
         const changed = repo.changedService;
         for (const id of serviceIds) {
-            for (const step of [`-rollout-${id}-source`, `-rollout-${id}-prepare`]) {
-                const same = inputsOf(named(v1, step)) === inputsOf(named(v2, step));
-                assert.equal(same, id !== changed, `${step}: ${same ? "unchanged" : "changed"}`);
-            }
+            const step = `-rollout-${id}-prepare`;
+            const same = inputsOf(named(v1, step)) === inputsOf(named(v2, step));
+            assert.equal(same, id !== changed, `${step}: ${same ? "unchanged" : "changed"}`);
         }
+        assert.notEqual(inputsOf(named(v1, "-rollout-sources")), inputsOf(named(v2, "-rollout-sources")), "the new sources are copied");
         const [before, after] = [named(v1, "-rollout-switch"), named(v2, "-rollout-switch")];
         // The switch's triggers stay: a new release updates it (it runs again) and never replaces it.
         assert.equal(JSON.stringify(unwrapSecrets(before.inputs.triggers)), JSON.stringify(unwrapSecrets(after.inputs.triggers)));
@@ -159,7 +159,7 @@ describe("rollout steps: a release is named by its content, not by the commit", 
         const v1 = await runAt(repo.commits.v1);
         // Pinning the changed service back to v1 while the rest moves to v2: every step as at v1.
         const pinned = await runAt(repo.commits.v2, { [`${NS}:services`]: { [repo.changedService]: { revision: repo.commits.v1 } } });
-        for (const r of v1.resources.filter((r) => /-rollout-.*-(source|prepare|switch)$/.test(r.name))) {
+        for (const r of v1.resources.filter((r) => /-rollout-(.*-prepare|sources|switch)$/.test(r.name))) {
             assert.equal(inputsOf(r), inputsOf(pinned.resources.find((x) => x.urn === r.urn)), r.name);
         }
         // Negative: the changed service at v2 really is another release (the check above can fail).
@@ -195,8 +195,8 @@ describe("rollout steps: a replaced host comes up with everything", () => {
         assert.deepEqual(local.sort(), ["pakashop-staging-backend-host-key", "pakashop-staging-cache-host-host-key",
             "pakashop-staging-rollout-ssh-ready", "pakashop-staging-search-host-host-key"]);
         const steps = [...byType(before, "command:remote:Command"), ...byType(before, "command:remote:CopyToRemote")].map((r) => r.name).concat(local);
-        // bootstrap, proxy, 19 prepares, the switch, cache and search provisioning; 19 source copies; 4 local steps.
-        assert.equal(steps.length, 2 + 19 + 1 + 2 + 19 + 4);
+        // bootstrap, proxy, 19 prepares, the switch, cache and search provisioning; the sources copy; 4 local steps.
+        assert.equal(steps.length, 2 + 19 + 1 + 2 + 1 + 4);
         for (const name of steps) {
             assert.notEqual(triggersOf(before, name), triggersOf(after, name), `${name} would not run again on a new host`);
         }
@@ -242,17 +242,30 @@ describe("rollout steps: a replaced host comes up with everything", () => {
 });
 
 describe("rollout steps: sources travel as files, not text", () => {
-    it("each service's sources are a FileAsset copied to the host before its prepare step, and no input of any resource is large", async () => {
-        const run = await planStack("production");
-        for (const id of serviceIds) {
-            const copy = named(run, `-rollout-${id}-source`);
-            assert.equal(copy.type, "command:remote:CopyToRemote");
-            assert.equal(copy.inputs.remotePath, `/var/lib/pakashop/incoming/${id}.tar`);
+    it("the 19 tarballs are one FileArchive folder (relative to the project, named by their checksums), copied in one step before any prepare step, and no input of any resource is large", async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-bundle-"));
+        try {
+            const repo = await createReleaseRepository(path.join(dir, "monorepo"));
+            const run = await runOffline(loadStackConfig("production", { [`${NS}:revision`]: repo.commits.v1 }), { servicesRepository: repo.path });
+            const copies = byType(run, "command:remote:CopyToRemote");
+            assert.deepEqual(copies.map((c) => c.name), ["pakashop-production-rollout-sources"]);
+            const copy = copies[0];
+            // CopyToRemote puts a folder d at <remotePath>/d: the tarballs land in the incoming folder.
+            assert.equal(copy.inputs.remotePath, "/var/lib/pakashop");
             const source = copy.inputs.source;
-            assert.ok(source instanceof pulumi.asset.FileAsset, `${copy.name}: source must be a FileAsset (recorded by hash, not content)`);
-            assert.ok(named(run, `-rollout-${id}-prepare`).dependsOn.includes(copy.urn));
+            assert.ok(source instanceof pulumi.asset.FileArchive, `${copy.name}: source must be a FileArchive (recorded by hash, not content)`);
+            const folder = await source.path;
+            assert.ok(!path.isAbsolute(folder), `${folder}: a path relative to the project stays the same on every machine`);
+            assert.equal(path.basename(folder), "incoming");
+            assert.deepEqual(fs.readdirSync(path.join(REPO_ROOT, folder)).sort(), serviceIds.map((id) => `${id}.tar`).sort());
+            for (const id of serviceIds) assert.ok(named(run, `-rollout-${id}-prepare`).dependsOn.includes(copy.urn));
+            // The same sources again: the same folder.
+            const again = await runOffline(loadStackConfig("production", { [`${NS}:revision`]: repo.commits.v1 }), { servicesRepository: repo.path });
+            assert.equal(await (named(again, "-rollout-sources").inputs.source as pulumi.asset.FileArchive).path, folder);
+            const sizes = run.resources.map((r) => JSON.stringify(unwrapSecrets(r.inputs)).length);
+            assert.ok(Math.max(...sizes) < 64 * 1024, `largest recorded inputs: ${Math.max(...sizes)} bytes`);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
         }
-        const sizes = run.resources.map((r) => JSON.stringify(unwrapSecrets(r.inputs)).length);
-        assert.ok(Math.max(...sizes) < 64 * 1024, `largest recorded inputs: ${Math.max(...sizes)} bytes`);
     });
 });

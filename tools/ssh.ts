@@ -55,6 +55,36 @@ export async function copyFileOverSsh(target: SshTarget, localFile: string, remo
     }
 }
 
+/**
+ * Puts every file of a local folder into a remote folder over one SFTP session, as
+ * pulumi-command's CopyToRemote does with a folder: `remoteParent/<basename of localDir>/...`,
+ * made if missing (provider/pkg/provider/remote/copyController.go, sftpCopy and copyDir).
+ */
+export async function copyDirectoryOverSsh(target: SshTarget, localDir: string, remoteParent: string, timeoutSeconds = 600): Promise<CommandResult> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-sftp-"));
+    try {
+        const args = sshArguments(target, dir, "target").map((arg, i, all) => (arg === "-p" && all[i + 1] !== undefined ? "-P" : arg));
+        const quote = (value: string) => `"${value.replace(/(["\\])/g, "\\$1")}"`;
+        const remoteDir = path.posix.join(remoteParent, path.basename(localDir));
+        const lines: string[] = [`-mkdir ${quote(remoteDir)}`];
+        const walk = (local: string, remote: string) => {
+            for (const entry of fs.readdirSync(local, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+                const [from, to] = [path.join(local, entry.name), path.posix.join(remote, entry.name)];
+                if (entry.isDirectory()) {
+                    lines.push(`-mkdir ${quote(to)}`);
+                    walk(from, to);
+                } else {
+                    lines.push(`put ${quote(from)} ${quote(to)}`);
+                }
+            }
+        };
+        walk(localDir, remoteDir);
+        return await spawnCollect("sftp", ["-b", "-", ...args, `${target.user}@${target.host}`], timeoutSeconds, process.env, `${lines.join("\n")}\n`);
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
+
 /** Options for the connection: its key and its pinned host key (every host is reached directly, from inside the VPC). */
 function sshArguments(target: SshTarget, dir: string, label: string): string[] {
     if (!target.hostKey) throw new Error(`no pinned host key for ${target.host}: refusing to connect`);

@@ -11,10 +11,11 @@
  */
 import { createHash } from "crypto";
 import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { ResourceHook } from "../../tools/mocks";
 import { unwrapSecrets } from "../../tools/offlineRun";
-import { copyFileOverSsh, runOverSsh, spawnCollect, SshTarget } from "../../tools/ssh";
+import { copyDirectoryOverSsh, copyFileOverSsh, runOverSsh, spawnCollect, SshTarget } from "../../tools/ssh";
 
 export type Action = "create" | "update" | "replace" | "delete";
 
@@ -46,8 +47,10 @@ interface CommandInputs {
     environment?: Record<string, string>;
     interpreter?: string[];
     stdin?: string;
-    /** CopyToRemote: the local file (a FileAsset's path) and where it goes. */
+    /** CopyToRemote: the local file or folder (a FileAsset's or FileArchive's path) and where it goes. */
     sourcePath?: string;
+    /** CopyToRemote: whether the source is a folder (a FileArchive). */
+    sourceIsFolder?: boolean;
     remotePath?: string;
 }
 
@@ -89,8 +92,8 @@ export class CommandEngine {
         const key = `${args.type}::${args.name}`;
         this.seenThisRun.add(key);
         const inputs = await commandInputs(args);
-        // Like the engine, an asset counts by its content's hash, not its path.
-        const fingerprint = JSON.stringify({ ...inputs, sourceHash: inputs.sourcePath ? sha256File(inputs.sourcePath) : undefined });
+        // Like the engine, an asset or archive counts by its content's hash, not its path.
+        const fingerprint = JSON.stringify({ ...inputs, sourceHash: inputs.sourcePath ? sha256Path(inputs.sourcePath) : undefined });
         const previous = this.state.get(key);
         if (previous && previous.fingerprint === fingerprint) {
             return { id: args.name, state: previous.state };
@@ -161,8 +164,9 @@ export class CommandEngine {
             // A copy deletes nothing (the provider's Delete is a no-op); create, update and
             // replace all write the file.
             if (action === "delete") return this.record({ name, action, target, startedMs, endedMs: startedMs, exitCode: 0, stdout: "", stderr: "" });
-            const copied = await withDialRetries(inputs.connection as SshTarget & { dialErrorLimit?: number },
-                (connection) => copyFileOverSsh(connection, inputs.sourcePath as string, inputs.remotePath as string));
+            const copied = await withDialRetries(inputs.connection as SshTarget & { dialErrorLimit?: number }, (connection) => (inputs.sourceIsFolder
+                ? copyDirectoryOverSsh(connection, inputs.sourcePath as string, inputs.remotePath as string)
+                : copyFileOverSsh(connection, inputs.sourcePath as string, inputs.remotePath as string)));
             return this.record({ name, action, target, startedMs, endedMs: Date.now() - this.t0, ...copied });
         }
         if (!command) {
@@ -198,17 +202,31 @@ async function withDialRetries<R extends { exitCode: number; stderr: string }>(t
     }
 }
 
-/** A command's inputs with secrets unwrapped; a CopyToRemote's FileAsset becomes its path. */
+/** A command's inputs with secrets unwrapped; a CopyToRemote's FileAsset or FileArchive becomes its path. */
 async function commandInputs(args: pulumi.runtime.MockResourceArgs): Promise<CommandInputs> {
     const { source, ...rest } = args.inputs as Record<string, unknown>;
     const inputs = unwrapSecrets(rest) as CommandInputs;
     if (args.type !== COPY_TYPE) return inputs;
-    if (!(source instanceof pulumi.asset.FileAsset)) throw new Error(`${args.name}: the engine stand-in copies FileAssets only`);
-    return { ...inputs, sourcePath: await source.path };
+    if (source instanceof pulumi.asset.FileAsset) return { ...inputs, sourcePath: await source.path };
+    if (source instanceof pulumi.asset.FileArchive) return { ...inputs, sourcePath: await source.path, sourceIsFolder: true };
+    throw new Error(`${args.name}: the engine stand-in copies FileAssets and folder FileArchives only`);
 }
 
-/** The content hash of an asset; a preview without packed sources has only the path. */
-function sha256File(file: string): string {
+/**
+ * The content hash of an asset (its bytes) or a folder archive (every file's name and bytes, as
+ * the engine's tar of a folder; pulumi sdk/go/common/resource/archive archiveTar); a preview
+ * without packed sources has only the path.
+ */
+function sha256Path(file: string): string {
     if (!fs.existsSync(file)) return `not packed: ${file}`;
-    return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+    const hash = createHash("sha256");
+    const add = (at: string, name: string) => {
+        if (fs.statSync(at).isDirectory()) {
+            for (const entry of fs.readdirSync(at).sort()) add(path.join(at, entry), name ? `${name}/${entry}` : entry);
+        } else {
+            hash.update(name).update("\0").update(fs.readFileSync(at)).update("\0");
+        }
+    };
+    add(file, "");
+    return hash.digest("hex");
 }

@@ -85,7 +85,7 @@ function markerAt(repo: ReleaseRepository, id: string, commit: string): string {
  * it has no delete), and the host's switch runs again (an update: it is never replaced).
  */
 function changedServiceSteps(serviceId: string): string[] {
-    return [`replace pakashop-staging-rollout-${serviceId}-source`, `delete pakashop-staging-rollout-${serviceId}-source`,
+    return ["replace pakashop-staging-rollout-sources", "delete pakashop-staging-rollout-sources",
         `replace pakashop-staging-rollout-${serviceId}-prepare`, `delete pakashop-staging-rollout-${serviceId}-prepare`,
         "update pakashop-staging-rollout-switch"];
 }
@@ -367,7 +367,7 @@ describe("rollout on real systemd hosts (e2e)", function () {
         // never close.
         const stale = await stage.preview();
         assert.deepEqual(stale.steps.map((s) => `${s.action} ${s.name}`).sort(),
-            [`replace pakashop-staging-rollout-${repo.changedService}-prepare`, `replace pakashop-staging-rollout-${repo.changedService}-source`, "update pakashop-staging-rollout-switch"]);
+            [`replace pakashop-staging-rollout-${repo.changedService}-prepare`, "replace pakashop-staging-rollout-sources", "update pakashop-staging-rollout-switch"]);
         const drift = await stage.driftCheck();
         assert.equal(drift.drift, true);
         assert.deepEqual(drift.findings.map((f) => `${f.service} ${f.field} ${f.expected} -> ${f.actual}`),
@@ -514,7 +514,7 @@ describe("rollout on real systemd hosts (e2e)", function () {
         const ran = engine.since(before);
         const replaced = ran.filter((e) => e.action === "replace").map((e) => e.name.replace(/^pakashop-staging-rollout-/, "")).sort();
         assert.deepEqual(replaced, ["pakashop-staging-backend-host-key", "bootstrap", "proxy", "ssh-ready", "switch",
-            ...ids.map((id) => `${id}-prepare`), ...ids.map((id) => `${id}-source`)].sort());
+            "sources", ...ids.map((id) => `${id}-prepare`)].sort());
         assert.equal(stage.console.calls().at(-1)?.[stage.console.calls().at(-1)!.indexOf("--instance-id") + 1], stage.instanceId("backend"));
         assert.equal(stage.outputs.backendInstanceId, stage.instanceId("backend"));
         // The old switch's delete (the one that removes services) reaches the new host and leaves it alone.
