@@ -1,10 +1,11 @@
 /**
- * Where things live on a backend host. One definition, used by the unit renderer, the deploy
- * scripts and (later) the drift check, so paths can't drift apart.
+ * Where things live on a backend host. One definition, used by the unit renderer, the prepare
+ * and switch scripts and the drift check, so paths can't drift apart.
  *
  * /var/lib/pakashop/incoming/<id>.tar           the service's sources as shipped by Pulumi
- *                                               (`git archive` on the deploying machine), owned
- *                                               by the SSH user, who copies it there over SFTP
+ *                                               (`git archive` of the service folder's tree on
+ *                                               the deploying machine), owned by the SSH user,
+ *                                               whose one sources copy puts all 19 there (SFTP)
  * /opt/pakashop/services/<id>/releases/<rid>/   one prepared release, named by its content
  *                                               (host/prepare/prepareScript.ts), root-owned,
  *                                               read-only; `.pakashop-release` marks it complete
@@ -23,9 +24,9 @@ export const HOST_LAYOUT = {
     services: "/opt/pakashop/services",
     environmentDir: "/etc/pakashop",
     /**
-     * The instance id of the host as the program knows it, written by the bootstrap. A remove
-     * step compares it with its own: a different id means the host was replaced, and the step's
-     * deploy lives on a machine that is gone, so there is nothing to remove.
+     * The instance id of the host as the program knows it, written by the bootstrap. The
+     * switch's delete compares it with its own: a different id means the host was replaced, and
+     * the services it would remove live on a machine that is gone.
      */
     hostIdFile: "/etc/pakashop-host-id",
     unitDir: "/etc/systemd/system",

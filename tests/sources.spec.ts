@@ -85,6 +85,10 @@ describe("service sources packed from a clone of the monorepo", () => {
         const before = pack({ gateway: onMain, config: onMain });
         const later = commit(repo, { "services/config/index.js": "config v2\n", "frontend/page.js": "changed too\n" }, "config v2");
         try {
+            // Packed again from nothing, in a later second (git dates a tree archive `now`): the
+            // same bytes only because the content is all that goes into them.
+            fs.rmSync(path.join(project, SOURCES_CACHE_DIR), { recursive: true });
+            Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1100);
             const after = pack({ gateway: later, config: later });
             assert.deepEqual([after.gateway.tree, after.gateway.sha256], [before.gateway.tree, before.gateway.sha256], "gateway did not change");
             assert.notEqual(after.config.tree, before.config.tree);

@@ -49,7 +49,8 @@ interface ProgramFigures {
 async function mainPids(host: TestHost): Promise<Record<string, string>> {
     const ids = Object.keys(CATALOG.services);
     const result = await host.ssh(`systemctl show --property=MainPID --value ${ids.map((id) => `pakashop-${id}.service`).join(" ")}`);
-    const pids = result.stdout.trim().split("\n");
+    // One value per unit, the units separated by an empty line.
+    const pids = result.stdout.split("\n").filter((line) => line.trim() !== "");
     return Object.fromEntries(ids.map((id, i) => [id, pids[i] ?? ""]));
 }
 
