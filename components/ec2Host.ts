@@ -6,21 +6,16 @@
  */
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
+import { DEBIAN_RELEASE } from "../host/bootstrap";
 import { renderCloudConfig } from "./cloudInit";
+
+/** Where the host image's Debian release is decided: host/bootstrap.ts (the hosts' packages). */
+export { DEBIAN_RELEASE };
 
 /** Debian's own AWS account, which publishes the official Debian cloud images. */
 export const DEBIAN_AMI_OWNER = "136693071363";
 
 export type Architecture = "x86_64" | "arm64";
-
-/**
- * The Debian release every host runs. Debian 13 (trixie, stable since August 2025) ships
- * nodejs 20.19, golang-go 1.24 and python3 3.13: at least what the seed's CI builds with
- * (Node 20, Go 1.22, Python 3.12). Debian 12's Node 18, Go 1.19 and Python 3.11 are older
- * than the services need. Checked on a trixie root filesystem (tests/e2e/rootfs.ts), where the
- * end-to-end test builds services that require those versions.
- */
-export const DEBIAN_RELEASE = { version: 13, codename: "trixie" } as const;
 
 /** The name pattern of Debian's official cloud images, e.g. `debian-13-amd64-20251117-2299`. */
 export function debianImageNamePattern(architecture: Architecture): string {

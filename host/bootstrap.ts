@@ -6,6 +6,15 @@
 import { HOST_LAYOUT } from "./layout";
 import { heredoc, scriptHeader, shellQuote } from "./shell";
 
+/**
+ * The Debian release every host runs. Debian 13 (trixie, stable since August 2025) ships
+ * nodejs 20.19, golang-go 1.24 and python3 3.13: at least what the seed's CI builds with
+ * (Node 20, Go 1.22, Python 3.12). Debian 12's Node 18, Go 1.19 and Python 3.11 are older
+ * than the services need. Checked on a trixie root filesystem (tests/e2e/rootfs.ts), where the
+ * end-to-end test builds services that require those versions.
+ */
+export const DEBIAN_RELEASE = { version: 13, codename: "trixie" } as const;
+
 /** sshd drop-in: key authentication only, and enough unauthenticated slots for a tier. */
 export const SSHD_SETTINGS = [
     "# Managed by pakashop-infra (Pulumi).",

@@ -6,7 +6,7 @@
 import { PolicyResource } from "@pulumi/policy";
 import { CATALOG } from "../components/catalog";
 import { rolloutWaves } from "../components/rollout";
-import { readSwitchPlan, SwitchPlan } from "../host/switch/switchScript";
+import { readSwitchCommands, readSwitchPlan, SwitchPlan } from "../host/switch/switchScript";
 import { nameOf, ofType, Props, resourcePolicy, stackPolicy } from "./policyKit";
 
 const REMOTE = "command:remote:Command";
@@ -34,9 +34,16 @@ function serviceOf(step: PolicyResource): string | undefined {
     return name.endsWith("-prepare") ? Object.keys(CATALOG.services).find((id) => name.endsWith(`-${id}-prepare`)) : undefined;
 }
 
-/** A host's switch step: the remote command whose script carries a switch plan. */
-function switchPlanOf(step: PolicyResource): SwitchPlan | undefined {
-    return typeof step.props.create === "string" ? readSwitchPlan(step.props.create) : undefined;
+/**
+ * What a host's switch step does: the tiers and releases its commands switch (not only what its
+ * plan line says), and whether that line says the same.
+ */
+function switchPlanOf(step: PolicyResource): { commands: SwitchPlan; planLineAgrees: boolean } | undefined {
+    if (typeof step.props.create !== "string") return undefined;
+    const commands = readSwitchCommands(step.props.create);
+    if (!commands) return undefined;
+    const line = readSwitchPlan(step.props.create);
+    return { commands, planLineAgrees: JSON.stringify(line) === JSON.stringify(commands) };
 }
 
 /** The first trigger of a step (components/remoteStep.ts): plain facts, known in a preview. */
@@ -108,10 +115,14 @@ export const rolloutPolicies = [
             const prepareByUrn = new Map(commands.filter((r) => serviceOf(r)).map((r) => [r.urn, { service: serviceOf(r) as string, release: summaryOf(r)?.release }]));
             const violations: { message: string; urn: string }[] = [];
             for (const step of commands.filter((r) => nameOf(r.urn).endsWith("-switch"))) {
-                const plan = switchPlanOf(step);
-                if (!plan) {
-                    violations.push({ urn: step.urn, message: `${nameOf(step.urn)} carries no switch plan; switch steps must come from ServiceRollout.` });
+                const found = switchPlanOf(step);
+                if (!found) {
+                    violations.push({ urn: step.urn, message: `${nameOf(step.urn)} has no switch_tier commands or release table; switch steps must come from ServiceRollout.` });
                     continue;
+                }
+                const plan = found.commands;
+                if (!found.planLineAgrees) {
+                    violations.push({ urn: step.urn, message: `${nameOf(step.urn)}: its plan line (what reviewers and the plan read) differs from what its commands switch; render the switch from ServiceRollout.` });
                 }
                 for (const problem of tierOrderProblems(plan)) violations.push({ urn: step.urn, message: `${nameOf(step.urn)} ${problem}` });
                 // The switch may only restart onto a release built before it: it waits for a

@@ -10,7 +10,7 @@ import { loadStackConfig, REPO_ROOT } from "../tools/stackConfig";
 import Ajv from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import { exec, planStack } from "./helpers";
-import { editSwitchPlan } from "./support/switchPlan";
+import { editSwitchPlan, swapSwitchTierCalls } from "./support/switchPlan";
 
 type Props = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const OWASP = "4814384a9e5d4991b9815dcfc25d2f1f";
@@ -121,7 +121,9 @@ const CASES: Case[] = [
         message: 'logging is "stdoutAndStderr" on a command fed secrets on stdin; set it to "stderr" or "none".' },
     { policy: "pakashop-rollout-enforce-tier-order", what: "the gateway switched before config", breakIt: (r) => {
         const step = find(r, "-rollout-switch");
-        step.inputs.create = editSwitchPlan(String(step.inputs.create), (plan) => plan.tiers.splice(0, 2, plan.tiers[1], plan.tiers[0]));
+        // The commands and the plan line agree, as a rendering from a reordered catalog would.
+        const swapped = swapSwitchTierCalls(String(step.inputs.create), 0, 1);
+        step.inputs.create = editSwitchPlan(swapped, (plan) => plan.tiers.splice(0, 2, plan.tiers[1], plan.tiers[0]));
     }, message: "pakashop-production-rollout-switch switches the tiers as gateway -> config -> core -> supporting; section 3.2 is config -> gateway -> core -> supporting." },
     { policy: "pakashop-rollout-enforce-branch", what: "a step deploying main in production", breakIt: (r) => {
         const step = find(r, "-rollout-config-prepare");

@@ -17,7 +17,7 @@ import { PlanDocument } from "../tools/planFormat";
 import { judgePlan } from "../tools/policy";
 import { REPO_ROOT } from "../tools/stackConfig";
 import { exec } from "./helpers";
-import { editSwitchPlan } from "./support/switchPlan";
+import { editSwitchPlan, swapSwitchTierCalls } from "./support/switchPlan";
 
 type Resource = PlanDocument["resources"][number];
 type Inputs = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -461,6 +461,21 @@ const MUTATIONS: Record<string, Mutation[]> = {
                 delete p.tiers[3].services.tracking;
                 p.tiers[1].services.tracking = release;
             });
+            return [plan.urn(REMOTE, SWITCH)];
+        } },
+        { name: "two switch_tier commands swapped, the plan line left as it was", apply: (plan) => {
+            const inputs = plan.inputs(REMOTE, SWITCH);
+            inputs.create = swapSwitchTierCalls(inputs.create, 1, 2);
+            return [plan.urn(REMOTE, SWITCH)];
+        } },
+        { name: "another release in the switch's release table", apply: (plan) => {
+            const inputs = plan.inputs(REMOTE, SWITCH);
+            inputs.create = String(inputs.create).replace(/^(declare -A release_of=\(\['[^']+'\]=')[0-9a-f]+/m, "$1" + "f".repeat(20));
+            return [plan.urn(REMOTE, SWITCH)];
+        } },
+        { name: "the switch_tier commands removed", apply: (plan) => {
+            const inputs = plan.inputs(REMOTE, SWITCH);
+            inputs.create = String(inputs.create).split("\n").filter((line: string) => !line.startsWith("switch_tier ")).join("\n");
             return [plan.urn(REMOTE, SWITCH)];
         } },
         { name: "the plan removed from the switch", apply: (plan) => {

@@ -13,6 +13,7 @@ import { HOST_LAYOUT, releasesDir, serviceDir } from "../layout";
 import { contentHash, scriptHeader, shellQuote } from "../shell";
 import { renderDependencyFunctions } from "./dependencies";
 import { renderUnpackSourceFunction } from "./unpackSource";
+import { DEBIAN_RELEASE, HOST_PACKAGES } from "../bootstrap";
 
 /**
  * What the prepare script logs, for tests and the end-to-end suite to grep. Full forms:
@@ -44,12 +45,20 @@ const RELEASE_ID = /^(?:[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
 const RELEASE_ID_VERSION = "pakashop-release/1";
 
 /**
+ * The runtimes a release is built for, as the program installs them: the host image's Debian
+ * release and the packages the bootstrap installs. Another image or package set makes every
+ * release a new one. (Debian's updates within a release keep Node's module ABI and Python's
+ * minor version; the dependency caches are keyed by what the host really runs as well.)
+ */
+const HOST_RUNTIMES = `debian-${DEBIAN_RELEASE.version} ${HOST_PACKAGES.join(" ")}`;
+
+/**
  * The release a service's folder becomes: the same folder content (`tree`, its git tree id) and
  * the same recipe (the prepare script for the service, without its per-release values) give the
  * same id, whatever the monorepo commit. 20 hex digits.
  */
 export function releaseIdOf(service: ServiceSpec, tree: string): string {
-    return contentHash(RELEASE_ID_VERSION, tree, renderPrepareScript(service, { releaseId: "", sha256: "" })).slice(0, 20);
+    return contentHash(RELEASE_ID_VERSION, tree, HOST_RUNTIMES, renderPrepareScript(service, { releaseId: "", sha256: "" })).slice(0, 20);
 }
 
 /**

@@ -24,11 +24,21 @@ export function renderUnpackSourceFunction(serviceId: string, args: SourceArgs):
   local archive=${shellQuote(incomingSourceArchive(serviceId))}
   local expected=${shellQuote(args.sha256)}
   [[ -f $archive ]] || fail "no sources at $archive: the copy step did not run on this host"
-  local actual
-  actual=$(sha256sum "$archive" | cut -d' ' -f1)
-  [[ $actual == "$expected" ]] || fail "$archive has SHA-256 $actual, expected $expected: not the sources this release was packed from"
+  # Checked and unpacked from a private copy: the file the SSH user can write may change
+  # between the check and the unpacking; the copy can't.
+  local copy actual
+  copy=$(mktemp)
+  cp -- "$archive" "$copy"
+  actual=$(sha256sum "$copy" | cut -d' ' -f1)
+  if [[ $actual != "$expected" ]]; then
+    rm -f -- "$copy"
+    fail "$archive has SHA-256 $actual, expected $expected: not the sources this release was packed from"
+  fi
   # Owned by root with the umask's modes, not by the uid and modes of whoever packed it.
-  tar --extract --file "$archive" --directory "$dir" --no-same-owner --no-same-permissions \\
-    || fail "cannot unpack $archive"
+  if ! tar --extract --file "$copy" --directory "$dir" --no-same-owner --no-same-permissions; then
+    rm -f -- "$copy"
+    fail "cannot unpack $archive"
+  fi
+  rm -f -- "$copy"
 }`;
 }

@@ -73,6 +73,25 @@ export function switchPlan(catalog: Catalog, releases: Readonly<Record<string, s
     };
 }
 
+/**
+ * What the script's own commands do: its `switch_tier` calls (the tiers in order, each with its
+ * services) and its `release_of` table. The policy pack judges these, the commands that run,
+ * and holds the plan line to them; undefined when the script has neither.
+ */
+export function readSwitchCommands(script: string): SwitchPlan | undefined {
+    const table = /^declare -A release_of=\((.*)\)$/m.exec(script);
+    if (!table) return undefined;
+    const releases = new Map([...table[1].matchAll(/\['([^']*)'\]='([^']*)'/g)].map((m) => [m[1], m[2]]));
+    const calls = script.split("\n").filter((line) => line.startsWith("switch_tier "));
+    if (calls.length === 0) return undefined;
+    return {
+        tiers: calls.map((line) => {
+            const [tier, ...ids] = [...line.slice("switch_tier ".length).matchAll(/'([^']*)'/g)].map((m) => m[1]);
+            return { tier, services: Object.fromEntries(ids.map((id) => [id, releases.get(id) ?? ""])) };
+        }),
+    };
+}
+
 /** Reads the plan back from a rendered switch script; undefined if it has none (or a broken one). */
 export function readSwitchPlan(script: string): SwitchPlan | undefined {
     const line = script.split("\n").find((l) => l.startsWith(SWITCH_PLAN_MARKER));

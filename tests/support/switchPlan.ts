@@ -14,3 +14,12 @@ export function editSwitchPlan(create: string, edit: (plan: SwitchPlan) => void)
     lines[at] = `${SWITCH_PLAN_MARKER}${JSON.stringify(plan)}`;
     return lines.join("\n");
 }
+
+/** Swaps two `switch_tier` command lines of a switch script (what runs, not its plan line). */
+export function swapSwitchTierCalls(create: string, first: number, second: number): string {
+    const lines = create.split("\n");
+    const calls = lines.map((line, i) => (line.startsWith("switch_tier ") ? i : -1)).filter((i) => i >= 0);
+    if (calls.length <= Math.max(first, second)) throw new Error("swapSwitchTierCalls: not that many switch_tier lines");
+    [lines[calls[first]], lines[calls[second]]] = [lines[calls[second]], lines[calls[first]]];
+    return lines.join("\n");
+}
