@@ -26,7 +26,7 @@ describe("npm run plan", function () {
         assert.deepEqual(Object.keys(doc).sort(), ["mode", "outputs", "placeholderSecrets", "policies", "project", "requirements", "resources", "rollout", "stack"]);
         assert.equal(doc.project, "pakashop-infra");
         assert.equal(doc.stack, "production");
-        assert.equal(doc.resources.length, 129);
+        assert.equal(doc.resources.length, 111);
         for (const r of doc.resources) {
             assert.deepEqual(Object.keys(r), ["urn", "type", "name", "custom", "parent", "dependsOn", "inputs"]);
             assert.match(r.urn, /^urn:pulumi:production::pakashop-infra::\S+::\S+$/);
@@ -77,7 +77,7 @@ describe("npm run plan", function () {
         assert.match(outputs.text, /^  pakashop:hosts:BackendHost  pakashop-production-backend$/m);
         assert.match(outputs.text, /^  3\. backend, search, analytics$/m);
         assert.match(outputs.text, /Placeholder secrets .*pakashop-infra:deployPrivateKey/);
-        assert.match(outputs.markdown, /^### Plan for `production`: 129 resources$/m);
+        assert.match(outputs.markdown, /^### Plan for `production`: 111 resources$/m);
         assert.match(outputs.markdown, /^2\. `gateway`$/m);
     });
 

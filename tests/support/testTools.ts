@@ -24,8 +24,8 @@ export interface TestTool {
 }
 
 export const TEST_TOOLS: readonly TestTool[] = [
-    { command: "shellcheck", debianPackage: "shellcheck", specs: ["scripts.spec.ts", "drift.spec.ts", "hostScripts.spec.ts"] },
-    { command: "systemd-analyze", debianPackage: "systemd", specs: ["systemdUnit.spec.ts"] },
+    { command: "shellcheck", debianPackage: "shellcheck", specs: ["scripts.spec.ts", "drift.spec.ts", "hostScripts.spec.ts", "fixture.spec.ts"] },
+    { command: "systemd-analyze", debianPackage: "systemd", specs: ["systemdUnit.spec.ts", "fixture.spec.ts"] },
 ];
 
 /** Whether `command` is an executable file in one of PATH's folders. */
