@@ -1,8 +1,9 @@
 /**
  * One remote step: a rendered script run over SSH, replaced (re-run) exactly when its script
- * or its host changes, or (for a step that must never coexist with an older copy of itself, like
- * the host's switch) updated in place when its script changes and replaced only with its host. Secrets travel on standard input, never in the script or a command
- * line; a step with secret input keeps its output out of state in plain text.
+ * or its host changes, or (for a step that must never coexist with an older copy of itself,
+ * like the host's switch) updated in place when its script changes and replaced only with its
+ * host. Secrets travel on standard input, never in the script or a command line; a step with
+ * secret input keeps its output out of state in plain text.
  *
  * What a reviewer sees in a preview's diff: the script (`create`) and the triggers are plain
  * text. They hold no secret and nothing derived from one, so a secret can't taint them into

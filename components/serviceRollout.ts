@@ -62,7 +62,7 @@ export interface ServiceRolloutArgs {
     readonly sourceBundle: SourceBundle;
     /**
      * The stack's branch. Every revision was checked to be on it when the sources were packed;
-     * the prepare and switch steps show it to reviewers and to the policy pack.
+     * every prepare step shows it to reviewers and to the policy pack.
      */
     readonly branch: string;
     /** Health gate timeout per service. */

@@ -219,8 +219,7 @@ export function bundleSources(projectDir: string, sources: Readonly<Record<strin
         return { digest: UNPACKED, archive: new pulumi.asset.FileArchive(path.join(PLACEHOLDER_DIR, "bundle", BUNDLE_FOLDER)) };
     }
     const digest = createHash("sha256").update(entries.map((s) => `${s.serviceId} ${s.sha256}\n`).join("")).digest("hex");
-    const relative = path.join(SOURCES_CACHE_DIR, "bundles", digest.slice(0, 32), BUNDLE_FOLDER);
-    const folder = path.join(projectDir, relative);
+    const folder = path.join(projectDir, SOURCES_CACHE_DIR, "bundles", digest.slice(0, 32), BUNDLE_FOLDER);
     if (!fs.existsSync(folder)) {
         const partial = `${folder}.partial-${process.pid}`;
         fs.rmSync(partial, { recursive: true, force: true });
@@ -228,11 +227,16 @@ export function bundleSources(projectDir: string, sources: Readonly<Record<strin
         try {
             for (const source of entries) fs.linkSync(source.file, path.join(partial, `${source.serviceId}.tar`));
             fs.renameSync(partial, folder);
+        } catch (error) {
+            // Another run packing the same sources at the same time made it first: the same files.
+            if (!fs.existsSync(folder)) throw error;
         } finally {
             fs.rmSync(partial, { recursive: true, force: true });
         }
     }
-    return { digest, archive: new pulumi.asset.FileArchive(relative) };
+    // Relative to where the program runs: the engine reads a relative archive path from its
+    // working directory, which `pulumi up` sets to the project folder (Pulumi.yaml has no main:).
+    return { digest, archive: new pulumi.asset.FileArchive(path.relative(process.cwd(), folder)) };
 }
 
 /** Runs git in the clone: whether it succeeded, what it printed, and else its first line of complaint. */

@@ -203,6 +203,26 @@ describe("prepare: pure bash parts", () => {
     }));
 });
 
+describe("prepare: a Node package with install scripts of its own keeps its node_modules", () => {
+    it("finds every root lifecycle script npm ci runs, and a binding.gyp, and nothing else", () => withTemp((dir) => {
+        const script = prepareScript(CATALOG.services.config);
+        const condition = /if (grep -Eq [^\n]+\\\n\s+\|\| \[\[ -f \$staging\/binding\.gyp \]\]); then/.exec(script)?.[1];
+        assert.ok(condition, "the install-script check");
+        const own = (packageJson: string, bindingGyp = false) => {
+            fs.writeFileSync(path.join(dir, "package.json"), packageJson);
+            fs.rmSync(path.join(dir, "binding.gyp"), { force: true });
+            if (bindingGyp) fs.writeFileSync(path.join(dir, "binding.gyp"), "{}\n");
+            return exec("bash", ["-c", `staging='${dir}'\nif ${condition}; then echo own; else echo shared; fi`]).output.trim();
+        };
+        for (const hook of ["preinstall", "install", "postinstall", "prepublish", "preprepare", "prepare", "postprepare"]) {
+            assert.equal(own(JSON.stringify({ name: "x", scripts: { [hook]: "node build.js" } }, null, 2)), "own", hook);
+        }
+        assert.equal(own(JSON.stringify({ name: "x", scripts: { start: "node index.js", test: "mocha" } }, null, 2)), "shared");
+        assert.equal(own(JSON.stringify({ name: "x" }), true), "own", "binding.gyp");
+        assert.equal(own(JSON.stringify({ name: "x", dependencies: { ms: "2.1.3" } })), "shared");
+    }));
+});
+
 describe("unpack_source", () => {
     it("unpacks a tree archive at the folder's root after checking its SHA-256, and refuses another", () => withTemp((dir) => {
         const folder = path.join(dir, "service");

@@ -67,9 +67,10 @@ function goBuild(service: ServiceSpec): string {
  */
 export function renderAsBuilder(): string {
     return `# The host's cores are shared by what builds (npm ci, pip, go build): those take a prepare
-# slot first (take_slot, held until the prepare ends). Unpacking, linking a cached dependency
-# tree and sealing are light and take none, so a rollout that reuses every cache runs its 19
-# prepares side by side.
+# slot first (take_slot). A build run in a subshell, as npm ci and go build are, gives its slot
+# back when it ends; one run in this shell (the venv) keeps it until the prepare ends.
+# Unpacking, linking a cached dependency tree and sealing are light and take none, so a
+# rollout that reuses every Node and Python cache runs those prepares side by side.
 as_builder_in_slot() {
   if ((\${#held_slot[@]} == 0)); then
     take_slot
@@ -167,7 +168,10 @@ use_cache() {
       chmod -R a-w "$entry"
     fi
   fi
-  unset 'held_fds[-1]'
+  # Forget the lock by its number: a build in between may have added a slot after it.
+  local remaining_fds=() held
+  for held in "\${held_fds[@]}"; do [[ $held == "$lock_fd" ]] || remaining_fds+=("$held"); done
+  held_fds=("\${remaining_fds[@]}")
   exec {lock_fd}>&-
 }
 
@@ -210,10 +214,13 @@ install_node_modules() {
 prepare_dependencies() {
   [[ -f $staging/package-lock.json ]] || fail "$service has no package-lock.json: npm ci installs exactly what a lockfile says"
   local runtime key
-  # The package's own install scripts may write anywhere in the release, not only under
-  # node_modules: a release that took node_modules from the cache would miss what they made.
+  # The package's own install scripts (npm ci runs preinstall, install, postinstall, prepublish,
+  # preprepare, prepare and postprepare of the root package, and node-gyp for a binding.gyp)
+  # may write anywhere in the release, not only under node_modules: a release that took
+  # node_modules from the cache would miss what they made.
   # (A false match, such as a dependency named "install", only costs the cache.)
-  if grep -Eq '"(preinstall|install|postinstall|prepare)"[[:space:]]*:' "$staging/package.json" 2>/dev/null; then
+  if grep -Eq '"(preinstall|install|postinstall|prepublish|preprepare|prepare|postprepare)"[[:space:]]*:' "$staging/package.json" 2>/dev/null \\
+    || [[ -f $staging/binding.gyp ]]; then
     log "dependencies: not caching node: package.json has install scripts of its own; installing into the release"
     (cd "$staging" && as_builder_in_slot ${NODE_INSTALL}) || fail "npm ci of $service failed"
     return 0

@@ -82,14 +82,17 @@ export function readSwitchCommands(script: string): SwitchPlan | undefined {
     const table = /^declare -A release_of=\((.*)\)$/m.exec(script);
     if (!table) return undefined;
     const releases = new Map([...table[1].matchAll(/\['([^']*)'\]='([^']*)'/g)].map((m) => [m[1], m[2]]));
-    const calls = script.split("\n").filter((line) => line.startsWith("switch_tier "));
-    if (calls.length === 0) return undefined;
-    return {
-        tiers: calls.map((line) => {
-            const [tier, ...ids] = [...line.slice("switch_tier ".length).matchAll(/'([^']*)'/g)].map((m) => m[1]);
-            return { tier, services: Object.fromEntries(ids.map((id) => [id, releases.get(id) ?? ""])) };
-        }),
-    };
+    // Every call, however indented; a call written any other way than as single-quoted words
+    // (as renderSwitchScript writes them), or a service switched twice, reads as no commands.
+    const calls = script.split("\n").map((line) => line.trim()).filter((line) => /^switch_tier\s/.test(line));
+    if (calls.length === 0 || !calls.every((line) => /^switch_tier( '[^']*')+$/.test(line))) return undefined;
+    const tiers = calls.map((line) => {
+        const [tier, ...ids] = [...line.slice("switch_tier ".length).matchAll(/'([^']*)'/g)].map((m) => m[1]);
+        return { tier, ids };
+    });
+    const ids = tiers.flatMap((t) => t.ids);
+    if (new Set(ids).size !== ids.length) return undefined;
+    return { tiers: tiers.map((t) => ({ tier: t.tier, services: Object.fromEntries(t.ids.map((id) => [id, releases.get(id) ?? ""])) })) };
 }
 
 /** Reads the plan back from a rendered switch script; undefined if it has none (or a broken one). */
