@@ -70,14 +70,6 @@ export function incomingSourceArchive(serviceId: string): string {
 export function releasesDir(serviceId: string): string {
     return `${serviceDir(serviceId)}/releases`;
 }
-/** One prepared release of a service. */
-export function releaseDir(serviceId: string, releaseId: string): string {
-    return `${releasesDir(serviceId)}/${releaseId}`;
-}
-/** The file the switch writes the healthy release id to. */
-export function deployedFile(serviceId: string): string {
-    return `${serviceDir(serviceId)}/deployed`;
-}
 export function currentReleaseDir(serviceId: string): string {
     return `${serviceDir(serviceId)}/current`;
 }

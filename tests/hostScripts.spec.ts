@@ -23,6 +23,7 @@ import { renderDestroyScript } from "../host/switch/destroyScript";
 import { HEALTH_POLL_MS } from "../host/switch/healthGate";
 import { JOURNAL_TAIL_LINES, readSwitchPlan, renderEnvironmentFile, renderSwitchScript, SWITCH_PLAN_MARKER, switchPlan } from "../host/switch/switchScript";
 import { exec } from "./helpers";
+import { switchOnRoots } from "./support/switchPlan";
 import { onPath } from "./support/testTools";
 
 const run = promisify(execFile);
@@ -333,11 +334,7 @@ describe("switch plan", () => {
             fs.mkdirSync(path.join(services, id, "releases", release), { recursive: true });
             fs.writeFileSync(path.join(services, id, "releases", release, ".pakashop-release"), "");
         }
-        const text = switchScript()
-            .replace("services_root='/opt/pakashop/services'", `services_root='${services}'`)
-            .replace("unit_dir='/etc/systemd/system'", `unit_dir='${units}'`)
-            .replace("env_dir='/etc/pakashop'", `env_dir='${env}'`)
-            .replace("runtime_dir='/run/pakashop'", `runtime_dir='${runtime}'`);
+        const text = switchOnRoots(switchScript(), { services, units, env, run: runtime });
         const result = exec("bash", ["-c", `PATH='${bin}':$PATH\n${text}`], { input: "A=secret-value\n" });
         assert.equal(result.status, 1, result.output);
         assert.match(result.output, new RegExp(`not prepared on this host .*: pricing ${releases.pricing}; nothing was touched`));

@@ -14,6 +14,7 @@ import * as os from "os";
 import * as path from "path";
 import { Catalog, INFRASTRUCTURE_TIER, ServiceSpec, unitName } from "../components/catalog";
 import { renderSwitchScript } from "../host/switch/switchScript";
+import { switchOnRoots } from "./support/switchPlan";
 
 /** A free TCP port on 127.0.0.1 (listened on once, then released). */
 async function freePort(): Promise<number> {
@@ -107,11 +108,7 @@ describe("switch on a stand-in host: partial failure, first deploy, removal", fu
             fs.mkdirSync(path.join(f.services, id, "releases", release), { recursive: true });
             fs.writeFileSync(path.join(f.services, id, "releases", release, ".pakashop-release"), "");
         }
-        const text = renderSwitchScript(catalog, releases, { healthTimeoutSeconds: 1 })
-            .replace("services_root='/opt/pakashop/services'", `services_root='${f.services}'`)
-            .replace("unit_dir='/etc/systemd/system'", `unit_dir='${f.units}'`)
-            .replace("env_dir='/etc/pakashop'", `env_dir='${f.env}'`)
-            .replace("runtime_dir='/run/pakashop'", `runtime_dir='${f.run}'`);
+        const text = switchOnRoots(renderSwitchScript(catalog, releases, { healthTimeoutSeconds: 1 }), f);
         // The stand-in host has no root: files are installed as the test's own user.
         const asUser = text.replace(/ -o root -g root/g, "");
         fs.rmSync(path.join(f.state, "calls"), { force: true });

@@ -12,6 +12,7 @@
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import { createSeedRemote, installSeedLayout, runSeedDeploy } from "../tests/e2e/seedDeploy";
 import { prepareStage, Stage } from "../tests/e2e/stage";
+import { runHostBenchmark } from "./cli";
 import { PUBLIC } from "../tests/e2e/testNetwork";
 
 /** Concurrent connections of the load (a steady trickle, not a stress test: 2 shared cores). */
@@ -94,16 +95,4 @@ async function main(): Promise<void> {
     }
 }
 
-const unhandled: unknown[] = [];
-process.on("unhandledRejection", (reason) => unhandled.push(reason));
-main()
-    .catch((error) => {
-        console.error(error);
-        process.exitCode = 1;
-    })
-    .finally(() => {
-        if (unhandled.length > 0 && process.exitCode !== 1) {
-            console.error(unhandled[0]);
-            process.exitCode = 1;
-        }
-    });
+runHostBenchmark(main);

@@ -22,6 +22,7 @@ import { CATALOG } from "../components/catalog";
 import { Execution } from "../tests/e2e/commandEngine";
 import { createSeedRemote, installSeedLayout, removeSeedLayout, runSeedDeploy } from "../tests/e2e/seedDeploy";
 import { prepareStage, Stage } from "../tests/e2e/stage";
+import { runHostBenchmark } from "./cli";
 import { TestHost } from "../tests/e2e/testHost";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 1);
@@ -157,19 +158,4 @@ async function main(): Promise<void> {
     console.log(`no-op: ${noop} remote commands (target 0: ${verdict(noop === 0)})`);
 }
 
-// A failed step rejects the program run (which the case reports) and also the promise of the
-// resource it belongs to, which nothing awaits: that one must not end the process before the
-// test hosts are torn down. It is reported at the end, and fails the run.
-const unhandled: unknown[] = [];
-process.on("unhandledRejection", (reason) => unhandled.push(reason));
-main()
-    .catch((error) => {
-        console.error(error);
-        process.exitCode = 1;
-    })
-    .finally(() => {
-        if (unhandled.length > 0 && process.exitCode !== 1) {
-            console.error(unhandled[0]);
-            process.exitCode = 1;
-        }
-    });
+runHostBenchmark(main);

@@ -81,3 +81,25 @@ export function runAsScript(mainModule: NodeModule, main: (argv: string[]) => Pr
         process.exitCode = code;
     });
 }
+
+/**
+ * Runs a benchmark that drives the program against real test hosts. A failed step rejects the
+ * program run (which the benchmark reports) and also the promise of the resource it belongs to,
+ * which nothing awaits: that one must not end the process before the test hosts are torn down.
+ * It is reported at the end, and fails the run.
+ */
+export function runHostBenchmark(main: () => Promise<void>): void {
+    const unhandled: unknown[] = [];
+    process.on("unhandledRejection", (reason) => unhandled.push(reason));
+    main()
+        .catch((error) => {
+            console.error(error);
+            process.exitCode = 1;
+        })
+        .finally(() => {
+            if (unhandled.length > 0 && process.exitCode !== 1) {
+                console.error(unhandled[0]);
+                process.exitCode = 1;
+            }
+        });
+}

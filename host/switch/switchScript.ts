@@ -27,22 +27,11 @@ export interface SwitchPlan {
     tiers: { tier: string; services: Record<string, string> }[];
 }
 
-/**
- * What the switch script logs, for tests and the end-to-end suite to grep. Full forms:
- * `tier <tier>: switching <id> <id>...`, `tier <tier>: nothing to switch`, `<id> <release> healthy`,
- * `removed <id>`, `switch window: <ms> ms (first restart to last healthy, <n> services restarted)`,
- * `switch: nothing to restart`, and on stderr `<id> <release> did not become healthy within <n>s
- * (<url>); rolled back, later tiers not touched`.
- */
-export const SWITCH_LOG = {
-    switching: "switching",
-    nothingToSwitch: "nothing to switch",
-    healthy: "healthy",
-    removed: "removed",
-    window: "switch window:",
-    nothingToRestart: "switch: nothing to restart",
-    rolledBack: "rolled back, later tiers not touched",
-} as const;
+// What the switch script logs, for people and the end-to-end test to read:
+// `tier <tier>: switching <id> <id>...`, `tier <tier>: nothing to switch`, `<id> <release> healthy`,
+// `removed <id>`, `switch window: <ms> ms (first restart to last healthy, <n> services restarted)`,
+// `switch: nothing to restart`, and on stderr `<id> <release> did not become healthy within <n>s
+// (<url>); rolled back, later tiers not touched`.
 
 /** The unit's EnvironmentFile. It reaches the host on the switch's standard input, never in the script. */
 export function renderEnvironmentFile(environment: Readonly<Record<string, string>>): string {

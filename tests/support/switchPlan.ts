@@ -23,3 +23,25 @@ export function swapSwitchTierCalls(create: string, first: number, second: numbe
     [lines[calls[first]], lines[calls[second]]] = [lines[calls[second]], lines[calls[first]]];
     return lines.join("\n");
 }
+
+/** The folders a switch script works in, for running it on a stand-in host. */
+export interface SwitchRoots {
+    readonly services: string;
+    readonly units: string;
+    readonly env: string;
+    readonly run: string;
+}
+
+/** A rendered switch script pointed at temporary folders instead of the host's (host/layout.ts). */
+export function switchOnRoots(script: string, roots: SwitchRoots): string {
+    const rewrites: [string, string][] = [
+        ["services_root='/opt/pakashop/services'", `services_root='${roots.services}'`],
+        ["unit_dir='/etc/systemd/system'", `unit_dir='${roots.units}'`],
+        ["env_dir='/etc/pakashop'", `env_dir='${roots.env}'`],
+        ["runtime_dir='/run/pakashop'", `runtime_dir='${roots.run}'`],
+    ];
+    return rewrites.reduce((text, [from, to]) => {
+        if (!text.includes(from)) throw new Error(`switchOnRoots: the script has no ${from}`);
+        return text.replace(from, to);
+    }, script);
+}
