@@ -55,8 +55,22 @@ function deployEverything(): Record<string, unknown> {
     const tiers = platform.tiers;
     if (!tiers) throw new Error("the platform was built without its tiers");
     return {
-        /** The origin address Cloudflare proxies to. Nothing SSHes to it: port 22 is closed to the internet. */
-        backendPublicIp: tiers.backend.publicIp,
+        /** The origin Cloudflare proxies to (the API record's CNAME target). */
+        loadBalancerDnsName: tiers.loadBalancer.dnsName,
+        /** The backend target group: where a host left out after a failed gate is returned by hand (docs/runbook.md, section 10). */
+        backendTargetGroupArn: tiers.loadBalancer.targetGroupArn,
+        /**
+         * Every backend host, in ordinal order: where deploys, the drift check
+         * (`npm run drift -- --hosts`) and engineers' sessions (docs/runbook.md) go, with the
+         * pinned SSH host key read from each host's console at its first boot.
+         */
+        backendHosts: tiers.fleet.hosts.map((host, i) => ({
+            name: `backend-${i + 1}`,
+            instanceId: host.instanceId,
+            privateIp: host.privateIp,
+            hostKey: host.hostPublicKey,
+            availabilityZone: host.availabilityZone,
+        })),
         vpcId: platform.network.vpcId,
         databaseEndpoint: tiers.database.address,
         /** For the backup jobs on the in-VPC runner (they connect with TLS verified against the RDS CA); a secret. */
@@ -71,26 +85,20 @@ function deployEverything(): Record<string, unknown> {
         deployRoleArn: platform.ci.deployRoleArn,
         readOnlyRoleArn: platform.ci.readOnlyRoleArn,
         apiUrl: `https://${settings.platform.edge.apiHostname}`,
-        /** Where deploys and the drift check connect, from the in-VPC runner. */
-        backendPrivateIp: tiers.backend.privateIp,
-        /** For an interactive session through the Instance Connect Endpoint (docs/runbook.md). */
-        backendInstanceId: tiers.backend.instanceId,
         redisInstanceId: tiers.cache.host.instance.id,
         searchInstanceId: tiers.search.host.instance.id,
         instanceConnectEndpointId: platform.instanceConnect.endpointId,
         /** The CodeBuild project of the in-VPC runner: jobs run on `codebuild-<this>-<run id>-<attempt>`. */
         runnerProjectName: platform.runner.projectName,
-        /** The pinned SSH host key, as read from the host's console at its first boot. */
-        backendHostKey: tiers.backend.hostPublicKey,
         branch: settings.branch,
         serviceRevisions: settings.serviceRevisions,
-        /** The rollout order of section 3.2, as service ids per wave. */
-        rolloutWaves: tiers.rollout.waves,
+        /** The rollout order of section 3.2, as service ids per wave (the same on every host). */
+        rolloutWaves: tiers.rollouts[0].waves,
         /**
-         * The release each service runs: named by its folder's content and build recipe, not
-         * by the commit, so the drift check compares what the host runs with what it should.
+         * The release each service runs on every host: named by its folder's content and build
+         * recipe, not by the commit, so the drift check compares what each host runs with what it should.
          */
-        serviceReleases: tiers.rollout.releases,
+        serviceReleases: tiers.rollouts[0].releases,
     };
 }
 

@@ -1,7 +1,8 @@
 /**
- * Cloudflare in front of the stack: proxied DNS for the API origin and the frontend, an
- * Origin CA certificate (key and CSR generated here) that nginx on the backend host presents
- * so Full (strict) really validates, and, in the stack that owns the shared zone (production),
+ * Cloudflare in front of the stack: proxied DNS for the API origin (a CNAME to the stack's load
+ * balancer, components/loadBalancer.ts) and the frontend, an Origin CA certificate (key and CSR
+ * generated here) that the load balancer (imported into ACM) and nginx on every backend host
+ * present so Full (strict) really validates, and, in the stack that owns the shared zone (production),
  * the zone-wide settings: SSL strict, TLS 1.2 minimum, always HTTPS, the WAF's managed rulesets
  * (OWASP Core and Cloudflare Managed), and the origin rules that send `<frontend>/api/*` of
  * every stack to that stack's API origin (so `https://pakashop.store/api/v1/health` reaches
@@ -28,8 +29,6 @@ export interface EdgeArgs {
     readonly zoneId: string;
     readonly apiHostname: string;
     readonly frontendHostname: string;
-    /** The backend host's public address (the API origin). */
-    readonly originAddress: pulumi.Input<string>;
     /** Whether this stack owns the zone-wide settings, WAF and origin rules. */
     readonly ownsSharedResources: boolean;
     /** Every stack's hostnames, for the origin rules (used only by the owner). */
@@ -57,7 +56,22 @@ export function apiRouteExpression(frontendHostname: string): string {
     return `(http.host eq "${host}" and starts_with(http.request.uri.path, "/api/"))`;
 }
 
+/** Where the API record points, given to {@link Edge.routeApi}. */
+export interface ApiOriginArgs {
+    /** The API origin: the load balancer's DNS name, the target of the proxied `CNAME`. */
+    readonly originHostname: pulumi.Input<string>;
+    /**
+     * What must be done before the API record points at a new origin: the hosts' rollout
+     * `-return` steps, so Cloudflare moves to the load balancer only once hosts in its target
+     * group are healthy (the move from the single public host: docs/runbook.md).
+     * @default []
+     */
+    readonly originReady?: pulumi.Resource[];
+}
+
 export class Edge extends pulumi.ComponentResource {
+    private readonly args: EdgeArgs;
+    private readonly recordName: string;
     /** PEM certificate for nginx. */
     public readonly originCertificate: pulumi.Output<string>;
     /** PEM private key for nginx, secret. */
@@ -67,9 +81,8 @@ export class Edge extends pulumi.ComponentResource {
         super("pakashop:edge:Edge", name, {}, opts);
         const parent = { parent: this };
         const comment = `pakashop-infra ${args.stack}`;
-        new cloudflare.DnsRecord(`${name}-api`, {
-            zoneId: args.zoneId, name: args.apiHostname, type: CLOUDFLARE_DNS_RECORD_TYPE.a, content: args.originAddress, proxied: true, ttl: CLOUDFLARE_AUTOMATIC_TTL, comment,
-        }, parent);
+        this.args = args;
+        this.recordName = `${name}-api`;
         new cloudflare.DnsRecord(`${name}-frontend`, {
             zoneId: args.zoneId, name: args.frontendHostname, type: CLOUDFLARE_DNS_RECORD_TYPE.cname, content: VERCEL_CNAME_TARGET, proxied: true, ttl: CLOUDFLARE_AUTOMATIC_TTL, comment,
         }, parent);
@@ -90,6 +103,25 @@ export class Edge extends pulumi.ComponentResource {
 
         if (args.ownsSharedResources) this.zoneWide(name, args);
         this.registerOutputs({ originCertificate: this.originCertificate });
+    }
+
+    /**
+     * The API hostname's record: a proxied `CNAME` to the load balancer. A method, not an
+     * argument, because the load balancer serves this component's Origin CA certificate: the
+     * certificate exists first, then the load balancer, then the record pointing at it.
+     */
+    public routeApi(origin: ApiOriginArgs): cloudflare.DnsRecord {
+        return new cloudflare.DnsRecord(this.recordName, {
+            zoneId: this.args.zoneId, name: this.args.apiHostname, type: CLOUDFLARE_DNS_RECORD_TYPE.cname, content: origin.originHostname,
+            proxied: true, ttl: CLOUDFLARE_AUTOMATIC_TTL, comment: `pakashop-infra ${this.args.stack}`,
+        }, {
+            parent: this,
+            dependsOn: origin.originReady ?? [],
+            // A name holds either an A or a CNAME record, never both: should the provider plan a
+            // replacement (the A-to-CNAME move from the single public host), the old record must
+            // go first, or creating the new one fails (a few seconds without a record).
+            deleteBeforeReplace: true,
+        });
     }
 
     private zoneWide(name: string, args: EdgeArgs): void {

@@ -25,6 +25,13 @@ export class Network extends pulumi.ComponentResource {
     public readonly vpcId: pulumi.Output<string>;
     public readonly publicSubnetIds: pulumi.Output<string>[];
     public readonly privateSubnetIds: pulumi.Output<string>[];
+    /**
+     * The zone name of each index, as the subnets of that index use it: `publicSubnetIds[i]` and
+     * `privateSubnetIds[i]` are in `availabilityZones[i]`. Known at preview (it comes from the
+     * getAvailabilityZones lookup), so hosts can name their zone explicitly and the zone-spread
+     * policy can read it.
+     */
+    public readonly availabilityZones: pulumi.Output<string>[];
     /** The internet gateway: Elastic IPs and NAT need it attached first. */
     public readonly internetGateway: aws.ec2.InternetGateway;
     /** The NAT gateways: private hosts' only way out, so their provisioning waits for them. */
@@ -57,7 +64,7 @@ export class Network extends pulumi.ComponentResource {
         const publicSubnets = plan.public.map((cidr, i) => {
             const subnet = new aws.ec2.Subnet(`${name}-public-${i}`, {
                 vpcId: vpc.id, cidrBlock: cidr, availabilityZone: zone(i),
-                // Hosts get an Elastic IP on purpose, never a public address by accident.
+                // Only the load balancer and the NAT gateways live here; no host gets a public address.
                 mapPublicIpOnLaunch: false,
                 tags: { ...tags, Name: `pakashop-${args.stack}-public-${i}`, Tier: "public" },
             }, { parent: this });
@@ -91,6 +98,7 @@ export class Network extends pulumi.ComponentResource {
         this.vpcId = vpc.id;
         this.publicSubnetIds = publicSubnets.map((s) => s.id);
         this.privateSubnetIds = privateSubnets.map((s) => s.id);
-        this.registerOutputs({ vpcId: this.vpcId, publicSubnetIds: this.publicSubnetIds, privateSubnetIds: this.privateSubnetIds });
+        this.availabilityZones = plan.private.map((_, i) => zone(i));
+        this.registerOutputs({ vpcId: this.vpcId, publicSubnetIds: this.publicSubnetIds, privateSubnetIds: this.privateSubnetIds, availabilityZones: this.availabilityZones });
     }
 }

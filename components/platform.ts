@@ -1,7 +1,8 @@
 /**
- * The whole platform of one stack (seed section 2): network, the backend host and its service
- * rollout, RDS PostgreSQL, the Redis and Meilisearch hosts, the backup bucket, Cloudflare in
- * front and the frontend on Vercel, wired in the order of section 3.2.
+ * The whole platform of one stack (seed section 2): network, the backend fleet behind an
+ * Application Load Balancer and its rolling service rollout (host by host), RDS PostgreSQL, the
+ * Redis and Meilisearch hosts, the backup bucket, Cloudflare in front and the frontend on
+ * Vercel, wired in the order of section 3.2.
  *
  * Two parts. The foundation (network, in-VPC deploy runner, Instance Connect Endpoint, GitHub
  * roles) needs nothing but AWS's APIs; the tiers need the runner (SSH from inside the VPC),
@@ -10,9 +11,9 @@
  * either way, so the later full deploy finds the foundation in place.
  */
 import * as path from "path";
-import * as cloudflare from "@pulumi/cloudflare";
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { BackendHost } from "./backendHost";
+import { BackendFleet } from "./backendFleet";
 import { Backups } from "./backups";
 import { Cache } from "./cache";
 import { Database } from "./database";
@@ -21,10 +22,12 @@ import { Frontend } from "./frontend";
 import { DeployRunner } from "./deployRunner";
 import { GithubAccess } from "./githubAccess";
 import { InstanceConnect } from "./instanceConnect";
+import { LoadBalancer } from "./loadBalancer";
 import { Network } from "./network";
 import { Search } from "./search";
 import { ServiceRollout } from "./serviceRollout";
 import { architectureOf, StackSettings } from "./settings";
+import { PRODUCTION_STACK } from "./settingsSchema";
 import { bundleSources, ServiceSource } from "./sources";
 import { assertNoCollisions, readZoneRoutes, ZoneRoute } from "./zoneRoutes";
 
@@ -33,14 +36,16 @@ const PROJECT_DIR = path.resolve(__dirname, "..");
 
 /** What the full deploy adds to the foundation. */
 export interface PlatformTiers {
-    readonly backend: BackendHost;
+    readonly fleet: BackendFleet;
+    readonly loadBalancer: LoadBalancer;
     readonly database: Database;
     readonly cache: Cache;
     readonly search: Search;
     readonly backups: Backups;
     readonly edge: Edge;
     readonly frontend: Frontend;
-    readonly rollout: ServiceRollout;
+    /** One rollout per host, in ordinal order (`rollouts[0]` rolls host 1). */
+    readonly rollouts: ServiceRollout[];
 }
 
 export class Platform extends pulumi.ComponentResource {
@@ -93,26 +98,36 @@ export class Platform extends pulumi.ComponentResource {
     private createTiers(name: string, settings: StackSettings, sources: Readonly<Record<string, ServiceSource>>, routes: ZoneRoute[]): PlatformTiers {
         const parent = { parent: this };
         const p = settings.platform;
-        const { vpcId, publicSubnetIds, privateSubnetIds } = this.network;
+        const { vpcId, publicSubnetIds, privateSubnetIds, availabilityZones } = this.network;
         const sshSourceSecurityGroupIds = [this.runner.securityGroupId, this.instanceConnect.securityGroupId];
 
-        const backend = new BackendHost(`${name}-backend`, {
+        // The Origin CA certificate first: the load balancer serves it (imported into ACM), and
+        // nginx on every host serves it to the load balancer.
+        const edge = new Edge(`${name}-edge`, {
+            stack: settings.stack, zoneId: p.edge.zoneId, apiHostname: p.edge.apiHostname, frontendHostname: p.edge.frontendHostname,
+            ownsSharedResources: p.edge.ownsSharedResources, routes,
+        }, parent);
+        const loadBalancer = new LoadBalancer(`${name}-lb`, {
+            stack: settings.stack, vpcId, vpcCidr: p.network.vpcCidr, publicSubnetIds,
+            certificate: edge.originCertificate, privateKey: edge.originKey,
+            // Production's API must not be deleted by a stray destroy; staging's may.
+            deletionProtection: settings.stack === PRODUCTION_STACK,
+        }, parent);
+        const fleet = new BackendFleet(`${name}-backend`, {
             stack: settings.stack,
             vpcId,
-            subnetId: publicSubnetIds[0],
+            privateSubnetIds,
+            availabilityZones,
+            hostCount: settings.backendHosts,
             instanceType: settings.instanceType,
             architecture: settings.architecture,
             rootVolumeSizeGiB: settings.rootVolumeSizeGiB,
             sshSourceSecurityGroupIds,
-            // HTTPS from Cloudflare only: the origin is never reachable around the WAF.
-            httpsCidrs: (() => {
-                const ranges = cloudflare.getIpRangesOutput({}, parent);
-                return { ipv4: ranges.ipv4Cidrs, ipv6: ranges.ipv6Cidrs };
-            })(),
+            // HTTPS from the load balancer only: the hosts have no public address at all.
+            loadBalancerSecurityGroupId: loadBalancer.securityGroupId,
             deployPublicKey: settings.deployPublicKey,
-            internetGateway: this.network.internetGateway,
         }, parent);
-        const client = backend.securityGroupId;
+        const client = fleet.securityGroupId;
         const ssh = { deployPublicKey: settings.deployPublicKey, sshUser: settings.sshUser, privateKey: settings.deployPrivateKey };
         // Private hosts fetch packages through NAT.
         const provisionAfter = [...this.network.natGateways];
@@ -131,38 +146,61 @@ export class Platform extends pulumi.ComponentResource {
             stack: settings.stack, preDeployRetentionDays: p.backups.preDeployRetentionDays, workflowRepository: p.backups.workflowRepository,
             githubOidcProvider: this.ci.oidcProvider, readOnlyRoleArn: this.ci.readOnlyRoleArn,
         }, parent);
-        const edge = new Edge(`${name}-edge`, {
-            stack: settings.stack, zoneId: p.edge.zoneId, apiHostname: p.edge.apiHostname, frontendHostname: p.edge.frontendHostname,
-            originAddress: backend.publicIp, ownsSharedResources: p.edge.ownsSharedResources, routes,
-        }, parent);
         const frontend = new Frontend(`${name}-frontend`, {
             stack: settings.stack, projectName: p.frontend.projectName, githubRepository: p.backups.githubRepository, branch: settings.branch,
             frontendHostname: p.edge.frontendHostname, ownsProject: p.edge.ownsSharedResources, routes,
         }, parent);
 
-        const rollout = new ServiceRollout(`${name}-rollout`, {
-            stack: settings.stack,
-            // From the in-VPC runner: the private address (port 22 is closed to the internet).
-            host: backend.privateIp,
-            hostId: backend.instanceId,
-            hostKey: backend.hostPublicKey,
-            sshUser: settings.sshUser,
-            privateKey: settings.deployPrivateKey,
-            catalog: settings.catalog,
-            sources,
-            sourceBundle: bundleSources(PROJECT_DIR, sources),
-            branch: settings.branch,
-            healthTimeoutSeconds: settings.healthTimeoutSeconds,
-            // Section 3.2, step 1: the first service tier starts once all three are ready.
-            infrastructure: [database.instance, cache.ready, search.ready],
-            environment: pulumi.secret(pulumi.all({
-                DATABASE_URL: database.url,
-                REDIS_URL: cache.url,
-                MEILI_HOST: search.url,
-                MEILI_MASTER_KEY: search.masterKey,
-            })),
-            originTls: { certificate: edge.originCertificate, key: edge.originKey },
-        }, parent);
-        return { backend, database, cache, search, backups, edge, frontend, rollout };
+        // The rolling deploy: every host prepares at once (nothing in a prepare waits for another
+        // host), then host by host: drain, switch, return. Host n+1's drain waits for host n's
+        // return, so at most one host is out of the target group at a time (never fewer than
+        // N-1 serving), and a host whose gate fails stops the rollout there with the hosts after
+        // it untouched on their previous release.
+        const region = aws.getRegionOutput({}, parent).region;
+        const sourceBundle = bundleSources(PROJECT_DIR, sources);
+        const environment = pulumi.secret(pulumi.all({
+            DATABASE_URL: database.url,
+            REDIS_URL: cache.url,
+            MEILI_HOST: search.url,
+            MEILI_MASTER_KEY: search.masterKey,
+        }));
+        const rollouts: ServiceRollout[] = [];
+        fleet.hosts.forEach((host, i) => {
+            const ordinal = i + 1;
+            const previous = rollouts[i - 1];
+            const rollout = new ServiceRollout(`${name}-rollout-${ordinal}`, {
+                stack: settings.stack,
+                // From the in-VPC runner: the host's private address (it has no other).
+                host: host.privateIp,
+                hostId: host.instanceId,
+                hostKey: host.hostPublicKey,
+                sshUser: settings.sshUser,
+                privateKey: settings.deployPrivateKey,
+                catalog: settings.catalog,
+                sources,
+                sourceBundle,
+                branch: settings.branch,
+                healthTimeoutSeconds: settings.healthTimeoutSeconds,
+                // Section 3.2, step 1: the first service tier starts once all three are ready.
+                infrastructure: [database.instance, cache.ready, search.ready],
+                environment,
+                originTls: { certificate: edge.originCertificate, key: edge.originKey },
+                traffic: {
+                    targetGroupArn: loadBalancer.targetGroupArn,
+                    region,
+                    after: previous?.returnStep ? [previous.returnStep] : [],
+                },
+            }, parent);
+            rollouts.push(rollout);
+            // Pulumi's record of the registration the rollout's -return step made: after it, so a
+            // host whose gate failed (its -return never ran) gets no attachment either.
+            loadBalancer.attach(`${name}-backend-${ordinal}-tg`, host.instanceId, rollout.returnStep ? [rollout.returnStep] : [rollout.switchStep]);
+        });
+        // Cloudflare moves to the load balancer once every host is back and healthy in it.
+        edge.routeApi({
+            originHostname: loadBalancer.dnsName,
+            originReady: rollouts.map((r) => r.returnStep ?? r.switchStep),
+        });
+        return { fleet, loadBalancer, database, cache, search, backups, edge, frontend, rollouts };
     }
 }

@@ -227,3 +227,52 @@ export const AWS_CODEBUILD = {
     filterWorkflowName: "WORKFLOW_NAME",
     filterActorAccountId: "ACTOR_ACCOUNT_ID",
 } as const;
+
+/**
+ * Elastic Load Balancing v2 (components/loadBalancer.ts, components/backendFleet.ts). Checked at
+ * `@pulumi/aws` 7.48.0 against hashicorp/terraform-provider-aws internal/service/elbv2/ and
+ * the AWS docs linked here:
+ * - `aws_lb.load_balancer_type`: `application`, `gateway` or `network`; `ip_address_type`: `ipv4`,
+ *   `dualstack`, or `dualstack-without-public-ipv4` (application only) (provider docs in
+ *   node_modules/@pulumi/aws/lb/loadBalancer.d.ts). The VPC has no IPv6, so `ipv4`.
+ * - `aws_lb_target_group.protocol`: `StringInSlice(elbv2.ProtocolEnum_Values(), true)` (HTTP,
+ *   HTTPS, TCP, TLS, UDP, TCP_UDP, GENEVE); `target_type`: `StringInSlice(TargetTypeEnum_Values())`
+ *   (instance, ip, lambda, alb); `health_check.protocol`: HTTP, HTTPS or TCP; `health_check.port`:
+ *   `traffic-port` or a port number (internal/service/elbv2/target_group.go,
+ *   `validTargetGroupHealthCheckPort`).
+ * - `aws_lb_listener.default_action.type`: `forward`, `redirect`, `fixed-response`,
+ *   `authenticate-cognito`, `authenticate-oidc`, `jwt-validation` (provider docs in
+ *   node_modules/@pulumi/aws/types/input.d.ts, `ListenerDefaultAction.type`).
+ * - `ssl_policy`: not validated by the provider (a name the API looks up). `ELBSecurityPolicy-
+ *   TLS13-1-2-2021-06` is TLS 1.3 and 1.2 only, forward-secret ciphers ("Security policies for
+ *   your Application Load Balancer",
+ *   https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html).
+ *   The page recommended it ("We recommend the ELBSecurityPolicy-TLS13-1-2-2021-06 security
+ *   policy, which includes TLS 1.3, and is backwards compatible with TLS 1.2", as quoted in
+ *   cloudposse/terraform-aws-alb v2.2.0's release notes) as the console's default; it now names
+ *   the post-quantum `ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09` as the console default. Both
+ *   refuse TLS 1.0 and 1.1. The API's own default for listeners made outside the console
+ *   (`ELBSecurityPolicy-2016-08`, TLS 1.0 and up) is why the policy is never left out.
+ */
+export const AWS_LB = {
+    loadBalancerType: { application: "application" },
+    ipAddressType: { ipv4: "ipv4" },
+    protocol: { http: "HTTP", https: "HTTPS" },
+    targetType: { instance: "instance" },
+    healthCheckPort: { trafficPort: "traffic-port" },
+    actionType: { forward: "forward", redirect: "redirect" },
+    sslPolicy: { tls13And12: "ELBSecurityPolicy-TLS13-1-2-2021-06" },
+} as const;
+
+/**
+ * ACM certificate import (`aws.acm.Certificate` with `privateKey` and `certificateBody`). ACM
+ * imports RSA 1024 to 4096, and ECDSA P-256 (`EC_prime256v1`), P-384 and P-521, and "Application
+ * Load Balancer supports all of the algorithms available from ACM"; the key must be unencrypted
+ * PEM of at most 5 KB ("Prerequisites for importing ACM certificates",
+ * https://docs.aws.amazon.com/acm/latest/userguide/import-certificate-prerequisites.html).
+ * The Cloudflare Origin CA certificate's key is ECDSA P-256 ({@link TLS_PRIVATE_KEY}.ecdsa), so it
+ * imports as `EC_prime256v1`.
+ */
+export const AWS_ACM = {
+    importedKeyAlgorithm: { ecdsaP256: "EC_prime256v1" },
+} as const;

@@ -5,15 +5,21 @@
  */
 import { Catalog, INFRASTRUCTURE_TIER, LANGUAGES, ServiceSpec, TierSpec } from "./catalog";
 import { SettingError } from "./errors";
+import { FLEET_HEALTH_PORT, FLEET_HEALTH_UNIT } from "../host/health/fleetHealth";
 
 const ID_PATTERN = /^[a-z][a-z0-9-]{0,30}$/;
 const SAFE_RELATIVE_PATH = /^(?!\/)(?!.*\.\.)[A-Za-z0-9._/-]+$/;
 const SAFE_URL_PATH = /^\/[A-Za-z0-9._~/-]*$/;
-/** Ports the host itself uses (SSH, nginx); a service may not take them. */
-const RESERVED_PORTS: ReadonlyMap<number, string> = new Map([
+/** Ports the host itself uses (SSH, nginx, the load balancer's health check); a service may not take them. */
+export const RESERVED_PORTS: ReadonlyMap<number, string> = new Map([
     [22, "sshd"],
     [80, "nginx"],
     [443, "nginx"],
+    [FLEET_HEALTH_PORT, `${FLEET_HEALTH_UNIT} (the load balancer's health check, host/health/fleetHealth.ts)`],
+]);
+/** Service ids whose unit name (`pakashop-<id>.service`) a host unit of the platform already has. */
+const RESERVED_SERVICE_IDS: ReadonlyMap<string, string> = new Map([
+    ["health", FLEET_HEALTH_UNIT],
 ]);
 const FIX_CATALOG = "correct it in pakashop-infra:services (stack file) or components/catalog.ts";
 
@@ -80,6 +86,10 @@ function validateService(key: string, s: ServiceSpec, tierIds: ReadonlySet<strin
     const at = `services.${key}`;
     if (!ID_PATTERN.test(s.id) || s.id !== key) {
         throw new SettingError(`${at}.id`, s.id, `a service id is lower-case letters, digits and '-' (at most 31) and equals its key '${key}'`, FIX_CATALOG);
+    }
+    const unitOwner = RESERVED_SERVICE_IDS.get(s.id);
+    if (unitOwner) {
+        throw new SettingError(`${at}.id`, s.id, `the id '${s.id}' would name the unit ${unitOwner}, which the platform installs on every backend host`, FIX_CATALOG);
     }
     if (!(LANGUAGES as readonly string[]).includes(s.language)) {
         throw new SettingError(`${at}.language`, s.language, `the language must be one of ${LANGUAGES.join(", ")}`, `pick one of ${LANGUAGES.join(", ")} or teach host/prepare the new language`);

@@ -15,6 +15,14 @@
  * A release is named by what it is built from (the service folder's git tree and the recipe),
  * so a new monorepo commit that leaves a service's folder alone changes none of that service's
  * inputs: nothing is copied, built or restarted for it. No change at all runs no command.
+ *
+ * Behind a load balancer (`traffic`), the switch is wrapped in two local steps on the machine
+ * running Pulumi (components/scripts/targetGroup.ts): `-drain` takes the host out of the
+ * target group and waits until it has drained, `-return` puts it back and waits until the load
+ * balancer reports it healthy. Each host's drain waits for the previous host's return
+ * (`traffic.after`), so hosts switch one at a time and never fewer than N-1 serve. A switch that
+ * fails its gate rolls its host back and fails: its `-return` never runs, the host stays out of
+ * the target group on its previous release, and the later hosts are never drained.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { local, remote } from "@pulumi/command";
@@ -31,12 +39,43 @@ import { renderDestroyScript } from "../host/switch/destroyScript";
 import { renderProxyScript } from "../host/proxy";
 import { scriptHeader } from "../host/shell";
 import { ServiceSource, SourceBundle } from "./sources";
+import { renderDrainScript, renderReturnScript } from "./scripts/targetGroup";
+import { TARGET_GROUP } from "./targetGroupSettings";
+import { createHash } from "crypto";
 
 /** The switch's first trigger: constant, so the switch is replaced only with its host. */
 export const SWITCH_SUMMARY = { step: "switch" } as const;
 
 /** How long the deploy waits for a new host's sshd before giving up. */
 export const SSH_WAIT_SECONDS = 600;
+
+/**
+ * The bounds of the drain and return steps, from the target group's settings: a deregistered
+ * target stays `draining` for the whole deregistration delay, then `unused`
+ * (components/targetGroupSettings.ts), so the drain waits the delay plus a minute; a registered
+ * one needs `healthyThreshold` passing checks `intervalSeconds` apart, so the return (and the
+ * drain's wait for the other hosts) waits that plus two minutes (the first checks of a new
+ * registration, a gateway still warming up).
+ */
+export const TRAFFIC_TIMING = {
+    drainWaitSeconds: TARGET_GROUP.deregistrationDelaySeconds + 60,
+    healthyWaitSeconds: TARGET_GROUP.healthCheck.healthyThreshold * TARGET_GROUP.healthCheck.intervalSeconds + 120,
+    /** DescribeTargetHealth is a throttled API; every 2 s per running step is far below its limit. */
+    pollSeconds: 2,
+} as const;
+
+/** Where a host's traffic comes from: a load balancer's target group, and the host before it. */
+export interface TrafficArgs {
+    /** ARN of the target group the host is registered in (port {@link TARGET_GROUP}.port). */
+    readonly targetGroupArn: pulumi.Input<string>;
+    /** The region of the target group (the AWS CLI's `--region`). */
+    readonly region: pulumi.Input<string>;
+    /**
+     * What this host's drain waits for besides its own host's steps: the previous host's
+     * `-return` step, so hosts switch one at a time. Empty for the first host.
+     */
+    readonly after: pulumi.Resource[];
+}
 
 /** Arguments of {@link ServiceRollout}. */
 export interface ServiceRolloutArgs {
@@ -84,6 +123,13 @@ export interface ServiceRolloutArgs {
      * @default none
      */
     readonly originTls?: { readonly certificate: pulumi.Input<string>; readonly key: pulumi.Input<string> };
+    /**
+     * The load balancer's target group the host serves in. With it, the switch runs between a
+     * `-drain` step (out of the target group, drained) and a `-return` step (back in, healthy);
+     * without it, the host switches in place, as a lone host does.
+     * @default none
+     */
+    readonly traffic?: TrafficArgs;
 }
 
 export class ServiceRollout extends pulumi.ComponentResource {
@@ -99,6 +145,10 @@ export class ServiceRollout extends pulumi.ComponentResource {
     public readonly prepareSteps: Readonly<Record<string, remote.Command>>;
     /** The host's switch: tier by tier, restart onto the prepared releases, health gate. */
     public readonly switchStep: remote.Command;
+    /** With `traffic`: takes the host out of the target group before its switch. */
+    public readonly drainStep?: local.Command;
+    /** With `traffic`: puts the host back after its switch and waits until it is healthy. */
+    public readonly returnStep?: local.Command;
     /** The release each service runs after this rollout, keyed by service id. */
     public readonly releases: Readonly<Record<string, string>>;
     /** Service ids per wave, in rollout order. */
@@ -122,9 +172,8 @@ export class ServiceRollout extends pulumi.ComponentResource {
         }, { parent: this });
 
         this.bootstrap = step(`${name}-bootstrap`, pulumi.output(args.hostId).apply((hostId) => renderBootstrapScript(args.sshUser, hostId)), [this.sshReady]);
-        const gateway = args.catalog.services["gateway"];
         const tlsBundle = args.originTls && pulumi.all([args.originTls.key, args.originTls.certificate]).apply(([key, cert]) => `${key.trim()}\n${cert.trim()}\n`);
-        this.proxy = step(`${name}-proxy`, renderProxyScript(gateway ? gateway.port : 8000, tlsBundle !== undefined), [this.bootstrap], { stdin: tlsBundle });
+        this.proxy = step(`${name}-proxy`, renderProxyScript(args.catalog, tlsBundle !== undefined), [this.bootstrap], { stdin: tlsBundle });
 
         this.waves = rolloutWaves(args.catalog).map((wave) => [...wave.serviceIds]);
         // Phase 1, every service at once: its sources, then its release. Nothing here waits for
@@ -155,8 +204,25 @@ export class ServiceRollout extends pulumi.ComponentResource {
         // change of them re-runs the switch without touching its plain script.
         const environmentFile = pulumi.secret(pulumi.output(args.environment ?? {}).apply((shared) =>
             renderEnvironmentFile({ ...shared, PAKASHOP_ENVIRONMENT: args.stack })));
-        this.switchStep = step(`${name}-switch`, renderSwitchScript(args.catalog, releases, { healthTimeoutSeconds: args.healthTimeoutSeconds }),
-            [this.bootstrap, ...Object.values(prepares), ...infrastructure], {
+        const switchScript = renderSwitchScript(args.catalog, releases, { healthTimeoutSeconds: args.healthTimeoutSeconds });
+        // With a load balancer: the drain runs exactly when the switch does. The switch runs again
+        // when its script (a release) or its standard input (the environment file) changes, so the
+        // drain carries a digest of the two. Secret: it hashes credentials.
+        const traffic = args.traffic;
+        const switchDigest = traffic && pulumi.secret(environmentFile.apply((environment) => switchDigestOf(switchScript, environment)));
+        const trafficStep = (stepName: "drain" | "return", script: string, dependsOn: pulumi.Resource[], runsAfter: pulumi.Input<unknown>) => new local.Command(`${name}-${stepName}`, {
+            create: script,
+            interpreter: ["/bin/bash", "-c"],
+            environment: trafficEnvironment(traffic as TrafficArgs, args.hostId),
+            triggers: [{ step: stepName }, runsAfter, args.hostId],
+            addPreviousOutputInEnv: false,
+        }, { parent: this, dependsOn });
+        // Out of traffic as late as possible: once every release is prepared, the proxy (and the
+        // health check it installs) is in place and the previous host is back.
+        this.drainStep = traffic && trafficStep("drain", renderDrainScript(),
+            [this.bootstrap, this.proxy, ...Object.values(prepares), ...infrastructure, ...traffic.after], switchDigest);
+        this.switchStep = step(`${name}-switch`, switchScript,
+            [this.bootstrap, ...Object.values(prepares), ...infrastructure, ...(this.drainStep ? [this.drainStep] : [])], {
                 stdin: environmentFile,
                 deleteScript: pulumi.output(args.hostId).apply((hostId) => renderDestroyScript(hostId)),
                 // Its delete removes every service: it must only ever run on destroy or for a
@@ -166,6 +232,13 @@ export class ServiceRollout extends pulumi.ComponentResource {
                 summary: SWITCH_SUMMARY,
                 onScriptChange: "update",
             });
+        // The return follows every drain, not the switch digest: its triggers hold the drain's
+        // output, which differs on every run (the drain prints a run token). Else a failed deploy
+        // followed by a redeploy of the good revision would drain the host again (the drain's
+        // digest changed back) while neither the switch nor the return re-ran (their recorded
+        // state is the good revision's, as the engine keeps a failed update's old state), and
+        // the host would stay out of the target group.
+        this.returnStep = this.drainStep && trafficStep("return", renderReturnScript(), [this.switchStep], this.drainStep.stdout);
         this.prepareSteps = prepares;
         this.releases = releases;
         this.registerOutputs({
@@ -174,6 +247,27 @@ export class ServiceRollout extends pulumi.ComponentResource {
             releases,
         });
     }
+}
+
+/**
+ * What the drain and return steps re-run on: the switch's script and its environment file
+ * (its standard input), the two inputs whose change runs the switch again.
+ */
+export function switchDigestOf(switchScript: string, environmentFile: string): string {
+    return createHash("sha256").update(switchScript).update("\0").update(environmentFile).digest("hex");
+}
+
+/** The drain and return steps' environment (components/scripts/targetGroup.ts): no secret. */
+function trafficEnvironment(traffic: TrafficArgs, hostId: pulumi.Input<string>): Record<string, pulumi.Input<string>> {
+    return {
+        PAKASHOP_TARGET_GROUP_ARN: traffic.targetGroupArn,
+        PAKASHOP_INSTANCE_ID: hostId,
+        PAKASHOP_REGION: traffic.region,
+        PAKASHOP_TARGET_PORT: String(TARGET_GROUP.port),
+        PAKASHOP_DRAIN_WAIT_SECONDS: String(TRAFFIC_TIMING.drainWaitSeconds),
+        PAKASHOP_HEALTHY_WAIT_SECONDS: String(TRAFFIC_TIMING.healthyWaitSeconds),
+        PAKASHOP_POLL_SECONDS: String(TRAFFIC_TIMING.pollSeconds),
+    };
 }
 
 /** Polls the host's SSH port from the machine running Pulumi, bounded by {@link SSH_WAIT_SECONDS}. */

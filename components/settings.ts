@@ -36,6 +36,8 @@ export interface StackSettings {
     /** The seed's catalog with this stack's overrides applied and validated. */
     readonly catalog: Catalog;
     readonly instanceType: string;
+    /** How many backend hosts the fleet runs (`backendHosts`; production at least 2). */
+    readonly backendHosts: number;
     /** CPU architecture implied by the instance type (Graviton families are arm64). */
     readonly architecture: "x86_64" | "arm64";
     readonly rootVolumeSizeGiB: number;
@@ -69,6 +71,7 @@ export function readSettings(source: ConfigSource, stack: string): StackSettings
         serviceRevisions,
         catalog,
         instanceType: v.instanceType,
+        backendHosts: v.backendHosts,
         architecture: architectureOf(v.instanceType),
         rootVolumeSizeGiB: v.rootVolumeSizeGiB,
         sshUser: v.sshUser,

@@ -49,6 +49,10 @@ import { KeyFormatError, KeyIdentity, parsePrivateKey, parsePublicKeyLine } from
 export const STACK_BRANCHES: Readonly<Record<string, string>> = { staging: "main", production: "production" };
 /** The stack whose minimums are enforced and which owns what both stacks share. */
 export const PRODUCTION_STACK = "production";
+/** Production runs at least this many backend hosts (issue 13: losing a host or a zone must not take Pakashop down). */
+export const PRODUCTION_MIN_BACKEND_HOSTS = 2;
+/** Most backend hosts a stack may run: each is one more host-by-host step of every deploy. */
+export const MAX_BACKEND_HOSTS = 12;
 /** Production keeps automated database backups at least this many days. */
 export const PRODUCTION_MIN_BACKUP_DAYS = 30;
 /** Redis's eviction policies (redis.conf `maxmemory-policy`). */
@@ -359,11 +363,23 @@ export const SETTINGS = {
     },
     instanceType: {
         kind: "string", default: "t3.large",
-        description: "EC2 instance type of the backend host (Graviton types such as t4g.large get the arm64 Debian image).",
+        description: "EC2 instance type of each backend host (Graviton types such as t4g.large get the arm64 Debian image).",
         fix: ec2Fix("t3.large"),
         schema: text("pick a type from the EC2 instance types list, e.g. t3.large", ...instanceTypeRules),
     },
-    rootVolumeSizeGiB: integerSetting(40, 20, 1024, "Size of the backend host's encrypted gp3 root volume, 20 to 1024 GiB.",
+    backendHosts: {
+        kind: "integer", default: 2,
+        description: `Backend hosts behind the load balancer, 1 to ${MAX_BACKEND_HOSTS}, in the private subnets; host n goes in zone (n-1) mod availabilityZoneCount. Deploys roll host by host, so N-1 hosts always serve. Production requires at least ${PRODUCTION_MIN_BACKEND_HOSTS}; a lone host (staging) switches in service.`,
+        fix: `set a value from 1 to ${MAX_BACKEND_HOSTS}`,
+        schema: integer(1, MAX_BACKEND_HOSTS, "every host is one more host-by-host step of every deploy",
+            (v, ctx) => (ctx.production && v < PRODUCTION_MIN_BACKEND_HOSTS
+                ? {
+                    why: `production runs at least ${PRODUCTION_MIN_BACKEND_HOSTS} backend hosts in ${PRODUCTION_MIN_BACKEND_HOSTS} availability zones, so a lost host or zone leaves one serving and a rolling deploy never takes the API down`,
+                    fix: `set ${full("backendHosts")}: ${PRODUCTION_MIN_BACKEND_HOSTS} in Pulumi.${ctx.stack}.yaml`,
+                }
+                : undefined)),
+    },
+    rootVolumeSizeGiB: integerSetting(40, 20, 1024, "Size of each backend host's encrypted gp3 root volume, 20 to 1024 GiB.",
         "the Debian image, three runtimes and several releases of 19 services need the space"),
     sshUser: {
         kind: "string", default: "admin",
@@ -542,7 +558,7 @@ export const SETTINGS = {
     },
     apiHostname: {
         kind: "string", default: "api-staging.pakashop.store",
-        description: "Hostname of the API origin (the backend host behind Cloudflare); one label below the zone, carrying the stack name outside production.",
+        description: "Hostname of the API (the load balancer behind Cloudflare); one label below the zone, carrying the stack name outside production.",
         fix: "set a hostname in the zone", schema: text("set a hostname in the zone", ...hostnameRules),
     },
     vercelProjectName: {
@@ -724,10 +740,25 @@ export function parseSettings(source: ConfigSource, stack: string, options: { pr
     return values as Partial<SettingValues>;
 }
 
-type CrossRule = (v: Partial<SettingValues>, ctx: ParseContext, source: ConfigSource) => void;
+export type CrossRule = (v: Partial<SettingValues>, ctx: ParseContext, source: ConfigSource) => void;
+
+/**
+ * A fleet of two or more hosts must span at least two availability zones: host n goes in zone
+ * (n-1) mod availabilityZoneCount (components/backendFleet.ts), so that holds exactly when the
+ * VPC spans two or more. `availabilityZoneCount` is at least 2 today, so no committed value
+ * trips this; it is here so that lowering that minimum can't quietly put a fleet in one zone.
+ */
+export const fleetZoneSpreadRule: CrossRule = (v, _ctx, source) => {
+    if (v.backendHosts === undefined || v.availabilityZoneCount === undefined) return;
+    if (v.backendHosts < 2 || v.availabilityZoneCount >= 2) return;
+    throw settingError(source, "backendHosts", v.backendHosts,
+        `a fleet of ${v.backendHosts} hosts must span at least 2 availability zones, but availabilityZoneCount is ${v.availabilityZoneCount} (one zone's outage would take every host down)`,
+        `set ${full("availabilityZoneCount")}: 2 or more, or ${full("backendHosts")}: 1`, { mentions: ["availabilityZoneCount"] });
+};
 
 /** Rules between settings; each runs only when the settings it reads were parsed. */
 const CROSS_RULES: CrossRule[] = [
+    fleetZoneSpreadRule,
     (v, _ctx, source) => {
         if (v.databaseStorageGiB === undefined || v.databaseMaxStorageGiB === undefined || v.databaseMaxStorageGiB >= v.databaseStorageGiB) return;
         throw settingError(source, "databaseMaxStorageGiB", v.databaseMaxStorageGiB, `must be at least databaseStorageGiB (${v.databaseStorageGiB})`, `set it to ${v.databaseStorageGiB} or more`,

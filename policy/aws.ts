@@ -3,6 +3,7 @@ import { AWS_EC2 } from "../components/providerValues";
 import { REQUIRED_TAG_KEYS } from "../components/tags";
 import { admitsPublic, parseCidr, withinAny } from "./addresses";
 import { githubTrustProblems } from "./githubTrust";
+import { UnknownValueError } from "@pulumi/policy";
 import { Props, resourcePolicy } from "./policyKit";
 
 const INSTANCE = "aws:ec2/instance:Instance";
@@ -12,8 +13,12 @@ const SECURITY_GROUP_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule";
 const INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule";
 /** The VPC's default security group, adopted and written like any group (inline `ingress`). */
 const DEFAULT_SECURITY_GROUP = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup";
+/** The resources that are security groups (and carry inline `ingress`). */
+export const SECURITY_GROUP_TYPES = [SECURITY_GROUP, DEFAULT_SECURITY_GROUP];
 /** Every way AWS lets an ingress rule be written. */
-const INGRESS_TYPES = [SECURITY_GROUP, DEFAULT_SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE];
+export const INGRESS_TYPES = [SECURITY_GROUP, DEFAULT_SECURITY_GROUP, SECURITY_GROUP_RULE, INGRESS_RULE];
+const EIP = "aws:ec2/eip:Eip";
+const EIP_ASSOCIATION = "aws:ec2/eipAssociation:EipAssociation";
 const SSH = 22;
 const SSH_FIX = "admit SSH only from the deploy runner's and the Instance Connect Endpoint's security groups, with no address range.";
 const HTTPS = 443;
@@ -21,7 +26,8 @@ const HTTPS = 443;
 const DATA_PORTS: Record<number, string> = { 5432: "PostgreSQL", 6379: "Redis", 7700: "Meilisearch" };
 
 /**
- * Cloudflare's published ranges (https://www.cloudflare.com/ips-v4 and /ips-v6, the list
+ * Cloudflare's published ranges: the 15 IPv4 ranges of https://www.cloudflare.com/ips-v4 and the
+ * 7 IPv6 ranges of https://www.cloudflare.com/ips-v6 (checked 2026-11-27; the list
  * `cloudflare.getIpRanges` returns). The program reads them from the provider at deploy time;
  * the policy can't call a provider, so it takes them from its config (this default, or
  * `cloudflareRanges` in policy/<stack>.json). When Cloudflare publishes a new range, the
@@ -41,6 +47,7 @@ export const TAGGABLE_TYPES = [
     INSTANCE, SECURITY_GROUP, "aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/internetGateway:InternetGateway",
     "aws:ec2/routeTable:RouteTable", "aws:ec2/eip:Eip", "aws:ec2/natGateway:NatGateway", "aws:rds/instance:Instance",
     "aws:rds/subnetGroup:SubnetGroup", "aws:rds/parameterGroup:ParameterGroup", "aws:s3/bucket:Bucket", "aws:iam/role:Role",
+    "aws:lb/loadBalancer:LoadBalancer", "aws:lb/listener:Listener", "aws:lb/targetGroup:TargetGroup", "aws:acm/certificate:Certificate",
 ];
 
 /** One ingress rule, however it was written: the ports it opens and the address ranges it admits. */
@@ -110,6 +117,26 @@ function publicSources(rule: Ingress): string[] {
     ];
 }
 
+/** A value for a message: the value, or that it is unknown until created (judging never depends on it). */
+function shown(p: Props, key: string): string {
+    try {
+        return JSON.stringify(p[key]);
+    } catch (error) {
+        if (error instanceof UnknownValueError) return "(an id not known until it is created)";
+        throw error;
+    }
+}
+
+/** Whether an input is given but empty (null or ""): an unknown value is a value. */
+function isEmpty(p: Props, key: string): boolean {
+    try {
+        return p[key] === null || p[key] === undefined || p[key] === "";
+    } catch (error) {
+        if (error instanceof UnknownValueError) return false;
+        throw error;
+    }
+}
+
 /** The metadata options of an instance or a launch template. */
 const metadataOf = (p: Props): Props | undefined => p.metadataOptions;
 
@@ -144,11 +171,28 @@ export const awsPolicies = [
     }),
     resourcePolicy({
         name: "aws-ec2-instance-disallow-public-ip",
-        description: "Checks that EC2 instances get no automatic public address (the backend host gets an Elastic IP on purpose).",
-        severity: "medium",
-        remediationSteps: "Set associatePublicIpAddress: false, or leave it unset in a subnet with mapPublicIpOnLaunch false.",
-        types: [INSTANCE],
-        check: (p) => (p.associatePublicIpAddress === true ? "associatePublicIpAddress is true; set it to false." : undefined),
+        description: "Checks that EC2 instances get no public address: associatePublicIpAddress false on every instance, and no Elastic IP (or EIP association) "
+            + "on an instance or a network interface. Hosts are reached through the load balancer and, for SSH, from inside the VPC.",
+        severity: "high",
+        remediationSteps: "Set associatePublicIpAddress: false on the instance (components/ec2Host.ts, components/backendFleet.ts) and remove any Elastic IP or "
+            + "EIP association naming an instance or a network interface: the public entry is the load balancer (components/loadBalancer.ts), SSH comes from the in-VPC runner.",
+        // An Elastic IP names its instance by id, unknown in a preview of a new stack: whether
+        // it names one (`in`) is known, and that is what is judged.
+        types: [INSTANCE, EIP, EIP_ASSOCIATION],
+        check: (p, _c, args) => {
+            if (args.type === INSTANCE) {
+                const value = p.associatePublicIpAddress;
+                if (value === false) return undefined;
+                return value === undefined
+                    ? "associatePublicIpAddress is undefined, so the subnet's mapPublicIpOnLaunch decides; set it to false."
+                    : `associatePublicIpAddress is ${JSON.stringify(value)}; set it to false.`;
+            }
+            const keys = args.type === EIP ? { instance: "instance", networkInterface: "networkInterface" } : { instance: "instanceId", networkInterface: "networkInterfaceId" };
+            const what = args.type === EIP ? "this Elastic IP" : "this EIP association";
+            return Object.entries(keys).filter(([, key]) => key in p && !isEmpty(p, key))
+                .map(([kind, key]) => `${key} is ${shown(p, key)}: ${what} gives ${kind === "instance" ? "an instance" : "a network interface"} a public address; `
+                    + "remove it: the hosts are served through the load balancer and reached by SSH from inside the VPC.");
+        },
     }),
     resourcePolicy({
         name: "aws-ec2-subnet-disallow-public-ip-on-launch",

@@ -52,7 +52,8 @@ function reachability(run: OfflineRun): Record<string, Record<string, string[]>>
 
 /**
  * Every ingress rule that admits an address outside the VPC, except HTTPS from Cloudflare on
- * the origin (the backend host). Returns one line per finding.
+ * the origin (the load balancer; the backend hosts admit it from the load balancer's group
+ * only). Returns one line per finding.
  */
 export function outsideVpcFindings(sgs: Record<string, PlannedResource>, vpcCidr: string): string[] {
     const vpc = ipaddr.parseCIDR(vpcCidr);
@@ -63,7 +64,7 @@ export function outsideVpcFindings(sgs: Record<string, PlannedResource>, vpcCidr
             for (const cidr of [...(rule.cidrBlocks ?? []), ...(rule.ipv6CidrBlocks ?? [])]) {
                 const [address, prefix] = ipaddr.parseCIDR(cidr);
                 const inside = address.kind() === "ipv4" && prefix >= vpc[1] && address.match(vpc);
-                const origin = role === "backend" && rule.fromPort === 443 && rule.toPort === 443 && cloudflare.has(cidr);
+                const origin = role === "lb" && rule.fromPort === 443 && rule.toPort === 443 && cloudflare.has(cidr);
                 if (!inside && !origin) findings.push(`${role}: ${rule.protocol} ${rule.fromPort}-${rule.toPort} from ${cidr}`);
             }
         }
@@ -87,10 +88,12 @@ for (const stack of ["staging", "production"]) {
             run = await planStack(stack);
         });
 
-        it("each port admits exactly these sources: SSH the runner and Instance Connect, HTTPS Cloudflare, data ports the backend", () => {
+        it("each port admits exactly these sources: SSH the runner and Instance Connect, HTTPS Cloudflare on the load balancer and the load balancer on the hosts, data ports the hosts", () => {
             const ssh = ["sg:instance-connect", "sg:runner"];
             assert.deepEqual(reachability(run), {
-                "backend": { "tcp/22": ssh, "tcp/443": [...CLOUDFLARE_IPV4, ...CLOUDFLARE_IPV6].sort() },
+                // Cloudflare's IPv4 ranges only: the load balancer has no IPv6 address.
+                "lb": { "tcp/443": [...CLOUDFLARE_IPV4].sort() },
+                "backend": { "tcp/22": ssh, "tcp/443": ["sg:lb"] },
                 "cache-host": { "tcp/6379": ["sg:backend"], "tcp/22": ssh },
                 "search-host": { "tcp/7700": ["sg:backend"], "tcp/22": ssh },
                 "database": { "tcp/5432": ["sg:backend", "sg:runner"].sort() },
@@ -99,7 +102,7 @@ for (const stack of ["staging", "production"]) {
             });
         });
 
-        it("no rule admits an address outside the VPC but HTTPS from Cloudflare on the origin, and the check catches one that does", () => {
+        it("no rule admits an address outside the VPC but HTTPS from Cloudflare on the load balancer, and the check catches one that does", () => {
             const sgs = groups(run);
             assert.deepEqual(outsideVpcFindings(sgs, VPC_CIDRS[stack]), []);
             // Negative: SSH from an office network, and Redis from inside-looking but wider range.
@@ -107,8 +110,11 @@ for (const stack of ["staging", "production"]) {
             (opened.backend.inputs.ingress as Rule[]).push({ protocol: "tcp", fromPort: 22, toPort: 22, cidrBlocks: ["203.0.113.0/24"] });
             (opened["cache-host"].inputs.ingress as Rule[]).push({ protocol: "tcp", fromPort: 6379, toPort: 6379, cidrBlocks: ["10.0.0.0/8"] });
             (opened["search-host"].inputs.ingress as Rule[]).push({ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: [CLOUDFLARE_IPV4[0]] });
+            // The hosts are no origin any more: Cloudflare straight to a host goes around the load balancer.
+            (opened.backend.inputs.ingress as Rule[]).push({ protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: [CLOUDFLARE_IPV4[1]] });
             assert.deepEqual(outsideVpcFindings(opened, VPC_CIDRS[stack]), [
                 "backend: tcp 22-22 from 203.0.113.0/24",
+                `backend: tcp 443-443 from ${CLOUDFLARE_IPV4[1]}`,
                 "cache-host: tcp 6379-6379 from 10.0.0.0/8",
                 `search-host: tcp 443-443 from ${CLOUDFLARE_IPV4[0]}`,
             ]);

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { loadStackConfig, REPO_ROOT } from "../tools/stackConfig";
 import { regenerate } from "../tools/readme";
-import { exec } from "./helpers";
+import { exec, planStack } from "./helpers";
 
 /** Runs `npm run plan -- ARGS` the way the script does, on this Node. */
 function plan(...args: string[]) {
@@ -26,7 +26,8 @@ describe("npm run plan", function () {
         assert.deepEqual(Object.keys(doc).sort(), ["mode", "outputs", "placeholderSecrets", "policies", "project", "requirements", "resources", "rollout", "stack"]);
         assert.equal(doc.project, "pakashop-infra");
         assert.equal(doc.stack, "production");
-        assert.equal(doc.resources.length, 111);
+        // Two backend hosts behind the load balancer (tests/program.spec.ts counts them by type).
+        assert.equal(doc.resources.length, 151);
         for (const r of doc.resources) {
             assert.deepEqual(Object.keys(r), ["urn", "type", "name", "custom", "parent", "dependsOn", "inputs"]);
             assert.match(r.urn, /^urn:pulumi:production::pakashop-infra::\S+::\S+$/);
@@ -65,7 +66,7 @@ describe("npm run plan", function () {
         // User data holds no secret any more (hosts make their own host keys): shown in full,
         // and with no key but the deploy public key in it.
         const instances = JSON.parse(outputs.json).resources.filter((r: { type: string }) => r.type === "aws:ec2/instance:Instance");
-        assert.equal(instances.length, 3);
+        assert.equal(instances.length, 4);
         for (const instance of instances) {
             const userData = String(instance.inputs.userData);
             assert.match(userData, /^#cloud-config\n/, instance.name);
@@ -74,10 +75,12 @@ describe("npm run plan", function () {
     });
 
     it("text and markdown show the components and the four waves", () => {
-        assert.match(outputs.text, /^  pakashop:hosts:BackendHost  pakashop-production-backend$/m);
+        assert.match(outputs.text, /^  pakashop:hosts:BackendFleet  pakashop-production-backend$/m);
+        assert.match(outputs.text, /^    pakashop:hosts:BackendHost  pakashop-production-backend-2$/m);
+        assert.match(outputs.text, /^  pakashop:edge:LoadBalancer  pakashop-production-lb$/m);
         assert.match(outputs.text, /^  3\. backend, search, analytics$/m);
         assert.match(outputs.text, /Placeholder secrets .*pakashop-infra:deployPrivateKey/);
-        assert.match(outputs.markdown, /^### Plan for `production`: 111 resources$/m);
+        assert.match(outputs.markdown, /^### Plan for `production`: 151 resources$/m);
         assert.match(outputs.markdown, /^2\. `gateway`$/m);
     });
 
@@ -93,10 +96,11 @@ describe("npm run plan", function () {
 });
 
 describe("README", () => {
-    it("its generated blocks (the rollout diagram, the policy table) are up to date: run npm run readme", () => {
+    it("its generated blocks (the rollout diagram, the policy table, the topology) are up to date: run npm run readme", async () => {
         const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
-        assert.equal(regenerate(readme), readme);
+        assert.equal(await regenerate(readme, { runTopologyStack: () => planStack("production") }), readme);
         assert.match(readme, /core --> supporting/);
+        assert.match(readme, /^  cloudflare_edge -->\|"tcp 443"\| lb$/m);
         assert.match(readme, /^\| `aws-rds-instance-enable-multi-az` \| medium \| mandatory \| advisory \|/m);
     });
 });

@@ -11,6 +11,9 @@ import Ajv from "ajv/dist/2020";
 import addFormats from "ajv-formats";
 import { exec, planStack } from "./helpers";
 import { editSwitchPlan, swapSwitchTierCalls } from "./support/switchPlan";
+import { ALLOWED_SSL_POLICIES, FLEET_ROLE_TAG } from "../policy/loadBalancer";
+import { BACKEND_ROLE } from "../components/backendHost";
+import { AWS_LB } from "../components/providerValues";
 
 type Props = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const OWASP = "4814384a9e5d4991b9815dcfc25d2f1f";
@@ -21,6 +24,10 @@ const WAF = "ruleset pakashop-production-edge-waf";
 const WAF_FIX = `execute it enabled, with expression "true", in http_request_firewall_managed of zone ${ZONE}, without weakening overrides.`;
 const HOST_KEY_FIX = 'pin the "ssh-ed25519 AAAA..." line the host printed.';
 const SSH_FIX = "admit SSH only from the deploy runner's and the Instance Connect Endpoint's security groups, with no address range.";
+const EIP_FIX = "remove it: the hosts are served through the load balancer and reached by SSH from inside the VPC.";
+const CLOUDFLARE_ONLY_FIX = "admit only the ranges cloudflare.getIpRanges returns.";
+const ZONE_SPREAD_FIX = "set availabilityZoneCount to 2 or more and give every host its subnet's zone as availabilityZone (components/backendFleet.ts).";
+const LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer";
 
 /** A copy of the plan with plain inputs, so a case can change one thing. */
 function copyOf(run: OfflineRun): OfflineRun {
@@ -36,9 +43,9 @@ function find(run: OfflineRun, suffix: string, type?: string): PlannedResource &
 interface Case { policy: string; what: string; breakIt: (run: OfflineRun) => void; message: string; also?: string[]; othersToo?: boolean }
 
 const CASES: Case[] = [
-    { policy: "aws-ec2-instance-enforce-imdsv2", what: "IMDSv1 allowed", breakIt: (r) => (find(r, "-backend-instance").inputs.metadataOptions.httpTokens = "optional"),
+    { policy: "aws-ec2-instance-enforce-imdsv2", what: "IMDSv1 allowed", breakIt: (r) => (find(r, "-backend-1-instance").inputs.metadataOptions.httpTokens = "optional"),
         message: 'metadataOptions.httpTokens is "optional"; set it to "required" so only IMDSv2 is served.' },
-    { policy: "aws-ec2-instance-missing-root-encryption", what: "an unencrypted root volume", breakIt: (r) => (find(r, "-backend-instance").inputs.rootBlockDevice.encrypted = false),
+    { policy: "aws-ec2-instance-missing-root-encryption", what: "an unencrypted root volume", breakIt: (r) => (find(r, "-backend-1-instance").inputs.rootBlockDevice.encrypted = false),
         message: "rootBlockDevice.encrypted is false; set it to true." },
     { policy: "aws-ec2-instance-missing-volume-encryption", what: "an unencrypted data volume", breakIt: (r) => (find(r, "-search-host-instance").inputs.ebsBlockDevices[0].encrypted = false),
         message: "ebsBlockDevices /dev/sdf is not encrypted; set encrypted: true." },
@@ -109,32 +116,32 @@ const CASES: Case[] = [
         message: `${WAF} executes the Cloudflare Managed Ruleset (${MANAGED}) but the rule is disabled; ${WAF_FIX}`,
         also: [`no ruleset executes the Cloudflare Managed Ruleset (${MANAGED}) over all traffic of zone ${ZONE}; add it to the managed WAF phase (components/edge.ts).`] },
     { policy: "cloudflare-dnsrecord-enforce-proxied", what: "the API record unproxied", breakIt: (r) => (find(r, "-edge-api").inputs.proxied = false),
-        message: "A record api.pakashop.store is not proxied; set proxied: true." },
+        message: "CNAME record api.pakashop.store is not proxied; set proxied: true." },
     { policy: "vercel-project-configure-production-branch", what: "production building main", breakIt: (r) => (find(r, "-frontend-project").inputs.gitRepository.productionBranch = "main"),
         message: 'gitRepository.productionBranch is "main"; set it to "production".' },
     { policy: "vercel-project-enable-preview-protection", what: "previews unprotected", breakIt: (r) => (find(r, "-frontend-project").inputs.vercelAuthentication.deploymentType = "none"),
         message: 'vercelAuthentication.deploymentType is "none"; set it to "standard_protection_new".' },
-    { policy: "command-remote-enforce-host-key", what: "an unpinned host key", breakIt: (r) => (find(r, "-rollout-bootstrap").inputs.connection.hostKey = ""),
+    { policy: "command-remote-enforce-host-key", what: "an unpinned host key", breakIt: (r) => (find(r, "-rollout-1-bootstrap").inputs.connection.hostKey = ""),
         // The rollout connects to the backend's private address, from the in-VPC runner.
         message: `connection to ${MOCK_PRIVATE_IP} has no hostKey; pin the host's key.` },
-    { policy: "command-remote-disable-secret-logging", what: "stdout logged with secrets on stdin", breakIt: (r) => (find(r, "-rollout-switch").inputs.logging = "stdoutAndStderr"),
+    { policy: "command-remote-disable-secret-logging", what: "stdout logged with secrets on stdin", breakIt: (r) => (find(r, "-rollout-1-switch").inputs.logging = "stdoutAndStderr"),
         message: 'logging is "stdoutAndStderr" on a command fed secrets on stdin; set it to "stderr" or "none".' },
     { policy: "pakashop-rollout-enforce-tier-order", what: "the gateway switched before config", breakIt: (r) => {
-        const step = find(r, "-rollout-switch");
+        const step = find(r, "-rollout-1-switch");
         // The commands and the plan line agree, as a rendering from a reordered catalog would.
         const swapped = swapSwitchTierCalls(String(step.inputs.create), 0, 1);
         step.inputs.create = editSwitchPlan(swapped, (plan) => plan.tiers.splice(0, 2, plan.tiers[1], plan.tiers[0]));
-    }, message: "pakashop-production-rollout-switch switches the tiers as gateway -> config -> core -> supporting; section 3.2 is config -> gateway -> core -> supporting." },
+    }, message: "pakashop-production-rollout-1-switch switches the tiers as gateway -> config -> core -> supporting; section 3.2 is config -> gateway -> core -> supporting." },
     { policy: "pakashop-rollout-enforce-branch", what: "a step deploying main in production", breakIt: (r) => {
-        const step = find(r, "-rollout-config-prepare");
+        const step = find(r, "-rollout-1-config-prepare");
         const [summary, ...rest] = step.inputs.triggers as Record<string, unknown>[];
         step.inputs.triggers = [{ ...summary, branch: "main" }, ...rest];
-    }, message: "pakashop-production-rollout-config-prepare deploys branch main; this stack deploys production." },
+    }, message: "pakashop-production-rollout-1-config-prepare deploys branch main; this stack deploys production." },
     { policy: "pakashop-rollout-enforce-branch", what: "a prepare step that does not say its branch", breakIt: (r) => {
-        const step = find(r, "-rollout-gateway-prepare");
+        const step = find(r, "-rollout-1-gateway-prepare");
         const [summary, ...rest] = step.inputs.triggers as Record<string, unknown>[];
         step.inputs.triggers = [{ ...summary, branch: undefined }, ...rest];
-    }, message: "pakashop-production-rollout-gateway-prepare does not say which branch it deploys (triggers[0].branch); prepare steps must come from ServiceRollout." },
+    }, message: "pakashop-production-rollout-1-gateway-prepare does not say which branch it deploys (triggers[0].branch); prepare steps must come from ServiceRollout." },
     // Security groups: every way AWS lets an ingress rule be written, judged by address coverage.
     ...([
         ["a separate SecurityGroupIngressRule from ::/0", { type: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", inputs: { ipProtocol: "tcp", fromPort: 22, toPort: 22, cidrIpv6: "::/0" } }, "ingress rule 22-22 admits SSH (22) from ::/0"],
@@ -152,20 +159,79 @@ const CASES: Case[] = [
         message: `${message}, which admit public addresses or can't be read; admit the backend host's security group only.`, othersToo: true })),
     { policy: "aws-ec2-securitygroup-disallow-public-data-ports", what: "PostgreSQL from ::/0 by a SecurityGroupIngressRule", breakIt: (r) => addRule(r, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", { ipProtocol: "tcp", fromPort: 5432, toPort: 5432, cidrIpv6: "::/0" }),
         message: "ingress rule 5432-5432 opens PostgreSQL (5432) to ::/0, which admit public addresses or can't be read; admit the backend host's security group only." },
+    // The load balancer's group admits 443 from Cloudflare's ranges: widening it fails this policy and
+    // aws-lb-loadbalancer-configure-cloudflare-only (its own cases below).
     ...([
         ["0.0.0.0/0 beside Cloudflare's ranges", (rule: Props) => rule.cidrBlocks.push("0.0.0.0/0"), "0.0.0.0/0"],
         ["a range wider than Cloudflare's (104.0.0.0/8)", (rule: Props) => (rule.cidrBlocks[0] = "104.0.0.0/8"), "104.0.0.0/8"],
-        ["an IPv6 range outside Cloudflare's (2001:4860::/32)", (rule: Props) => rule.ipv6CidrBlocks.push("2001:4860::/32"), "2001:4860::/32"],
-    ] as const).map(([what, change, range]): Case => ({ policy: "aws-ec2-securitygroup-enforce-cloudflare-https", what, breakIt: (r) => change(find(r, "-backend-sg").inputs.ingress[1]),
-        message: `ingress[1] 443-443 admits HTTPS (443) from ${range}, outside Cloudflare's ranges; admit only the ranges cloudflare.getIpRanges returns.` })),
+        ["an IPv6 range outside Cloudflare's (2001:4860::/32)", (rule: Props) => (rule.ipv6CidrBlocks = ["2001:4860::/32"]), "2001:4860::/32"],
+    ] as const).map(([what, change, range]): Case => ({ policy: "aws-ec2-securitygroup-enforce-cloudflare-https", what, breakIt: (r) => change(find(r, "-lb-sg").inputs.ingress[0]),
+        message: `ingress[0] 443-443 admits HTTPS (443) from ${range}, outside Cloudflare's ranges; admit only the ranges cloudflare.getIpRanges returns.`, othersToo: true })),
     ...([
         ["HTTP (80) from 0.0.0.0/0", { protocol: "tcp", fromPort: 80, toPort: 80, cidrBlocks: ["0.0.0.0/0"] }, "ingress[2] 80-80 opens ports 80-80 to 0.0.0.0/0"],
         ["3000-3999 from ::/0", { protocol: "tcp", fromPort: 3000, toPort: 3999, ipv6CidrBlocks: ["::/0"] }, "ingress[2] 3000-3999 opens ports 3000-3999 to ::/0"],
         ["8080 from a Cloudflare range", { protocol: "tcp", fromPort: 8080, toPort: 8080, cidrBlocks: ["173.245.48.0/20"] }, "ingress[2] 8080-8080 opens ports 8080-8080 to 173.245.48.0/20"],
     ] as const).map(([what, rule, message]): Case => ({ policy: "aws-ec2-securitygroup-enforce-cloudflare-https", what, breakIt: (r) => find(r, "-backend-sg").inputs.ingress.push({ ...rule }),
         message: `${message}, which admit public addresses or can't be read; only HTTPS (443) from Cloudflare's ranges may be open to public addresses: admit everything else from security groups.` })),
+    // Hosts get no public address: not by the subnet's default, not by an Elastic IP.
+    { policy: "aws-ec2-instance-disallow-public-ip", what: "a backend host leaving it to the subnet (unset)", breakIt: (r) => delete find(r, "-backend-2-instance").inputs.associatePublicIpAddress,
+        message: "associatePublicIpAddress is undefined, so the subnet's mapPublicIpOnLaunch decides; set it to false." },
+    { policy: "aws-ec2-instance-disallow-public-ip", what: "an Elastic IP on a backend host (the single host's old design)", breakIt: (r) => addResource(r, "aws:ec2/eip:Eip", "pakashop-production-backend-1-eip",
+        { domain: "vpc", instance: "pakashop-production-backend-1-instance-id", tags: find(r, "-backend-1-instance").inputs.tags }),
+        message: `instance is "pakashop-production-backend-1-instance-id": this Elastic IP gives an instance a public address; ${EIP_FIX}` },
+    { policy: "aws-ec2-instance-disallow-public-ip", what: "an EIP association on a network interface", breakIt: (r) => addResource(r, "aws:ec2/eipAssociation:EipAssociation", "extra-eip-association",
+        { allocationId: "eipalloc-0123456789abcdef0", networkInterfaceId: "eni-0123456789abcdef0" }),
+        message: `networkInterfaceId is "eni-0123456789abcdef0": this EIP association gives a network interface a public address; ${EIP_FIX}` },
+    // The load balancer: HTTPS only, a current TLS policy, invalid headers dropped.
+    ...([
+        ["an HTTP listener forwarding", (l: Props) => (l.protocol = "HTTP"), 'protocol is "HTTP" with default actions [forward]'],
+        ["a listener without a protocol (HTTP)", (l: Props) => delete l.protocol, "protocol is unset (HTTP) with default actions [forward]"],
+        ["an HTTP listener redirecting to the request's own protocol (#{protocol}, the default)", (l: Props) => {
+            l.protocol = "HTTP";
+            l.defaultActions = [{ type: "redirect", redirect: { port: "443", statusCode: "HTTP_301" } }];
+        }, 'protocol is "HTTP" with default actions [redirect]'],
+    ] as const).map(([what, change, message]): Case => ({ policy: "aws-lb-listener-enforce-https", what, breakIt: (r) => change(find(r, "-lb-https").inputs),
+        message: `${message}; set protocol "HTTPS", or make an HTTP listener's only default action a redirect with protocol "HTTPS".` })),
+    ...([
+        ["ELBSecurityPolicy-2016-08 (TLS 1.0 and up)", "ELBSecurityPolicy-2016-08", '"ELBSecurityPolicy-2016-08"'],
+        ["an Ext policy (TLS 1.2 extended with legacy suites)", "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06", '"ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06"'],
+        ["no policy (the API's default)", undefined, "unset (AWS then applies ELBSecurityPolicy-2016-08, which admits TLS 1.0 and 1.1)"],
+    ] as const).map(([what, policy, shown]): Case => ({ policy: "aws-lb-listener-configure-tls-policy", what, breakIt: (r) => {
+        const listener = find(r, "-lb-https").inputs;
+        if (policy === undefined) delete listener.sslPolicy;
+        else listener.sslPolicy = policy;
+    }, message: `sslPolicy is ${shown}, not a current TLS 1.3/1.2 policy; set it to "ELBSecurityPolicy-TLS13-1-2-2021-06" (AWS's recommended policy) or another of ALLOWED_SSL_POLICIES (policy/loadBalancer.ts).` })),
+    ...([false, undefined] as const).map((value): Case => ({ policy: "aws-lb-loadbalancer-enable-drop-invalid-headers", what: `dropInvalidHeaderFields ${value}`,
+        breakIt: (r) => (find(r, "-lb", LOAD_BALANCER).inputs.dropInvalidHeaderFields = value),
+        message: `dropInvalidHeaderFields is ${value}; set it to true so requests with invalid header names are not passed to the hosts.` })),
+    // Only Cloudflare reaches the load balancer: any other source of its groups, however written.
+    ...([
+        ["a private range beside Cloudflare's (10.10.0.0/16)", (g: Props) => g.ingress[0].cidrBlocks.push("10.10.0.0/16"), "ingress[0] 443-443 admits 10.10.0.0/16", false],
+        ["0.0.0.0/0 beside Cloudflare's ranges", (g: Props) => g.ingress[0].cidrBlocks.push("0.0.0.0/0"), "ingress[0] 443-443 admits 0.0.0.0/0", true],
+        ["a source security group (the fleet's)", (g: Props) => g.ingress.push({ protocol: "tcp", fromPort: 443, toPort: 443, securityGroups: ["pakashop-production-backend-sg-id"] }),
+            "ingress[1] 443-443 admits 1 source security group", false],
+        ["the group itself (self)", (g: Props) => g.ingress.push({ protocol: "tcp", fromPort: 443, toPort: 443, self: true }), "ingress[1] 443-443 admits the group itself (self)", false],
+        ["a prefix list", (g: Props) => g.ingress.push({ protocol: "tcp", fromPort: 443, toPort: 443, prefixListIds: ["pl-0123456789abcdef0"] }),
+            "ingress[1] 443-443 admits prefix list pl-0123456789abcdef0", true],
+    ] as const).map(([what, change, message, othersToo]): Case => ({ policy: "aws-lb-loadbalancer-configure-cloudflare-only", what, breakIt: (r) => change(find(r, "-lb-sg").inputs),
+        message: `security group pakashop-production-lb-sg of internet-facing load balancer pakashop-production-lb: ${message}, outside Cloudflare's published ranges; ${CLOUDFLARE_ONLY_FIX}`, othersToo })),
+    { policy: "aws-lb-loadbalancer-configure-cloudflare-only", what: "a SecurityGroupIngressRule on the load balancer's group from 8.8.8.0/24",
+        breakIt: (r) => addRule(r, "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", { securityGroupId: "pakashop-production-lb-sg-id", ipProtocol: "tcp", fromPort: 443, toPort: 443, cidrIpv4: "8.8.8.0/24" }),
+        message: `security group pakashop-production-lb-sg of internet-facing load balancer pakashop-production-lb: ingress rule 443-443 (extra-rule) admits 8.8.8.0/24, outside Cloudflare's published ranges; ${CLOUDFLARE_ONLY_FIX}`, othersToo: true },
+    { policy: "aws-lb-loadbalancer-configure-cloudflare-only", what: "a load balancer without security groups (the VPC's default group)", breakIt: (r) => (find(r, "-lb", LOAD_BALANCER).inputs.securityGroups = []),
+        message: `load balancer pakashop-production-lb has no securityGroups, so AWS gives it the VPC's default security group; give it a group of its own and ${CLOUDFLARE_ONLY_FIX}` },
+    { policy: "aws-lb-loadbalancer-configure-cloudflare-only", what: "a load balancer on a group from outside the stack", breakIt: (r) => (find(r, "-lb", LOAD_BALANCER).inputs.securityGroups = ["sg-0123456789abcdef0"]),
+        message: `load balancer pakashop-production-lb uses security group "sg-0123456789abcdef0", which is not a group of this stack, so what it admits can't be checked; use a group of the stack and ${CLOUDFLARE_ONLY_FIX}` },
+    // Production's fleet: two hosts at least, in two zones at least (policy/production.json).
+    { policy: "pakashop-fleet-configure-zone-spread", what: "both hosts in one zone", breakIt: (r) => (find(r, "-backend-2-instance").inputs.availabilityZone = "ap-south-1a"),
+        message: `the backend fleet spans 1 availability zone (pakashop-production-backend-1-instance: ap-south-1a, pakashop-production-backend-2-instance: ap-south-1a); this stack needs at least 2: ${ZONE_SPREAD_FIX}` },
+    { policy: "pakashop-fleet-configure-zone-spread", what: "a host whose zone is left to its subnet", breakIt: (r) => delete find(r, "-backend-2-instance").inputs.availabilityZone,
+        message: `the backend fleet spans 1 availability zone (pakashop-production-backend-1-instance: ap-south-1a, pakashop-production-backend-2-instance: no availabilityZone); this stack needs at least 2: ${ZONE_SPREAD_FIX}` },
+    { policy: "pakashop-fleet-configure-zone-spread", what: "one host left in the fleet (the other untagged)", breakIt: (r) => (find(r, "-backend-2-instance").inputs.tags.Role = "worker"),
+        message: "the backend fleet has 1 instance tagged Role=backend (pakashop-production-backend-1-instance); this stack needs at least 2: set pakashop-infra:backendHosts to 2 or more.",
+        also: [`the backend fleet spans 1 availability zone (pakashop-production-backend-1-instance: ap-south-1a); this stack needs at least 2: ${ZONE_SPREAD_FIX}`] },
     ...([[2, "2"], ["2", '"2"'], [undefined, "undefined"]] as const).map(([hops, shown]): Case => ({ policy: "aws-ec2-instance-configure-imds-hop-limit", what: `hop limit ${shown}`,
-        breakIt: (r) => (find(r, "-backend-instance").inputs.metadataOptions.httpPutResponseHopLimit = hops),
+        breakIt: (r) => (find(r, "-backend-1-instance").inputs.metadataOptions.httpPutResponseHopLimit = hops),
         message: `metadataOptions.httpPutResponseHopLimit is ${shown === "undefined" ? "undefined" : shown}; set it to 1.` })),
     ...([
         ["a StringLike subject", (c: Props) => { c.StringLike = { "token.actions.githubusercontent.com:sub": c.StringEquals["token.actions.githubusercontent.com:sub"] }; delete c.StringEquals["token.actions.githubusercontent.com:sub"]; },
@@ -226,13 +292,18 @@ const CASES: Case[] = [
         ["an RSA key line", "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ", "is not an ssh-ed25519 key line"],
         ["an ed25519 label over an RSA blob", `ssh-ed25519 ${Buffer.concat([Buffer.from([0, 0, 0, 7]), Buffer.from("ssh-rsa"), Buffer.from([0, 0, 0, 32]), Buffer.alloc(32, 1), Buffer.alloc(4)]).toString("base64")}`, "does not decode to an ssh-ed25519 key blob"],
         ["text that is not a key", "yes", "is not an ssh-ed25519 key line"],
-    ] as const).map(([what, key, why]): Case => ({ policy: "command-remote-enforce-host-key", what, breakIt: (r) => (find(r, "-rollout-bootstrap").inputs.connection.hostKey = key),
+    ] as const).map(([what, key, why]): Case => ({ policy: "command-remote-enforce-host-key", what, breakIt: (r) => (find(r, "-rollout-1-bootstrap").inputs.connection.hostKey = key),
         message: `connection to ${MOCK_PRIVATE_IP} has hostKey ${JSON.stringify(key.slice(0, 40))}, which ${why}; ${HOST_KEY_FIX}` })),
 ];
 
 /** Adds a standalone security-group rule resource to the plan. */
 function addRule(run: OfflineRun, type: string, inputs: Props): void {
     run.resources.push({ urn: `urn:pulumi:production::pakashop-infra::${type}::extra-rule`, type, name: "extra-rule", custom: true, parent: null, dependsOn: [], inputs: { ...inputs } });
+}
+
+/** Adds a custom resource of the stack to the plan. */
+function addResource(run: OfflineRun, type: string, name: string, inputs: Props): void {
+    run.resources.push({ urn: `urn:pulumi:production::pakashop-infra::${type}::${name}`, type, name, custom: true, parent: null, dependsOn: [], inputs });
 }
 
 /** Changes the condition of the deploy role's trust policy. */
@@ -291,6 +362,28 @@ describe("policy pack", () => {
             assert.deepEqual(trust?.environments, [stack, `${stack}-read`, `${stack}-preview`, `${stack}-backup`], `${at}: the GitHub environments`);
             assert.equal(pack["pakashop-rollout-enforce-branch"]?.branch, setting("branch"), `${at}: the rollout's branch is branch`);
         }
+    });
+
+    it("the zone spread is production's: 2 hosts in 2 zones there, staging's one host (backendHosts: 1) accepted; the fleet tag and TLS policy are the program's", () => {
+        const spread = (stack: string) => loadPackConfig(stack)["pakashop-fleet-configure-zone-spread"];
+        assert.deepEqual(spread("production"), { enforcementLevel: "mandatory", minimumHosts: 2, minimumZones: 2 });
+        assert.deepEqual(spread("staging"), { enforcementLevel: "mandatory", minimumHosts: 1, minimumZones: 1 });
+        assert.equal(loadStackConfig("staging").config["pakashop-infra:backendHosts"], "1");
+        assert.equal(FLEET_ROLE_TAG.value, BACKEND_ROLE);
+        assert.ok(ALLOWED_SSL_POLICIES.includes(AWS_LB.sslPolicy.tls13And12));
+    });
+
+    it("accepts an HTTP listener whose only action redirects to HTTPS, and does not hold an internal load balancer to Cloudflare's ranges", async () => {
+        const changed = copyOf(production);
+        addResource(changed, "aws:lb/listener:Listener", "pakashop-production-lb-http", { loadBalancerArn: "pakashop-production-lb-id", port: 80, protocol: "HTTP",
+            defaultActions: [{ type: "redirect", redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" } }], tags: find(changed, "-lb-https").inputs.tags });
+        const lb = find(changed, "-lb", LOAD_BALANCER).inputs;
+        lb.internal = true;
+        find(changed, "-lb-sg").inputs.ingress[0].cidrBlocks.push("10.10.0.0/16");
+        assert.deepEqual(await checkPolicies(changed, loadPackConfig("production")), []);
+        // The same group on the internet-facing load balancer is caught (the case above).
+        lb.internal = false;
+        assert.deepEqual((await checkPolicies(changed, loadPackConfig("production"))).map((v) => v.policy), ["aws-lb-loadbalancer-configure-cloudflare-only"]);
     });
 
     it("both stacks of the real program pass with no mandatory violation", async () => {

@@ -80,6 +80,10 @@ const DNS = "cloudflare:index/dnsRecord:DnsRecord";
 const PROJECT = "vercel:index/project:Project";
 const REMOTE = "command:remote:Command";
 const DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup";
+const EIP = "aws:ec2/eip:Eip";
+const EIP_ASSOCIATION = "aws:ec2/eipAssociation:EipAssociation";
+const LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer";
+const LISTENER = "aws:lb/listener:Listener";
 const OWASP_ID = "4814384a9e5d4991b9815dcfc25d2f1f";
 const MANAGED_ID = "efb7b8c949ac4650a09736fc376e9aee";
 const OTHER_ZONE = "fedcba9876543210fedcba9876543210";
@@ -132,8 +136,9 @@ const wafRule = (ref: string, change: (rule: Inputs) => void): Mutation["apply"]
     change(rule);
     return ["", plan.urn(RULESET, "-waf")];
 };
-const prepareStep = (service: string) => `-rollout-${service}-prepare`;
-const SWITCH = "-rollout-switch";
+/** Host 1's steps (every host has its own rollout: `<name>-rollout-<n>-...`). */
+const prepareStep = (service: string) => `-rollout-1-${service}-prepare`;
+const SWITCH = "-rollout-1-switch";
 /** Changes the condition block of a role's GitHub trust statement. */
 const trust = (role: string, change: (condition: Inputs) => void): Mutation["apply"] => (plan) => {
     const inputs = plan.inputs("aws:iam/role:Role", role);
@@ -174,12 +179,12 @@ const second = (type: string, inputs: Inputs): Mutation["apply"] => (plan) => {
 /** Every policy's mutations: each a different spelling of the weakness the policy exists to stop. */
 const MUTATIONS: Record<string, Mutation[]> = {
     "aws-ec2-instance-enforce-imdsv2": [
-        { name: "httpTokens optional", apply: set(INSTANCE, "backend-instance", "metadataOptions.httpTokens", "optional") },
+        { name: "httpTokens optional", apply: set(INSTANCE, "backend-1-instance", "metadataOptions.httpTokens", "optional") },
         { name: "metadataOptions removed (AWS default: optional)", apply: set(INSTANCE, "cache-host-instance", "metadataOptions", undefined) },
         { name: "httpTokens unset, endpoint on", apply: set(INSTANCE, "search-host-instance", "metadataOptions.httpTokens", undefined) },
     ],
     "aws-ec2-instance-missing-root-encryption": [
-        { name: "encrypted false", apply: set(INSTANCE, "backend-instance", "rootBlockDevice.encrypted", false) },
+        { name: "encrypted false", apply: set(INSTANCE, "backend-1-instance", "rootBlockDevice.encrypted", false) },
         { name: "rootBlockDevice removed (AMI default)", apply: set(INSTANCE, "cache-host-instance", "rootBlockDevice", undefined) },
         { name: "encrypted unset", apply: set(INSTANCE, "search-host-instance", "rootBlockDevice.encrypted", undefined) },
     ],
@@ -190,8 +195,77 @@ const MUTATIONS: Record<string, Mutation[]> = {
     ],
     "aws-ec2-instance-disallow-public-ip": [
         { name: "associatePublicIpAddress true (data host)", apply: set(INSTANCE, "cache-host-instance", "associatePublicIpAddress", true) },
-        { name: "associatePublicIpAddress true (backend)", apply: set(INSTANCE, "backend-instance", "associatePublicIpAddress", true) },
+        { name: "associatePublicIpAddress true (backend)", apply: set(INSTANCE, "backend-1-instance", "associatePublicIpAddress", true) },
         { name: "associatePublicIpAddress true (search host)", apply: set(INSTANCE, "search-host-instance", "associatePublicIpAddress", true) },
+        { name: "associatePublicIpAddress unset (the subnet decides)", apply: set(INSTANCE, "backend-2-instance", "associatePublicIpAddress", undefined) },
+        { name: "an Elastic IP on a backend host", apply: (plan) => {
+            const host = plan.one(INSTANCE, "backend-1-instance");
+            return [plan.add(EIP, `${host.name}-eip`, { domain: "vpc", instance: `${host.name}-id`, tags: (host.inputs as Inputs).tags }, host)];
+        } },
+        { name: "an EIP association naming an instance", apply: (plan) => {
+            const host = plan.one(INSTANCE, "backend-2-instance");
+            return [plan.add(EIP_ASSOCIATION, `${host.name}-eip-association`, { allocationId: "eipalloc-0123456789abcdef0", instanceId: `${host.name}-id` }, host)];
+        } },
+        { name: "an Elastic IP on a network interface", apply: (plan) => {
+            const host = plan.one(INSTANCE, "backend-1-instance");
+            return [plan.add(EIP, `${host.name}-eni-eip`, { domain: "vpc", networkInterface: "eni-0123456789abcdef0", tags: (host.inputs as Inputs).tags }, host)];
+        } },
+    ],
+    "aws-lb-listener-enforce-https": [
+        { name: "protocol HTTP, forwarding", apply: set(LISTENER, "", "protocol", "HTTP") },
+        { name: "protocol unset (HTTP)", apply: set(LISTENER, "", "protocol", undefined) },
+        { name: "HTTP redirecting to #{protocol} (the default: HTTP again)", apply: (plan) => {
+            const listener = plan.inputs(LISTENER);
+            listener.protocol = "HTTP";
+            listener.defaultActions = [{ type: "redirect", redirect: { port: "443", statusCode: "HTTP_301" } }];
+            return [plan.urn(LISTENER)];
+        } },
+        { name: "HTTP with a redirect to HTTPS and a forward", apply: (plan) => {
+            const listener = plan.inputs(LISTENER);
+            listener.protocol = "HTTP";
+            listener.defaultActions = [{ type: "redirect", redirect: { protocol: "HTTPS", port: "443", statusCode: "HTTP_301" } }, ...listener.defaultActions];
+            return [plan.urn(LISTENER)];
+        } },
+        { name: "a second listener on HTTP 80", apply: (plan) => {
+            const listener = plan.one(LISTENER);
+            return [plan.add(LISTENER, `${listener.name}-http`, { ...(listener.inputs as Inputs), port: 80, protocol: "http", sslPolicy: undefined, certificateArn: undefined }, listener)];
+        } },
+    ],
+    "aws-lb-listener-configure-tls-policy": [
+        { name: "ELBSecurityPolicy-2016-08", apply: set(LISTENER, "", "sslPolicy", "ELBSecurityPolicy-2016-08") },
+        { name: "sslPolicy unset (the API's default ELBSecurityPolicy-2016-08)", apply: set(LISTENER, "", "sslPolicy", undefined) },
+        { name: "TLS 1.2 extended with legacy suites (Ext2)", apply: set(LISTENER, "", "sslPolicy", "ELBSecurityPolicy-TLS13-1-2-Ext2-2021-06") },
+        { name: "TLS 1.1 and up (TLS13-1-1)", apply: set(LISTENER, "", "sslPolicy", "ELBSecurityPolicy-TLS13-1-1-2021-06") },
+        { name: "TLS 1.2 only, 2017 (ELBSecurityPolicy-TLS-1-2-2017-01)", apply: set(LISTENER, "", "sslPolicy", "ELBSecurityPolicy-TLS-1-2-2017-01") },
+    ],
+    "aws-lb-loadbalancer-enable-drop-invalid-headers": [
+        { name: "dropInvalidHeaderFields false", apply: set(LOAD_BALANCER, "", "dropInvalidHeaderFields", false) },
+        { name: "dropInvalidHeaderFields unset (AWS default false)", apply: set(LOAD_BALANCER, "", "dropInvalidHeaderFields", undefined) },
+        { name: "dropInvalidHeaderFields \"true\" (a string)", apply: set(LOAD_BALANCER, "", "dropInvalidHeaderFields", "true") },
+    ],
+    "aws-lb-loadbalancer-configure-cloudflare-only": [
+        { name: "inline 443 from 0.0.0.0/0", apply: inline("lb-sg", { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/0"] }) },
+        { name: "inline 443 from the VPC's range", apply: inline("lb-sg", { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["10.10.0.0/16"] }) },
+        { name: "inline 443 from another group", apply: inline("lb-sg", { protocol: "tcp", fromPort: 443, toPort: 443, securityGroups: ["pakashop-production-backend-sg-id"] }) },
+        { name: "inline 443 from a prefix list", apply: inline("lb-sg", { protocol: "tcp", fromPort: 443, toPort: 443, prefixListIds: ["pl-0123456789abcdef0"] }) },
+        { name: "inline 443 from an IPv6 range outside Cloudflare's", apply: inline("lb-sg", { protocol: "tcp", fromPort: 443, toPort: 443, ipv6CidrBlocks: ["2001:4860::/32"] }) },
+        { name: "SecurityGroupRule 443 from 0.0.0.0/1", apply: separate(SG_RULE, "lb-sg", { protocol: "tcp", fromPort: 443, toPort: 443, cidrBlocks: ["0.0.0.0/1"] }) },
+        { name: "SecurityGroupIngressRule 443 from 8.8.8.0/24", apply: separate(SG_INGRESS, "lb-sg", { ipProtocol: "tcp", fromPort: 443, toPort: 443, cidrIpv4: "8.8.8.0/24" }) },
+        { name: "no security groups (the VPC's default group)", apply: set(LOAD_BALANCER, "", "securityGroups", []) },
+        { name: "a group from outside the stack", apply: set(LOAD_BALANCER, "", "securityGroups", ["sg-0123456789abcdef0"]) },
+        { name: "a second group of the stack that admits everyone", apply: (plan) => {
+            const lb = plan.one(LOAD_BALANCER);
+            const group = plan.one(SG, "lb-sg");
+            const urn = plan.add(SG, `${group.name}-mutation`, { ...(group.inputs as Inputs), ingress: [{ protocol: "-1", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }] }, group);
+            (lb.inputs as Inputs).securityGroups = [...(lb.inputs as Inputs).securityGroups, `${group.name}-mutation-id`];
+            return [urn];
+        } },
+    ],
+    "pakashop-fleet-configure-zone-spread": [
+        { name: "both hosts in one zone", apply: (plan) => [...set(INSTANCE, "backend-2-instance", "availabilityZone", (plan.inputs(INSTANCE, "backend-1-instance")).availabilityZone)(plan), ""] },
+        { name: "a host's zone left to its subnet", apply: (plan) => [...set(INSTANCE, "backend-2-instance", "availabilityZone", undefined)(plan), ""] },
+        { name: "one host untagged (not counted as the fleet's)", apply: (plan) => [...set(INSTANCE, "backend-2-instance", "tags.Role", "worker")(plan), ""] },
+        { name: "one host removed", apply: removed(INSTANCE, "backend-2-instance", onStack) },
     ],
     "aws-ec2-subnet-disallow-public-ip-on-launch": [
         { name: "public subnet maps public IPs", apply: set(SUBNET, "public-0", "mapPublicIpOnLaunch", true) },
@@ -229,7 +303,7 @@ const MUTATIONS: Record<string, Mutation[]> = {
         } },
     ],
     "aws-ec2-instance-configure-imds-hop-limit": [
-        { name: "hop limit 2", apply: set(INSTANCE, "backend-instance", "metadataOptions.httpPutResponseHopLimit", 2) },
+        { name: "hop limit 2", apply: set(INSTANCE, "backend-1-instance", "metadataOptions.httpPutResponseHopLimit", 2) },
         { name: "hop limit unset", apply: set(INSTANCE, "cache-host-instance", "metadataOptions.httpPutResponseHopLimit", undefined) },
         { name: "hop limit \"64\"", apply: set(INSTANCE, "search-host-instance", "metadataOptions.httpPutResponseHopLimit", "64") },
     ],

@@ -8,7 +8,7 @@ import { strict as assert } from "assert";
 import * as path from "path";
 import { StackValidationPolicy } from "@pulumi/policy";
 import { stackPolicy, UNKNOWN } from "../policy/policyKit";
-import { isUnknownValue, previewState, UNKNOWN_VALUE } from "../tools/mocks";
+import { isUnknownValue, mockLoadBalancerDnsName, previewState, UNKNOWN_VALUE } from "../tools/mocks";
 import { OfflineRun, PlannedResource, runOffline, unwrapSecrets } from "../tools/offlineRun";
 import { checkPolicies, exitCodeFor, loadPackConfig, Violation } from "../tools/policyCheck";
 import { loadStackConfig, REPO_ROOT } from "../tools/stackConfig";
@@ -94,22 +94,21 @@ describe("offline preview: the plan judges like `pulumi preview` of a new stack"
     it("production has unknowns exactly where a new stack's preview has them", async () => {
         const outputs = preview.outputs;
         assert.deepEqual(Object.keys(outputs).filter((k) => unknownPaths(outputs[k]).length > 0).sort(), [
-            "backendHostKey", "backendInstanceId", "backendPrivateIp", "backendPublicIp", "backupBucket", "backupWriterRoleArn", "databaseEndpoint",
-            "databaseUrl", "deployRoleArn", "instanceConnectEndpointId", "meilisearchUrl", "readOnlyRoleArn", "redisAddress", "redisInstanceId",
-            "searchInstanceId", "vpcId",
+            "backendHosts", "backendTargetGroupArn", "backupBucket", "backupWriterRoleArn", "databaseEndpoint", "databaseUrl", "deployRoleArn", "instanceConnectEndpointId",
+            "loadBalancerDnsName", "meilisearchUrl", "readOnlyRoleArn", "redisAddress", "redisInstanceId", "searchInstanceId", "vpcId",
         ]);
         assert.equal(outputs.branch, "production");
         // The runner's project name is the program's own: known before the first deploy, as the
         // jobs' `runs-on` label needs it.
         assert.equal(outputs.runnerProjectName, "pakashop-production-runner");
         // Each host's key is read from its console once the instance exists: unknown in a preview.
-        for (const host of ["backend", "cache-host", "search-host"]) {
+        for (const host of ["backend-1", "backend-2", "cache-host", "search-host"]) {
             const step = preview.resources.find((r) => r.type === "command:local:Command" && r.name === `pakashop-production-${host}-host-key`);
             assert.ok(step, `no host-key step for ${host}`);
             assert.deepEqual(unknownPaths(step.inputs), [".environment.PAKASHOP_INSTANCE_ID", ".triggers[0]"]);
         }
         assert.equal(outputs.frontendUrl, "https://pakashop.store");
-        // The Elastic IP reaches the API record; the bucket's ARN makes the whole policy JSON unknown.
+        // The load balancer's DNS name reaches the API record; the bucket's ARN makes the whole policy JSON unknown.
         assert.deepEqual(unknownPaths(find(preview, "-edge-api").inputs), [".content"]);
         assert.deepEqual(unknownPaths(find(preview, "-backups-tls-only").inputs), [".bucket", ".policy"]);
         assert.deepEqual(unknownPaths(find(preview, "-backups-bucket").inputs), []);
@@ -134,8 +133,8 @@ describe("offline preview: the plan judges like `pulumi preview` of a new stack"
         // The branch rule is checked on its own below.
         const others = violations.filter((v) => v.policy !== "pakashop-rollout-enforce-branch");
         const steps = preview.resources.filter((r) => REMOTE_TYPES.includes(r.type));
-        // bootstrap, proxy, 19 prepares, the switch, cache and search provisioning, the sources copy.
-        assert.equal(steps.length, 2 + 19 + 1 + 2 + 1, `${steps.length} remote steps`);
+        // Per backend host (two): bootstrap, proxy, 19 prepares, the switch, the sources copy; then cache and search provisioning.
+        assert.equal(steps.length, 2 * (2 + 19 + 1 + 1) + 2, `${steps.length} remote steps`);
         // The trust policies name the OIDC provider's ARN, which this stack creates: unknown. The
         // S3 settings name their bucket by its id, drawn on create: which bucket each applies to is
         // unknown offline (the engine also gives policies property dependencies, which tie them).
@@ -144,6 +143,9 @@ describe("offline preview: the plan judges like `pulumi preview` of a new stack"
         const s3 = ["aws-s3-bucket-missing-public-access-block", "aws-s3-bucket-enable-versioning", "aws-s3-bucket-enable-encryption", "aws-s3-bucket-enforce-tls", "aws-s3-bucket-configure-lifecycle"];
         assert.deepEqual(others.map((v) => [v.policy, v.enforcementLevel, v.urn, v.message]), [
             ...roles.map((urn) => ["aws-iam-role-enforce-github-oidc-subject", "advisory", urn, cantRun("aws-iam-role-enforce-github-oidc-subject", "assumeRolePolicy")]),
+            // The load balancer names its security group by id, drawn on create: offline, which group
+            // it is is unknown (the engine gives policies property dependencies, which tie them).
+            ["aws-lb-loadbalancer-configure-cloudflare-only", "advisory", "", cantRun("aws-lb-loadbalancer-configure-cloudflare-only", "securityGroups.0")],
             ...s3.map((policy) => [policy, "advisory", "", cantRun(policy, "bucket")]),
             ...steps.map((s) => ["command-remote-enforce-host-key", "advisory", s.urn, cantRun("command-remote-enforce-host-key", "connection")]),
         ]);
@@ -175,12 +177,12 @@ describe("offline preview: the plan judges like `pulumi preview` of a new stack"
 
         it("command-remote-disable-secret-logging: stdout logged on a step fed an (unknown) environment on stdin", async () => {
             const violations = await brokenVerdict((r) => {
-                const step = find(r, "-rollout-switch");
+                const step = find(r, "-rollout-1-switch");
                 assert.deepEqual(unknownPaths(step.inputs.stdin), [".value"]);
                 step.inputs.logging = "stdoutAndStderr";
             });
             assert.deepEqual(byPolicy(violations, "command-remote-disable-secret-logging"),
-                [["mandatory", 'pakashop-production-rollout-switch: logging is "stdoutAndStderr" on a command fed secrets on stdin; set it to "stderr" or "none".']]);
+                [["mandatory", 'pakashop-production-rollout-1-switch: logging is "stdoutAndStderr" on a command fed secrets on stdin; set it to "stderr" or "none".']]);
             assert.equal(exitCodeFor(violations), 5);
         });
 
@@ -196,7 +198,7 @@ describe("offline preview: the plan judges like `pulumi preview` of a new stack"
 
         it("pakashop-rollout-enforce-branch: every prepare step says its branch in plain text, and a wrong one blocks", async () => {
             const deploys = preview.resources.filter((r) => r.type === "command:remote:Command" && r.name.endsWith("-prepare"));
-            assert.equal(deploys.length, 19);
+            assert.equal(deploys.length, 2 * 19);
             for (const step of deploys) {
                 // triggers[0] (the step's summary) must not be built from anything unknown in a
                 // preview (the host's id is): an Output of the whole array would hide it.
@@ -205,21 +207,21 @@ describe("offline preview: the plan judges like `pulumi preview` of a new stack"
                 assert.equal((step.inputs.triggers[0] as Props).branch, "production", step.name);
             }
             assert.deepEqual(byPolicy(await checkPolicies(preview, loadPackConfig("production")), "pakashop-rollout-enforce-branch"), []);
-            const violations = await brokenVerdict((r) => ((find(r, "-rollout-config-prepare").inputs.triggers as Props[])[0].branch = "main"));
+            const violations = await brokenVerdict((r) => ((find(r, "-rollout-1-config-prepare").inputs.triggers as Props[])[0].branch = "main"));
             assert.deepEqual(byPolicy(violations, "pakashop-rollout-enforce-branch"),
-                [["mandatory", "pakashop-production-rollout-config-prepare deploys branch main; this stack deploys production."]]);
+                [["mandatory", "pakashop-production-rollout-1-config-prepare deploys branch main; this stack deploys production."]]);
             assert.equal(exitCodeFor(violations), 5);
         });
 
         it("command-remote-enforce-host-key can't see a new stack's connections: advisory in a preview, blocking with them known", async () => {
             const inPreview = await checkPolicies(preview, loadPackConfig("production"));
-            const bootstrap = find(preview, "-rollout-bootstrap");
+            const bootstrap = find(preview, "-rollout-1-bootstrap");
             assert.deepEqual(inPreview.filter((v) => v.urn === bootstrap.urn).map((v) => [v.policy, v.enforcementLevel, v.message]),
                 [["command-remote-enforce-host-key", "advisory", cantRun("command-remote-enforce-host-key", "connection")]]);
             // `pulumi up` runs resource policies on each step's inputs, known by then, before the step connects.
             const applied = await planStack("production");
             const broken = { ...applied, resources: applied.resources.map((r) => ({ ...r, inputs: copied(unwrapSecrets(r.inputs)) as Props })) };
-            find(broken, "-rollout-bootstrap").inputs.connection.hostKey = "";
+            find(broken, "-rollout-1-bootstrap").inputs.connection.hostKey = "";
             const violations = await checkPolicies(broken, loadPackConfig("production"));
             assert.deepEqual(byPolicy(violations, "command-remote-enforce-host-key").map(([level]) => level), ["mandatory"]);
             assert.equal(exitCodeFor(violations), 5);
@@ -265,7 +267,7 @@ describe("offline preview: the plan judges like `pulumi preview` of a new stack"
             assert.equal(previewed.status, 0, previewed.output);
             const doc = JSON.parse(previewed.output);
             assert.equal(doc.mode, "preview");
-            assert.equal(doc.outputs.backendPublicIp, "[unknown]");
+            assert.equal(doc.outputs.loadBalancerDnsName, "[unknown]");
             assert.equal(doc.resources.find((r: Props) => r.name.endsWith("-edge-api")).inputs.content, "[unknown]");
             assert.ok(doc.policies.violations.length > 0 && doc.policies.violations.every((v: Props) => v.enforcementLevel === "advisory"));
 
@@ -273,7 +275,7 @@ describe("offline preview: the plan judges like `pulumi preview` of a new stack"
             assert.equal(applied.status, 0, applied.output);
             const appliedDoc = JSON.parse(applied.output);
             assert.equal(appliedDoc.mode, "applied");
-            assert.equal(appliedDoc.outputs.backendPublicIp, "203.0.113.10");
+            assert.equal(appliedDoc.outputs.loadBalancerDnsName, mockLoadBalancerDnsName("pakashop-production-lb"));
             assert.ok(!applied.output.includes("[unknown]"));
 
             const usage = plan("--stack", "production", "--mode", "up");

@@ -92,6 +92,21 @@ const RULES: Rule[] = [
         source: "node_modules/@pulumi/aws/types/input.d.ts: versioning status" },
     { type: "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", path: "rules[].status", accepted: ["Enabled", "Disabled"],
         source: "node_modules/@pulumi/aws/types/input.d.ts: lifecycle rule status" },
+    // Elastic Load Balancing v2 (the load balancer in front of the fleet)
+    { type: "aws:lb/loadBalancer:LoadBalancer", path: "loadBalancerType", accepted: ["application", "gateway", "network"],
+        source: `${TF_AWS} internal/service/elbv2/load_balancer.go: load_balancer_type (node_modules/@pulumi/aws/lb/loadBalancer.d.ts)` },
+    { type: "aws:lb/loadBalancer:LoadBalancer", path: "ipAddressType", accepted: ["ipv4", "dualstack", "dualstack-without-public-ipv4"],
+        source: "node_modules/@pulumi/aws/lb/loadBalancer.d.ts: ipAddressType" },
+    { type: "aws:lb/targetGroup:TargetGroup", path: "protocol", accepted: ["HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP", "GENEVE"],
+        source: `${TF_AWS} internal/service/elbv2/target_group.go: StringInSlice(elbv2.ProtocolEnum_Values(), true)` },
+    { type: "aws:lb/targetGroup:TargetGroup", path: "targetType", accepted: ["instance", "ip", "lambda", "alb"],
+        source: `${TF_AWS} internal/service/elbv2/target_group.go: StringInSlice(elbv2.TargetTypeEnum_Values(), false)` },
+    { type: "aws:lb/targetGroup:TargetGroup", path: "healthCheck.protocol", accepted: ["HTTP", "HTTPS", "TCP"],
+        source: `${TF_AWS} internal/service/elbv2/target_group.go: health_check.protocol` },
+    { type: "aws:lb/listener:Listener", path: "protocol", accepted: ["HTTP", "HTTPS", "TCP", "TLS", "UDP", "TCP_UDP", "GENEVE"],
+        source: `${TF_AWS} internal/service/elbv2/listener.go: protocol (elbv2.ProtocolEnum_Values)` },
+    { type: "aws:lb/listener:Listener", path: "defaultActions[].type", accepted: ["forward", "redirect", "fixed-response", "authenticate-cognito", "authenticate-oidc", "jwt-validation"],
+        source: "node_modules/@pulumi/aws/types/input.d.ts: ListenerDefaultAction.type" },
     // TLS
     { type: "tls:index/privateKey:PrivateKey", path: "algorithm", accepted: ["RSA", "ECDSA", "ED25519"],
         source: "hashicorp/terraform-provider-tls tls_private_key (node_modules/@pulumi/tls/privateKey.d.ts)" },
@@ -144,6 +159,26 @@ describe("provider values: every enum-like argument is one the provider accepts"
         const ttls = Object.values(runs).flatMap((run) => run.resources.filter((r) => r.type === "cloudflare:index/dnsRecord:DnsRecord").map((r) => inputsOf(r).ttl));
         assert.ok(ttls.length >= 4);
         for (const ttl of ttls) assert.ok(ttl === 1 || (ttl >= 60 && ttl <= 86400), `ttl ${ttl}`);
+    });
+
+    it("the target group's health check and deregistration delay are within the API's limits (interval 5..300 s, timeout 2..120 s and below the interval, thresholds 2..10, delay 0..3600 s)", () => {
+        for (const run of Object.values(runs)) {
+            const group = inputsOf(run.resources.find((r) => r.type === "aws:lb/targetGroup:TargetGroup") as PlannedResource);
+            const h = group.healthCheck;
+            assert.ok(h.interval >= 5 && h.interval <= 300, `interval ${h.interval}`);
+            assert.ok(h.timeout >= 2 && h.timeout <= 120 && h.timeout < h.interval, `timeout ${h.timeout}`);
+            for (const t of [h.healthyThreshold, h.unhealthyThreshold]) assert.ok(t >= 2 && t <= 10, `threshold ${t}`);
+            assert.ok(group.deregistrationDelay >= 0 && group.deregistrationDelay <= 3600, `delay ${group.deregistrationDelay}`);
+            assert.match(h.port, /^(traffic-port|[1-9][0-9]{0,4})$/);
+            assert.match(h.matcher, /^[0-9]{3}([,-][0-9]{3})*$/);
+        }
+    });
+
+    it("the listener's TLS policy is one of ELB's TLS 1.3 policies (a name the API looks up; the provider does not validate it)", () => {
+        for (const run of Object.values(runs)) {
+            const listener = inputsOf(run.resources.find((r) => r.type === "aws:lb/listener:Listener") as PlannedResource);
+            assert.match(listener.sslPolicy, /^ELBSecurityPolicy-TLS13-1-[23]-/);
+        }
     });
 
     it("the RDS parameter group's family is PostgreSQL's for the engine's major version (postgres<major>, describe-db-engine-versions)", () => {

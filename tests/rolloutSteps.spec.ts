@@ -3,7 +3,8 @@
  * (sources, prepare) waits for no tier, phase 2 (the host's switch) waits for every prepared
  * release, a release is named by its service folder's content (a new commit that leaves a folder
  * alone changes none of that service's inputs), a replaced host gets everything again, another
- * architecture means another host, the Elastic IP waits for the internet gateway.
+ * architecture means another host, no backend host has an Elastic IP. Every backend host has a
+ * rollout of its own (`<name>-rollout-<n>-...`); single-host checks look at host 1.
  */
 import { strict as assert } from "assert";
 import { spawnSync } from "child_process";
@@ -23,6 +24,9 @@ import { byType, planStack } from "./helpers";
 
 const NS = "pakashop-infra";
 const serviceIds = Object.keys(CATALOG.services);
+/** Backend hosts per committed stack (Pulumi.<stack>.yaml `backendHosts`). */
+const FLEET: Record<string, number> = { staging: 1, production: 2 };
+const ordinals = (count: number) => Array.from({ length: count }, (_, i) => i + 1);
 
 function named(run: OfflineRun, suffix: string): PlannedResource {
     const found = run.resources.filter((r) => r.name.endsWith(suffix));
@@ -49,14 +53,15 @@ describe("rollout steps: what a reviewer sees", () => {
         it(`${stack}: prepare steps and the switch are plain text naming service, release and branch; only the switch's environment is secret`, async () => {
             const run = await planStack(stack);
             const branch = loadStackConfig(stack).config[`${NS}:branch`];
-            const switchStep = named(run, "-rollout-switch");
+            for (const n of ordinals(FLEET[stack])) {
+            const switchStep = named(run, `-rollout-${n}-switch`);
             const plan = readSwitchPlan(String(switchStep.inputs.create));
             assert.ok(plan, "the switch carries its plan");
             // The tiers of section 3.2 in order, each with its services.
             assert.deepEqual(plan.tiers.map((t) => [t.tier, Object.keys(t.services).sort()]),
                 rolloutWaves(CATALOG).map((w) => [w.tier.id, [...w.serviceIds].sort()]));
             for (const id of serviceIds) {
-                const step = named(run, `-rollout-${id}-prepare`);
+                const step = named(run, `-rollout-${n}-${id}-prepare`);
                 assert.ok(!isSecretValue(step.inputs.create), `${step.name}: create must not be secret`);
                 assert.ok((step.inputs.triggers as unknown[]).every((t) => !isSecretValue(t)), `${step.name}: no trigger may be secret`);
                 assert.equal(step.inputs.stdin, undefined, `${step.name}: a prepare step gets no secret`);
@@ -71,7 +76,8 @@ describe("rollout steps: what a reviewer sees", () => {
             assert.ok(isSecretValue(switchStep.inputs.stdin), "the environment file must stay secret");
             // The switch's triggers never change but with its host: a changed trigger would replace
             // it, and the old copy's delete removes every service (components/serviceRollout.ts).
-            assert.deepEqual(unwrapSecrets(switchStep.inputs.triggers), [{ step: "switch" }, `pakashop-${stack}-backend-instance-id`]);
+            assert.deepEqual(unwrapSecrets(switchStep.inputs.triggers), [{ step: "switch" }, `pakashop-${stack}-backend-${n}-instance-id`]);
+            }
         });
     }
 
@@ -80,14 +86,16 @@ describe("rollout steps: what a reviewer sees", () => {
             { cwd: REPO_ROOT, encoding: "utf8", maxBuffer: 64 * 1024 * 1024, env: { ...process.env, PAKASHOP_SERVICES_REPO: "" } });
         assert.equal(result.status, 0, result.stderr);
         const plan = JSON.parse(result.stdout) as { resources: { name: string; inputs: Record<string, unknown> }[]; rollout: { waves: string[][]; unknownWithoutSources: string[] } };
-        for (const id of serviceIds) {
-            const step = plan.resources.find((r) => r.name === `pakashop-production-rollout-${id}-prepare`);
-            assert.ok(step, `no prepare step for ${id}`);
-            assert.notEqual(step.inputs.create, "[secret]");
-            assert.equal((step.inputs.triggers as Record<string, unknown>[])[0].service, id);
+        for (const n of ordinals(FLEET.production)) {
+            for (const id of serviceIds) {
+                const step = plan.resources.find((r) => r.name === `pakashop-production-rollout-${n}-${id}-prepare`);
+                assert.ok(step, `no prepare step for ${id} on host ${n}`);
+                assert.notEqual(step.inputs.create, "[secret]");
+                assert.equal((step.inputs.triggers as Record<string, unknown>[])[0].service, id);
+            }
+            const switchStep = plan.resources.find((r) => r.name === `pakashop-production-rollout-${n}-switch`);
+            assert.equal(switchStep?.inputs.stdin, "[secret]");
         }
-        const switchStep = plan.resources.find((r) => r.name === "pakashop-production-rollout-switch");
-        assert.equal(switchStep?.inputs.stdin, "[secret]");
         assert.deepEqual(plan.rollout.waves, rolloutWaves(CATALOG).map((w) => [...w.serviceIds]));
         assert.equal(plan.rollout.unknownWithoutSources.length, 3);
         assert.match(plan.rollout.unknownWithoutSources[0], /which services changed/);
@@ -105,11 +113,13 @@ describe("rollout steps: phase 1 waits for no tier, phase 2 for every release", 
         const run = await planStack("staging");
         const urnOf = (suffix: string) => named(run, suffix).urn;
         for (const id of serviceIds) {
-            assert.deepEqual(named(run, `-rollout-${id}-prepare`).dependsOn.sort(), [urnOf("-rollout-bootstrap"), urnOf("-rollout-sources")].sort(), id);
+            assert.deepEqual(named(run, `-rollout-1-${id}-prepare`).dependsOn.sort(), [urnOf("-rollout-1-bootstrap"), urnOf("-rollout-1-sources")].sort(), id);
         }
-        assert.deepEqual(named(run, "-rollout-sources").dependsOn, [urnOf("-rollout-bootstrap")]);
-        const waitsFor = named(run, "-rollout-switch").dependsOn;
-        for (const id of serviceIds) assert.ok(waitsFor.includes(urnOf(`-rollout-${id}-prepare`)), `the switch does not wait for ${id}'s release`);
+        assert.deepEqual(named(run, "-rollout-1-sources").dependsOn, [urnOf("-rollout-1-bootstrap")]);
+        const waitsFor = named(run, "-rollout-1-switch").dependsOn;
+        for (const id of serviceIds) assert.ok(waitsFor.includes(urnOf(`-rollout-1-${id}-prepare`)), `the switch does not wait for ${id}'s release`);
+        // ... and for its host to be out of the load balancer.
+        assert.ok(waitsFor.includes(urnOf("-rollout-1-drain")), "the switch waits for the drain");
         // Section 3.2 step 1: Redis, PostgreSQL and Meilisearch come before any service restarts.
         const infrastructure = run.resources.filter((r) => waitsFor.includes(r.urn)).map((r) => r.type).sort();
         for (const type of ["aws:rds/instance:Instance", "command:remote:Command"]) assert.ok(infrastructure.includes(type), `${type} missing among ${infrastructure.join(", ")}`);
@@ -135,19 +145,19 @@ describe("rollout steps: a release is named by its content, not by the commit", 
         const [v1, v2] = [await runAt(repo.commits.v1), await runAt(repo.commits.v2)];
         const changed = repo.changedService;
         for (const id of serviceIds) {
-            const step = `-rollout-${id}-prepare`;
+            const step = `-rollout-1-${id}-prepare`;
             const same = inputsOf(named(v1, step)) === inputsOf(named(v2, step));
             assert.equal(same, id !== changed, `${step}: ${same ? "unchanged" : "changed"}`);
         }
-        assert.notEqual(inputsOf(named(v1, "-rollout-sources")), inputsOf(named(v2, "-rollout-sources")), "the new sources are copied");
-        const [before, after] = [named(v1, "-rollout-switch"), named(v2, "-rollout-switch")];
+        assert.notEqual(inputsOf(named(v1, "-rollout-1-sources")), inputsOf(named(v2, "-rollout-1-sources")), "the new sources are copied");
+        const [before, after] = [named(v1, "-rollout-1-switch"), named(v2, "-rollout-1-switch")];
         // The switch's triggers stay: a new release updates it (it runs again) and never replaces it.
         assert.equal(JSON.stringify(unwrapSecrets(before.inputs.triggers)), JSON.stringify(unwrapSecrets(after.inputs.triggers)));
         const [planBefore, planAfter] = [readSwitchPlan(String(before.inputs.create)), readSwitchPlan(String(after.inputs.create))];
         const releasesOf = (plan: typeof planBefore) => Object.assign({}, ...(plan?.tiers ?? []).map((t) => t.services)) as Record<string, string>;
         const differing = serviceIds.filter((id) => releasesOf(planBefore)[id] !== releasesOf(planAfter)[id]);
         assert.deepEqual(differing, [changed]);
-        assert.equal(summaryOf(named(v2, `-rollout-${changed}-prepare`)).release, releasesOf(planAfter)[changed]);
+        assert.equal(summaryOf(named(v2, `-rollout-1-${changed}-prepare`)).release, releasesOf(planAfter)[changed]);
         // The monorepo commit itself shows in no rollout input; the stack output records it.
         for (const r of v2.resources.filter((r) => r.name.includes("-rollout-"))) assert.ok(!inputsOf(r).includes(repo.commits.v2), `${r.name} holds the commit`);
         // Every other resource of the stack is untouched by the new commit.
@@ -159,12 +169,12 @@ describe("rollout steps: a release is named by its content, not by the commit", 
         const v1 = await runAt(repo.commits.v1);
         // Pinning the changed service back to v1 while the rest moves to v2: every step as at v1.
         const pinned = await runAt(repo.commits.v2, { [`${NS}:services`]: { [repo.changedService]: { revision: repo.commits.v1 } } });
-        for (const r of v1.resources.filter((r) => /-rollout-(.*-prepare|sources|switch)$/.test(r.name))) {
+        for (const r of v1.resources.filter((r) => /-rollout-\d+-(.*-prepare|sources|switch|drain|return)$/.test(r.name))) {
             assert.equal(inputsOf(r), inputsOf(pinned.resources.find((x) => x.urn === r.urn)), r.name);
         }
         // Negative: the changed service at v2 really is another release (the check above can fail).
         const v2 = await runAt(repo.commits.v2);
-        assert.notEqual(summaryOf(named(v2, `-rollout-${repo.changedService}-prepare`)).release, summaryOf(named(v1, `-rollout-${repo.changedService}-prepare`)).release);
+        assert.notEqual(summaryOf(named(v2, `-rollout-1-${repo.changedService}-prepare`)).release, summaryOf(named(v1, `-rollout-1-${repo.changedService}-prepare`)).release);
     });
 });
 
@@ -176,11 +186,14 @@ describe("rollout steps: a new credential re-runs the switch without replacing i
         });
         const before = await withPassword("first0password0with0enough0entropy0");
         const after = await withPassword("second0password0with0enough0entropy");
-        const [a, b] = [named(before, "-rollout-switch"), named(after, "-rollout-switch")];
+        const [a, b] = [named(before, "-rollout-1-switch"), named(after, "-rollout-1-switch")];
         assert.deepEqual(unwrapSecrets(b.inputs.create), unwrapSecrets(a.inputs.create));
         assert.deepEqual(unwrapSecrets(b.inputs.triggers), unwrapSecrets(a.inputs.triggers), "a trigger change would replace the switch");
         assert.notEqual(unwrapSecrets(b.inputs.stdin), unwrapSecrets(a.inputs.stdin), "the new password must reach the host");
-        for (const id of serviceIds) assert.equal(inputsOf(named(before, `-rollout-${id}-prepare`)), inputsOf(named(after, `-rollout-${id}-prepare`)), id);
+        for (const id of serviceIds) assert.equal(inputsOf(named(before, `-rollout-1-${id}-prepare`)), inputsOf(named(after, `-rollout-1-${id}-prepare`)), id);
+        // The drain before the switch runs again with it (its trigger digests the switch's input).
+        assert.notEqual(JSON.stringify(unwrapSecrets(named(before, "-rollout-1-drain").inputs.triggers)),
+            JSON.stringify(unwrapSecrets(named(after, "-rollout-1-drain").inputs.triggers)));
     });
 });
 
@@ -190,32 +203,32 @@ describe("rollout steps: a replaced host comes up with everything", () => {
         const after = await runWithInstanceIds("staging", "i-second");
         const triggersOf = (run: OfflineRun, name: string) => JSON.stringify(unwrapSecrets(run.resources.find((r) => r.name === name)?.inputs.triggers));
         const local = byType(before, "command:local:Command").map((r) => r.name);
-        // The backend's ssh-ready check, and the host-key step of each of the three hosts (it
-        // reads the new instance's console: a new instance has a new key).
-        assert.deepEqual(local.sort(), ["pakashop-staging-backend-host-key", "pakashop-staging-cache-host-host-key",
-            "pakashop-staging-rollout-ssh-ready", "pakashop-staging-search-host-host-key"]);
+        // The backend's ssh-ready check, drain and return, and the host-key step of each of the
+        // three hosts (it reads the new instance's console: a new instance has a new key).
+        assert.deepEqual(local.sort(), ["pakashop-staging-backend-1-host-key", "pakashop-staging-cache-host-host-key",
+            "pakashop-staging-rollout-1-drain", "pakashop-staging-rollout-1-return", "pakashop-staging-rollout-1-ssh-ready", "pakashop-staging-search-host-host-key"]);
         const steps = [...byType(before, "command:remote:Command"), ...byType(before, "command:remote:CopyToRemote")].map((r) => r.name).concat(local);
-        // bootstrap, proxy, 19 prepares, the switch, cache and search provisioning; the sources copy; 4 local steps.
-        assert.equal(steps.length, 2 + 19 + 1 + 2 + 1 + 4);
+        // bootstrap, proxy, 19 prepares, the switch, cache and search provisioning; the sources copy; 6 local steps.
+        assert.equal(steps.length, 2 + 19 + 1 + 2 + 1 + 6);
         for (const name of steps) {
             assert.notEqual(triggersOf(before, name), triggersOf(after, name), `${name} would not run again on a new host`);
         }
-        for (const host of ["backend", "cache-host", "search-host"]) {
+        for (const host of ["backend-1", "cache-host", "search-host"]) {
             const instance = `pakashop-staging-${host}-instance`;
             assert.deepEqual(JSON.parse(triggersOf(after, `pakashop-staging-${host}-host-key`)), [`${instance}-i-second`]);
         }
-        // Nothing else changes its inputs but the Elastic IP's `instance` (the address moves to
-        // the new host) and the switch's delete (it knows the host it may clean up).
-        const changed = before.resources.filter((r) => !steps.includes(r.name) || r.name.endsWith("-rollout-switch"))
+        // Nothing else changes its inputs but the target group attachment's `targetId` (the new
+        // host is registered) and the switch's delete (it knows the host it may clean up).
+        const changed = before.resources.filter((r) => !steps.includes(r.name) || r.name.endsWith("-rollout-1-switch"))
             .filter((r) => {
                 const other = after.resources.find((x) => x.urn === r.urn);
                 const strip = (inputs: unknown) => JSON.stringify({ ...(unwrapSecrets(inputs) as object), triggers: undefined });
                 return strip(r.inputs) !== strip(other?.inputs);
             })
             .map((r) => r.name);
-        assert.deepEqual(changed.sort(), ["pakashop-staging-backend-eip", "pakashop-staging-rollout-switch"]);
-        assert.match(String(unwrapSecrets(named(after, "-rollout-switch").inputs.delete)), /i-second/);
-        assert.equal(after.resources.find((r) => r.name === "pakashop-staging-backend-eip")?.inputs.instance, "pakashop-staging-backend-instance-i-second");
+        assert.deepEqual(changed.sort(), ["pakashop-staging-backend-1-tg", "pakashop-staging-rollout-1-switch"]);
+        assert.match(String(unwrapSecrets(named(after, "-rollout-1-switch").inputs.delete)), /i-second/);
+        assert.equal(after.resources.find((r) => r.name === "pakashop-staging-backend-1-tg")?.inputs.targetId, "pakashop-staging-backend-1-instance-i-second");
         // The same instance id again: nothing re-runs.
         const again = await runWithInstanceIds("staging", "i-first");
         for (const name of steps) assert.equal(triggersOf(before, name), triggersOf(again, name), name);
@@ -224,20 +237,22 @@ describe("rollout steps: a replaced host comes up with everything", () => {
     it("an instance type of another architecture makes a new host from that architecture's image, never an in-place change", async () => {
         const x86 = await planStack("staging");
         const arm = await planStack("staging", { [`${NS}:instanceType`]: "t4g.large" });
-        assert.ok(x86.resources.some((r) => r.name === "pakashop-staging-backend-instance"));
-        const armInstance = named(arm, "-backend-instance-arm64");
+        assert.ok(x86.resources.some((r) => r.name === "pakashop-staging-backend-1-instance"));
+        const armInstance = named(arm, "-backend-1-instance-arm64");
         assert.equal(armInstance.inputs.instanceType, "t4g.large");
-        assert.ok(!arm.resources.some((r) => r.name === "pakashop-staging-backend-instance"), "the x86_64 instance must go, not change in place");
+        assert.ok(!arm.resources.some((r) => r.name === "pakashop-staging-backend-1-instance"), "the x86_64 instance must go, not change in place");
         // Every rollout step follows the new host: its triggers hold the new instance's id.
-        const bootstrap = unwrapSecrets(named(arm, "-rollout-bootstrap").inputs.triggers) as unknown[];
-        assert.equal(bootstrap[1], "pakashop-staging-backend-instance-arm64-id");
+        const bootstrap = unwrapSecrets(named(arm, "-rollout-1-bootstrap").inputs.triggers) as unknown[];
+        assert.equal(bootstrap[1], "pakashop-staging-backend-1-instance-arm64-id");
     });
 
-    it("the backend's Elastic IP waits for the internet gateway", async () => {
+    it("no backend host has an Elastic IP (they have no public address); the NAT gateways wait for the internet gateway", async () => {
         const run = await planStack("production");
-        const eip = named(run, "-backend-eip");
         const igw = named(run, "-network-igw");
-        assert.ok(eip.dependsOn.includes(igw.urn), `dependsOn: ${eip.dependsOn.join(", ")}`);
+        const eips = byType(run, "aws:ec2/eip:Eip");
+        assert.deepEqual(eips.map((r) => r.name), ["pakashop-production-network-nat-0", "pakashop-production-network-nat-1"]);
+        assert.ok(eips.every((r) => r.inputs.instance === undefined));
+        for (const nat of byType(run, "aws:ec2/natGateway:NatGateway")) assert.ok(nat.dependsOn.includes(igw.urn), `${nat.name} dependsOn: ${nat.dependsOn.join(", ")}`);
     });
 });
 
@@ -248,7 +263,9 @@ describe("rollout steps: sources travel as files, not text", () => {
             const repo = await createReleaseRepository(path.join(dir, "monorepo"));
             const run = await runOffline(loadStackConfig("production", { [`${NS}:revision`]: repo.commits.v1 }), { servicesRepository: repo.path });
             const copies = byType(run, "command:remote:CopyToRemote");
-            assert.deepEqual(copies.map((c) => c.name), ["pakashop-production-rollout-sources"]);
+            // One copy per backend host, of the same folder.
+            assert.deepEqual(copies.map((c) => c.name), ["pakashop-production-rollout-1-sources", "pakashop-production-rollout-2-sources"]);
+            assert.equal(await (copies[1].inputs.source as pulumi.asset.FileArchive).path, await (copies[0].inputs.source as pulumi.asset.FileArchive).path);
             const copy = copies[0];
             // CopyToRemote puts a folder d at <remotePath>/d: the tarballs land in the incoming folder.
             assert.equal(copy.inputs.remotePath, "/var/lib/pakashop");
@@ -258,10 +275,10 @@ describe("rollout steps: sources travel as files, not text", () => {
             assert.ok(!path.isAbsolute(folder), `${folder}: a path relative to the project stays the same on every machine`);
             assert.equal(path.basename(folder), "incoming");
             assert.deepEqual(fs.readdirSync(path.join(REPO_ROOT, folder)).sort(), serviceIds.map((id) => `${id}.tar`).sort());
-            for (const id of serviceIds) assert.ok(named(run, `-rollout-${id}-prepare`).dependsOn.includes(copy.urn));
+            for (const id of serviceIds) assert.ok(named(run, `-rollout-1-${id}-prepare`).dependsOn.includes(copy.urn));
             // The same sources again: the same folder.
             const again = await runOffline(loadStackConfig("production", { [`${NS}:revision`]: repo.commits.v1 }), { servicesRepository: repo.path });
-            assert.equal(await (named(again, "-rollout-sources").inputs.source as pulumi.asset.FileArchive).path, folder);
+            assert.equal(await (named(again, "-rollout-1-sources").inputs.source as pulumi.asset.FileArchive).path, folder);
             const sizes = run.resources.map((r) => JSON.stringify(unwrapSecrets(r.inputs)).length);
             assert.ok(Math.max(...sizes) < 64 * 1024, `largest recorded inputs: ${Math.max(...sizes)} bytes`);
         } finally {

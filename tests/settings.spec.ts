@@ -5,6 +5,7 @@ import * as YAML from "yaml";
 import { secretAwareError, SettingError, settingErrorBlock } from "../components/errors";
 import { readStackFile } from "../components/stackFile";
 import { readSettings, SETTING_KEYS, STACK_BRANCHES } from "../components/settings";
+import { fleetZoneSpreadRule } from "../components/settingsSchema";
 import { runOffline } from "../tools/offlineRun";
 import { loadStackConfig, REPO_ROOT, StackConfig } from "../tools/stackConfig";
 import { configSource } from "./helpers";
@@ -66,6 +67,11 @@ const NEW_BAD = [
         ["a root volume too large", "rootVolumeSizeGiB", 2048, "2048", /must be from 20 to 1024/],
         ["a health timeout too long", "healthTimeoutSeconds", 601, "601", /must be from 5 to 600/],
         ["four availability zones", "availabilityZoneCount", 4, "4", /must be from 2 to 3/],
+        // the backend fleet (issue 13)
+        ["a fleet of no backend hosts", "backendHosts", 0, "0", /must be from 1 to 12 \(every host is one more host-by-host step of every deploy\)\. Fix: set a whole number from 1 to 12/],
+        ["a fleet of 13 backend hosts", "backendHosts", 13, "13", /must be from 1 to 12/],
+        ["a fleet size as a word", "backendHosts", "two", "two", /decimal digits/],
+        ["a fleet size with a decimal point", "backendHosts", "2.0", "2.0", /without a decimal point/],
         ["a search volume below 10 GiB", "searchVolumeSizeGiB", 5, "5", /must be from 10 to 16384/],
         ["pre-deploy dumps kept one day", "preDeployBackupRetentionDays", 1, "1", /must be from 7 to 3650/],
         ["database storage below 20 GiB", "databaseStorageGiB", 10, "10", /must be from 20 to 65536/],
@@ -224,6 +230,9 @@ const BAD: { what: string; stack?: string; overrides: Record<string, unknown>; s
     { what: "a VPC too small for its subnets", overrides: { [`${NS}:vpcCidr`]: "10.20.0.0/24" }, setting: `${NS}:vpcCidr`, value: "10.20.0.0/24", rule: /\/16 to \/20/ },
     { what: "a single availability zone", overrides: { [`${NS}:availabilityZoneCount`]: 1 }, setting: `${NS}:availabilityZoneCount`, value: "1", rule: /must be from 2 to 3/ },
     { what: "backups kept below the minimum", overrides: { [`${NS}:databaseBackupRetentionDays`]: 3 }, setting: `${NS}:databaseBackupRetentionDays`, value: "3", rule: /must be from 7 to 35/ },
+    { what: "a production fleet of one backend host", stack: "production", overrides: { [`${NS}:backendHosts`]: 1 }, setting: `${NS}:backendHosts`, value: "1",
+        rule: /^pakashop-infra:backendHosts = "1": production runs at least 2 backend hosts in 2 availability zones, so a lost host or zone leaves one serving and a rolling deploy never takes the API down\. Fix: set pakashop-infra:backendHosts: 2 in Pulumi\.production\.yaml$/ },
+    { what: "a production fleet left to a setting of 0", stack: "production", overrides: { [`${NS}:backendHosts`]: 0 }, setting: `${NS}:backendHosts`, value: "0", rule: /must be from 1 to 12/ },
     { what: "production backups kept 14 days", stack: "production", overrides: { [`${NS}:databaseBackupRetentionDays`]: 14 }, setting: `${NS}:databaseBackupRetentionDays`, value: "14", rule: /at least 30 days/ },
     { what: "a production stack without deletion protection", stack: "production", overrides: { [`${NS}:databaseDeletionProtection`]: false }, setting: `${NS}:databaseDeletionProtection`, value: "false", rule: /protected from deletion/ },
     { what: "a production database without Multi-AZ", stack: "production", overrides: { [`${NS}:databaseMultiAz`]: false }, setting: `${NS}:databaseMultiAz`, value: "false", rule: /Multi-AZ/ },
@@ -283,6 +292,28 @@ describe("stack settings", () => {
         });
         assert.equal(s.instanceType, "m6i.xlarge");
         assert.equal(s.rootVolumeSizeGiB, 80);
+    });
+
+    it("reads the fleet size: staging 1, production 2, 2 when unset; production accepts more than 2", () => {
+        assert.equal(settingsFor("staging").backendHosts, 1);
+        assert.equal(settingsFor("production").backendHosts, 2);
+        assert.equal(settingsFor("staging", { [`${NS}:backendHosts`]: undefined }).backendHosts, 2);
+        assert.equal(settingsFor("production", { [`${NS}:backendHosts`]: 3 }).backendHosts, 3);
+        assert.equal(settingsFor("staging", { [`${NS}:backendHosts`]: 12 }).backendHosts, 12);
+    });
+
+    it("a fleet of 2+ hosts must span 2+ zones (the rule behind availabilityZoneCount's minimum), with setting, value, rule and fix", () => {
+        const source = configSource(loadStackConfig("staging"));
+        const ctx = { stack: "staging", production: false, testStack: false, offline: true };
+        assert.throws(() => fleetZoneSpreadRule({ backendHosts: 3, availabilityZoneCount: 1 }, ctx, source), (error: unknown) => {
+            assert.ok(error instanceof SettingError);
+            assert.equal(error.setting, `${NS}:backendHosts`);
+            assert.equal(error.message, `${NS}:backendHosts = 3: a fleet of 3 hosts must span at least 2 availability zones, but availabilityZoneCount is 1 (one zone's outage would take every host down). Fix: set ${NS}:availabilityZoneCount: 2 or more, or ${NS}:backendHosts: 1`);
+            return true;
+        });
+        // A lone host, or two zones or more: nothing to refuse.
+        assert.doesNotThrow(() => fleetZoneSpreadRule({ backendHosts: 1, availabilityZoneCount: 1 }, ctx, source));
+        assert.doesNotThrow(() => fleetZoneSpreadRule({ backendHosts: 12, availabilityZoneCount: 2 }, ctx, source));
     });
 
     it("applies a per-service revision to that service only", () => {

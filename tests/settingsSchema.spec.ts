@@ -91,6 +91,23 @@ describe("bad stack files through the real npm run plan", function () {
         });
     }
 
+    it("a production fleet of one host: exit 1, the setting, the value, production's rule and the fix", () => {
+        const original = path.join(REPO_ROOT, "Pulumi.production.yaml");
+        fs.writeFileSync(path.join(dir, "Pulumi.production.yaml"), fs.readFileSync(original, "utf8").replace(/backendHosts: 2/, "backendHosts: 1"));
+        try {
+            const result = plan(dir, "production");
+            assert.equal(result.status, 1, result.stderr);
+            assert.equal(result.stderr.trimEnd(), [
+                `error: bad setting ${NS}:backendHosts`,
+                '  value: "1"',
+                "  why:   production runs at least 2 backend hosts in 2 availability zones, so a lost host or zone leaves one serving and a rolling deploy never takes the API down",
+                `  fix:   set ${NS}:backendHosts: 2 in Pulumi.production.yaml`,
+            ].join("\n"));
+        } finally {
+            fs.copyFileSync(original, path.join(dir, "Pulumi.production.yaml"));
+        }
+    });
+
     it("PAKASHOP_DEBUG adds the stack trace", () => {
         withStaging((t) => `${t}  ${NS}:rootVolumeSizeGiB: 0x400\n`);
         const result = plan(dir, "staging", "text", { PAKASHOP_DEBUG: "1" });

@@ -5,6 +5,7 @@
  * end-to-end test does not reach: a tier where one service passes its gate and another fails, a
  * failed first deploy, and the removal of a service the catalog no longer lists.
  */
+import { FLEET_HEALTH_UNIT } from "../host/health/fleetHealth";
 import { strict as assert } from "assert";
 import { spawn } from "child_process";
 import * as fs from "fs";
@@ -156,6 +157,8 @@ describe("switch on a stand-in host: partial failure, first deploy, removal", fu
         fs.writeFileSync(path.join(dir, "units", unitName("old")), "[Unit]\n");
         fs.writeFileSync(path.join(dir, "env", "old.env"), "A=1\n");
         for (const marker of ["active", "enabled"]) fs.writeFileSync(path.join(dir, "state", `${unitName("old")}.${marker}`), "");
+        // The proxy step's health server: a pakashop unit, but no service; it must survive.
+        fs.writeFileSync(path.join(dir, "units", FLEET_HEALTH_UNIT), "[Unit]\n");
         const catalog = smallCatalog(ports, ["config", "good"]);
         const result = await runSwitch(catalog, { config: "c1", good: "g1" });
         assert.equal(result.code, 0, result.stdout + result.stderr);
@@ -164,6 +167,8 @@ describe("switch on a stand-in host: partial failure, first deploy, removal", fu
         assert.ok(!exists("services", "old") && !exists("units", unitName("old")) && !exists("env", "old.env"), "old is left");
         assert.ok(!exists("state", `${unitName("old")}.active`), "old still runs");
         assert.ok(!exists("services", "bad"), "bad's folder is left");
+        assert.ok(exists("units", FLEET_HEALTH_UNIT), "the switch removed the load balancer's health server");
+        assert.doesNotMatch(result.stdout, /removed health/);
         assert.deepEqual([current("config"), current("good")], ["releases/c1", "releases/g1"]);
     });
 });

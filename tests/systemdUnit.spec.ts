@@ -5,6 +5,7 @@ import * as path from "path";
 import { CATALOG, unitName } from "../components/catalog";
 import { renderUnit, execStart } from "../host/units/systemdUnit";
 import { MEILISEARCH_UNIT, renderMeilisearchUnit } from "../host/data/meilisearch";
+import { FLEET_HEALTH_SCRIPT, FLEET_HEALTH_UNIT, renderFleetHealthUnit } from "../host/health/fleetHealth";
 import { exec } from "./helpers";
 
 /** Highest `systemd-analyze security` exposure a unit may have (the issue's limit). */
@@ -122,6 +123,25 @@ describe("systemd units", () => {
         } finally {
             fs.rmSync(meiliRoot, { recursive: true, force: true });
         }
+    });
+
+    it("the fleet health unit passes verify and the exposure limit, runs as a dynamic user, restarts always, starts at boot", () => {
+        const text = renderFleetHealthUnit();
+        const healthRoot = unitRoot({ [FLEET_HEALTH_UNIT]: text });
+        try {
+            const result = verify(healthRoot, [FLEET_HEALTH_UNIT]);
+            assert.equal(result.status, 0, result.output);
+            assert.equal(result.output.trim(), "");
+            const score = exposure(healthRoot, FLEET_HEALTH_UNIT);
+            assert.ok(score <= MAX_EXPOSURE, `${FLEET_HEALTH_UNIT}: ${score}`);
+        } finally {
+            fs.rmSync(healthRoot, { recursive: true, force: true });
+        }
+        for (const line of ["DynamicUser=yes", "Restart=always", "WantedBy=multi-user.target", "NoNewPrivileges=yes", "ProtectSystem=strict",
+            "PrivateUsers=yes", "CapabilityBoundingSet=", `ExecStart=/usr/bin/python3 -I ${FLEET_HEALTH_SCRIPT}`]) {
+            assert.ok(text.split("\n").includes(line), `${FLEET_HEALTH_UNIT} lacks ${line}`);
+        }
+        assert.doesNotMatch(text, /^User=/m, "no fixed user: a dynamic one owns nothing on the host");
     });
 
     it("starts each language its own way", () => {

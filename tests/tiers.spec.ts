@@ -1,7 +1,7 @@
 import { strict as assert } from "assert";
 import { MANAGED_RULESETS, VERCEL_CNAME_TARGET } from "../components/edge";
 import { OfflineRun, PlannedResource, isSecretValue, redactSecrets, unwrapSecrets } from "../tools/offlineRun";
-import { MOCK_ACCOUNT_ID } from "../tools/mocks";
+import { MOCK_ACCOUNT_ID, mockLoadBalancerDnsName } from "../tools/mocks";
 import { byType, planStack, single } from "./helpers";
 
 function named(run: OfflineRun, suffix: string, type?: string): PlannedResource {
@@ -39,7 +39,7 @@ for (const stack of ["staging", "production"] as const) {
             assert.ok(privateRoutes.every((rt) => rt.routes.length === 1 && rt.routes[0].cidrBlock === "0.0.0.0/0" && rt.routes[0].natGatewayId && !rt.routes[0].gatewayId));
         });
 
-        it("no data tier is reachable from the internet: the tier's port from the backend host's group only (PostgreSQL also from the runner, for dumps), SSH from the runner and Instance Connect groups only", () => {
+        it("no data tier is reachable from the internet: the tier's port from the backend fleet's group only (PostgreSQL also from the runner, for dumps), SSH from the runner and Instance Connect groups only", () => {
             const backendSg = `${named(run, "-backend-sg").name}-id`;
             const runnerSg = `${named(run, "-runner-sg").name}-id`;
             const instanceConnectSg = `${named(run, "-instance-connect-sg").name}-id`;
@@ -128,11 +128,12 @@ for (const stack of ["staging", "production"] as const) {
             assert.ok((access.Statement[0].Resource as string[]).every((r) => /\/(daily|production)\/\*$/.test(r)));
         });
 
-        it("Cloudflare: proxied records for the API origin and the frontend, an Origin CA certificate for both", () => {
+        it("Cloudflare: proxied records for the API origin (the load balancer) and the frontend, an Origin CA certificate for both", () => {
             const records = byType(run, "cloudflare:index/dnsRecord:DnsRecord").map(inputs);
+            // The API record is registered last: it points at the load balancer once the hosts are back in it.
             assert.deepEqual(records.map((r) => [r.name, r.type, r.content, r.proxied]), [
-                [want.api, "A", "203.0.113.10", true],
                 [want.frontend, "CNAME", VERCEL_CNAME_TARGET, true],
+                [want.api, "CNAME", mockLoadBalancerDnsName(`pakashop-${stack}-lb`), true],
             ]);
             const cert = inputs(single(run, "cloudflare:index/originCaCertificate:OriginCaCertificate"));
             assert.deepEqual(cert.hostnames, [want.api, want.frontend]);
@@ -176,7 +177,7 @@ for (const stack of ["staging", "production"] as const) {
         });
 
         it("services get the tiers' endpoints and credentials in a secret environment, after all three are ready", () => {
-            const step = named(run, "-rollout-switch");
+            const step = named(run, "-rollout-1-switch");
             assert.ok(isSecretValue(step.inputs.stdin), "the environment file is a secret");
             const env = String(unwrapSecrets(step.inputs.stdin));
             assert.match(env, /^DATABASE_URL=postgresql:\/\/pakashop:\S+@pakashop-\w+\.mock\.ap-south-1\.rds\.amazonaws\.com:5432\/pakashop\?sslmode=require$/m);
@@ -185,18 +186,21 @@ for (const stack of ["staging", "production"] as const) {
             assert.match(env, /^MEILI_MASTER_KEY=\S{16,}$/m);
             assert.match(env, new RegExp(`^PAKASHOP_ENVIRONMENT=${stack}$`, "m"));
             const deps = step.dependsOn.map((urn) => urn.slice(urn.lastIndexOf("::") + 2)).filter((name) => !name.endsWith("-prepare")).sort();
-            assert.deepEqual(deps, [`pakashop-${stack}-cache-provision`, `pakashop-${stack}-database-instance`, `pakashop-${stack}-rollout-bootstrap`,
-                `pakashop-${stack}-search-provision`]);
+            // ... and after the host left the load balancer (its drain step).
+            assert.deepEqual(deps, [`pakashop-${stack}-cache-provision`, `pakashop-${stack}-database-instance`, `pakashop-${stack}-rollout-1-bootstrap`,
+                `pakashop-${stack}-rollout-1-drain`, `pakashop-${stack}-search-provision`]);
         });
 
         it("outputs what an engineer needs, with no secret in plain text", () => {
-            for (const key of ["backendPublicIp", "databaseEndpoint", "redisAddress", "meilisearchUrl", "backupBucket", "frontendUrl", "apiUrl", "vpcId",
-                "backendPrivateIp", "backendHostKey", "deployRoleArn", "readOnlyRoleArn", "backupWriterRoleArn"]) {
+            for (const key of ["loadBalancerDnsName", "backendHosts", "databaseEndpoint", "redisAddress", "meilisearchUrl", "backupBucket", "frontendUrl", "apiUrl", "vpcId",
+                "deployRoleArn", "readOnlyRoleArn", "backupWriterRoleArn"]) {
                 assert.ok(run.outputs[key], `output ${key}`);
             }
-            // What the runbook's interactive session and the in-VPC jobs name (docs/runbook.md).
-            assert.deepEqual([run.outputs.backendInstanceId, run.outputs.redisInstanceId, run.outputs.searchInstanceId, run.outputs.instanceConnectEndpointId],
-                [`pakashop-${stack}-backend-instance-id`, `pakashop-${stack}-cache-host-instance-id`, `pakashop-${stack}-search-host-instance-id`, `pakashop-${stack}-instance-connect-endpoint-id`]);
+            // What the runbook's interactive sessions and the in-VPC jobs name (docs/runbook.md): every backend host's instance.
+            const backendInstances = (run.outputs.backendHosts as { instanceId: string }[]).map((h) => h.instanceId);
+            assert.deepEqual([...backendInstances, run.outputs.redisInstanceId, run.outputs.searchInstanceId, run.outputs.instanceConnectEndpointId],
+                [...backendInstances.map((_, i) => `pakashop-${stack}-backend-${i + 1}-instance-id`), `pakashop-${stack}-cache-host-instance-id`, `pakashop-${stack}-search-host-instance-id`, `pakashop-${stack}-instance-connect-endpoint-id`]);
+            assert.equal(backendInstances.length, stack === "production" ? 2 : 1);
             assert.equal(run.outputs.runnerProjectName, `pakashop-${stack}-runner`);
             assert.equal(run.outputs.frontendUrl, `https://${want.frontend}`);
             assert.ok(!JSON.stringify(redactSecrets(run.outputs)).includes("mockpassword"));

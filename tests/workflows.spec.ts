@@ -645,7 +645,7 @@ describe("GitHub workflows", () => {
         assert.match(pullRequestProblems("ci.yml", target).join("\n"), /pull_request_target/);
     });
 
-    it("check drift per stack with that stack's read-only identity, its branch, and the backend's private address", () => {
+    it("check drift per stack with that stack's read-only identity, its branch, and every backend host of the fleet", () => {
         const doc = load("drift.yml");
         assert.deepEqual(doc.jobs.drift.strategy.matrix.stack, ["staging", "production"]);
         for (const ctx of contexts(doc, doc.jobs.drift)) {
@@ -653,8 +653,11 @@ describe("GitHub workflows", () => {
             assert.equal(evaluate(doc.jobs.drift["runs-on"], ctx), vpcLabel(ctx.matrix!.stack));
         }
         const host = scriptOf(doc.jobs.drift.steps, /^Host drift$/);
-        assert.match(host, /--host "\$\(pulumi stack output backendPrivateIp --stack "\$STACK"\)"/);
-        assert.doesNotMatch(text("drift.yml"), /backendPublicIp/);
+        // The fleet's hosts as the stack lists them (name, private address, pinned key), every one checked.
+        assert.match(host, /pulumi stack output backendHosts --json --stack "\$STACK" > hosts\.json\n/);
+        assert.match(host, /npm run -s drift -- --stack "\$STACK" --hosts hosts\.json > host\.json/);
+        assert.doesNotMatch(host, /--host |--host-key/, "the single-host form would leave the other hosts unchecked");
+        assert.doesNotMatch(text("drift.yml"), /backendPublicIp|backendPrivateIp|backendHostKey/);
         assert.doesNotMatch(host, /--set/, "the host check reads the recorded manifest, not a copy of the outputs");
         assert.match(text("drift.yml"), /pulumi preview --refresh --expect-no-changes/);
         assert.match(text("drift.yml"), /npm run -s drift/);
@@ -972,8 +975,7 @@ printf -- '--\\n-- PostgreSQL database dump\\n--\\nCREATE TABLE t ();\\n--\\n-- 
         const bin = fakeBin({
             pulumi: `case "$*" in
 "config get deployPrivateKey --stack staging") cat ${work}/key;;
-"stack output backendPrivateIp --stack staging") echo 10.20.1.10;;
-"stack output backendHostKey --stack staging") echo "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfTheBackend";;
+"stack output backendHosts --json --stack staging") echo '[{"name":"backend-1","privateIp":"10.20.1.10","hostKey":"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfTheBackend"}]';;
 *) echo "unexpected pulumi $*" >&2; exit 9;;
 esac`,
             npm: `printf '%s\\n' "$@" > ${work}/npm-argv; printf '%s' "\${PAKASHOP_DEPLOY_KEY:-}" > ${work}/npm-key`,
@@ -981,9 +983,10 @@ esac`,
         /** Lines of the key's body the step's output shows outside ::add-mask:: commands (the runner shows none of those). */
         const leaked = (output: string) => body.filter((b) => output.split("\n").some((line) => !line.startsWith("::add-mask::") && line.includes(b)));
 
-        const run = runScript(script, { STACK: "staging" }, { bin });
+        const run = runScript(script, { STACK: "staging" }, { bin, cwd: work });
         assert.equal(run.status, 0, run.stderr);
         assert.deepEqual(run.outputs, { "exit-code": "0" });
+        assert.deepEqual(JSON.parse(fs.readFileSync(path.join(work, "hosts.json"), "utf8")).map((h: { name: string }) => h.name), ["backend-1"], "the fleet as the stack lists it");
         assert.deepEqual(leaked(run.stdout), [], "no line of the key's body in the log");
         assert.deepEqual(leaked(run.stderr), []);
         const masks = run.stdout.split("\n").filter((l) => l.startsWith("::add-mask::")).map((l) => l.slice("::add-mask::".length));
@@ -991,7 +994,7 @@ esac`,
         assert.equal(run.stdout.split("\n").filter((l) => l !== "" && !l.startsWith("::add-mask::")).length, 0, "and the step prints nothing else");
         assert.equal(fs.readFileSync(path.join(work, "npm-key"), "utf8"), key, "the drift tool gets the whole key in PAKASHOP_DEPLOY_KEY");
         const argv = fs.readFileSync(path.join(work, "npm-argv"), "utf8");
-        assert.equal(argv, ["run", "-s", "drift", "--", "--stack", "staging", "--host", "10.20.1.10", "--host-key", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyOfTheBackend", ""].join("\n"));
+        assert.equal(argv, ["run", "-s", "drift", "--", "--stack", "staging", "--hosts", "hosts.json", ""].join("\n"));
 
         // The check catches the old form: one ::add-mask:: for the whole key masks its first
         // line, and the echo prints the body to the log.

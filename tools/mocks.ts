@@ -30,8 +30,21 @@ export const CLOUDFLARE_IPV6 = [
 export const MOCK_PUBLIC_IP = "203.0.113.10";
 export const MOCK_PRIVATE_IP = "172.31.16.10";
 export const MOCK_ACCOUNT_ID = "123456789012";
+/** The region every offline run is in (the stack files' `aws:region`, the getRegion answer). */
+export const MOCK_REGION = "ap-south-1";
+/** The load balancer's DNS name a mocked `aws.lb.LoadBalancer` gets (ELB's `<name>-<id>.<region>.elb.amazonaws.com` form). */
+export const mockLoadBalancerDnsName = (name: string) => `${name}-1234567890.${MOCK_REGION}.elb.amazonaws.com`;
+/** The ARN a mocked target group gets (the shape the rollout's drain and return scripts accept). */
+export const mockTargetGroupArn = (name: string) => `arn:aws:elasticloadbalancing:${MOCK_REGION}:${MOCK_ACCOUNT_ID}:targetgroup/${name.slice(0, 32)}/0123456789abcdef`;
 /** A well-formed Ed25519 key line (51-byte blob; its 32 key bytes spell "MockHostKeyForOfflinePlansOnly00"). */
 export const MOCK_HOST_PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIE1vY2tIb3N0S2V5Rm9yT2ZmbGluZVBsYW5zT25seTAw";
+
+/**
+ * The id the mocks give a resource once created (applied runs): `<name>-id`. Inputs built from
+ * a resource's id hold it, which is how the offline policy check finds the property
+ * dependencies the engine would give policies (tools/policyCheck.ts).
+ */
+export const mockId = (name: string): string => `${name}-id`;
 
 /** A hook that lets a caller (the real-host e2e) compute a resource's state itself. */
 export type ResourceHook = (args: pulumi.runtime.MockResourceArgs) => Promise<pulumi.runtime.MockResourceResult | undefined>;
@@ -59,7 +72,7 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
         if (hooked) return hooked;
         if (this.preview) return previewState(args);
         // The provider autonames in `Check`, whether previewing or applying.
-        return { id: `${args.name}-id`, state: { ...args.inputs, ...autoName(args), ...computedState(args) } };
+        return { id: mockId(args.name), state: { ...args.inputs, ...autoName(args), ...computedState(args) } };
     }
 
     call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
@@ -197,6 +210,17 @@ function computedState(args: pulumi.runtime.MockResourceArgs): Record<string, un
             return { stdout: args.name.endsWith(HOST_KEY_STEP_SUFFIX) ? `${MOCK_HOST_PUBLIC_KEY}\n` : "", stderr: "" };
         case "aws:cloudwatch/logGroup:LogGroup":
             return { arn: `arn:aws:logs:ap-south-1:${MOCK_ACCOUNT_ID}:log-group:${args.inputs.name}` };
+        case "aws:lb/loadBalancer:LoadBalancer":
+            return {
+                arn: `arn:aws:elasticloadbalancing:${MOCK_REGION}:${MOCK_ACCOUNT_ID}:loadbalancer/app/${args.name}/0123456789abcdef`,
+                dnsName: mockLoadBalancerDnsName(args.name), zoneId: "ZP97RAFLXTNZK",
+            };
+        case "aws:lb/targetGroup:TargetGroup":
+            return { arn: mockTargetGroupArn(args.name) };
+        case "aws:lb/listener:Listener":
+            return { arn: `arn:aws:elasticloadbalancing:${MOCK_REGION}:${MOCK_ACCOUNT_ID}:listener/app/${args.name}/0123456789abcdef/fedcba9876543210` };
+        case "aws:acm/certificate:Certificate":
+            return { arn: `arn:aws:acm:${MOCK_REGION}:${MOCK_ACCOUNT_ID}:certificate/00000000-0000-4000-8000-${args.name.length.toString().padStart(12, "0")}` };
         case "aws:codebuild/project:Project":
             return { arn: `arn:aws:codebuild:ap-south-1:${MOCK_ACCOUNT_ID}:project/${args.inputs.name}` };
         default:

@@ -27,7 +27,7 @@ import {
     unknownCheckingProxy, UnknownValueError,
 } from "@pulumi/policy";
 import { ALL_POLICIES } from "../policy/policies";
-import { replaceUnknowns, UNKNOWN_VALUE } from "./mocks";
+import { mockId, replaceUnknowns, UNKNOWN_VALUE } from "./mocks";
 import { OfflineRun, PlannedResource, unwrapSecrets } from "./offlineRun";
 import { REPO_ROOT } from "./stackConfig";
 
@@ -158,12 +158,30 @@ function policyResources(resources: readonly PlannedResource[]): PolicyResource[
             ...typeChecks(r.type, props),
         } as unknown as PolicyResource & { dependencies: PolicyResource[] });
     }
+    const byId = new Map<string, PolicyResource[]>();
+    for (const r of resources.filter((x) => x.custom)) byId.set(mockId(r.name), [...(byId.get(mockId(r.name)) ?? []), byUrn.get(r.urn) as PolicyResource]);
     for (const r of resources) {
         const resource = byUrn.get(r.urn) as PolicyResource & { dependencies: PolicyResource[]; parent?: PolicyResource };
         if (r.parent && byUrn.has(r.parent)) resource.parent = byUrn.get(r.parent);
         resource.dependencies.push(...r.dependsOn.map((urn) => byUrn.get(urn)).filter((d): d is PolicyResource => d !== undefined));
+        Object.assign(resource.propertyDependencies, propertyDependenciesOf(r, byId));
     }
     return [...byUrn.values()];
+}
+
+/**
+ * The property dependencies the engine gives policies (each input's resources: the ones whose
+ * outputs it was built from), as far as an offline run shows them: an input holding, at any
+ * depth, the id a resource of the run was given ({@link mockId}; applied runs and plans) depends
+ * on that resource. Ids unknown in a preview tie nothing here (the engine would still tie them).
+ */
+function propertyDependenciesOf(r: PlannedResource, byId: ReadonlyMap<string, PolicyResource[]>): Record<string, PolicyResource[]> {
+    const strings = (value: unknown): string[] => (typeof value === "string" ? [value] : Array.isArray(value) ? value.flatMap(strings)
+        : typeof value === "object" && value !== null ? Object.values(value).flatMap(strings) : []);
+    const entries = Object.entries(unwrapSecrets(r.inputs) as Record<string, unknown>)
+        .map(([key, value]) => [key, [...new Set(strings(value).flatMap((s) => byId.get(s) ?? []))].filter((d) => d.urn !== r.urn)] as const)
+        .filter(([, dependencies]) => dependencies.length > 0);
+    return Object.fromEntries(entries);
 }
 
 function validators(policy: ResourceValidationPolicy) {

@@ -1,14 +1,17 @@
 /**
  * `npm run readme`: regenerates the parts of README.md that are derived from code (the
- * rollout diagram from the catalog, the policy table from the pack), between
- * `<!-- generated:NAME -->` markers.
+ * rollout diagram from the catalog, the policy table from the pack, the topology diagram from
+ * an offline run of production: tools/topology.ts), between `<!-- generated:NAME -->` markers.
  * `npm run readme -- --check` exits 1 when README.md is stale; a test runs the same check.
  */
 import * as fs from "fs";
 import * as path from "path";
 import { Catalog, CATALOG, INFRASTRUCTURE_TIER, unitName } from "../components/catalog";
 import { rolloutWaves } from "../components/rollout";
+import { OfflineRun, runOffline } from "./offlineRun";
 import { loadPackConfig, policyLevels } from "./policyCheck";
+import { loadStackConfig } from "./stackConfig";
+import { renderTopologyDiagram } from "./topology";
 
 const README = path.resolve(__dirname, "..", "README.md");
 
@@ -42,25 +45,39 @@ export function renderPolicyTable(): string {
     ].join("\n");
 }
 
-export const GENERATED: Record<string, () => string> = {
+/** The stack whose topology the README shows. */
+export const TOPOLOGY_STACK = "production";
+
+export interface RegenerateOptions {
+    /**
+     * Runs the program for {@link TOPOLOGY_STACK} (applied, offline). The specs pass their cached
+     * run (tests/helpers.ts `planStack`): Pulumi's runtime is global, so runs must not overlap.
+     * @default a fresh runOffline of the stack file, placeholder secrets
+     */
+    readonly runTopologyStack?: () => Promise<OfflineRun>;
+}
+
+export const GENERATED: Record<string, (options: RegenerateOptions) => string | Promise<string>> = {
     rollout: () => renderRolloutDiagram(CATALOG),
     policies: renderPolicyTable,
+    topology: async (options) => renderTopologyDiagram(await (options.runTopologyStack ?? (() => runOffline(loadStackConfig(TOPOLOGY_STACK))))()),
 };
 
 /** README text with every generated block replaced by its current rendering. */
-export function regenerate(readme: string): string {
+export async function regenerate(readme: string, options: RegenerateOptions = {}): Promise<string> {
     let text = readme;
     for (const [name, render] of Object.entries(GENERATED)) {
         const pattern = new RegExp(`(<!-- generated:${name} -->\\n)[\\s\\S]*?(\\n<!-- /generated:${name} -->)`);
         if (!pattern.test(text)) throw new Error(`README.md has no <!-- generated:${name} --> block`);
-        text = text.replace(pattern, (_m, open: string, close: string) => `${open}${render()}${close}`);
+        const rendered = await render(options);
+        text = text.replace(pattern, (_m, open: string, close: string) => `${open}${rendered}${close}`);
     }
     return text;
 }
 
-if (require.main === module) {
+async function main(): Promise<void> {
     const current = fs.readFileSync(README, "utf8");
-    const fresh = regenerate(current);
+    const fresh = await regenerate(current);
     if (process.argv.includes("--check")) {
         if (fresh !== current) {
             console.error("README.md is stale: run npm run readme");
@@ -70,4 +87,11 @@ if (require.main === module) {
         fs.writeFileSync(README, fresh);
         console.log("README.md regenerated");
     }
+}
+
+if (require.main === module) {
+    main().catch((error: unknown) => {
+        console.error(error instanceof Error ? error.message : error);
+        process.exitCode = 1;
+    });
 }

@@ -14,6 +14,7 @@ import { rolloutWaves } from "../../components/rollout";
 import { HOST_LAYOUT } from "../layout";
 import { heredoc, scriptHeader, shellQuote } from "../shell";
 import { renderUnit } from "../units/systemdUnit";
+import { FLEET_HEALTH_UNIT } from "../health/fleetHealth";
 import { renderHealthFunctions } from "./healthGate";
 
 /** Lines of the journal printed for a service that failed its health gate. */
@@ -357,6 +358,8 @@ remove_unlisted() {
   local -A seen=()
   for path in "$unit_dir"/pakashop-*.service "$services_root"/*; do
     [[ -e $path || -L $path ]] || continue
+    # The load balancer's health server (the proxy step's) is no service: it stays.
+    [[ $path != "$unit_dir"/${FLEET_HEALTH_UNIT} ]] || continue
     id=\${path##*/}
     if [[ $path == "$unit_dir"/* ]]; then id=\${id#pakashop-}; id=\${id%.service}; fi
     if [[ ! $id =~ ^[a-z][a-z0-9-]{0,30}$ ]]; then

@@ -9,10 +9,10 @@
  * tools/release.ts), as the deploy workflow does. Needs root.
  */
 import { strict as assert } from "assert";
-import { execFileSync, spawn } from "child_process";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
-import { CATALOG, unitName } from "../../components/catalog";
+import { CATALOG } from "../../components/catalog";
 import { rolloutWaves, serviceDependencies } from "../../components/rollout";
 import { readStackFile } from "../../components/stackFile";
 import { DRIFT_EXIT_CODE } from "../../tools/drift/check";
@@ -22,55 +22,22 @@ import { REVISION_KEY, SERVICES_KEY } from "../../tools/release";
 import { REPO_ROOT } from "../../tools/stackConfig";
 import { CommandEngine, CommandFailed } from "./commandEngine";
 import { FIXTURE_MARKERS, ReleaseRepository } from "./fixture";
+import { httpGet, parseCurl, unitStates } from "./hostProbes";
 import { prepareStage, ServiceRevisions, Stage } from "./stage";
 import { TestHost } from "./testHost";
 import { listRuleset, ProbeResult, PUBLIC, tcpProbe } from "./testNetwork";
 import { netnsName } from "./testHostResources";
 
 const ids = Object.keys(CATALOG.services);
+/** The staging file runs one backend host: its rollout's steps. */
+const ROLLOUT = "pakashop-staging-rollout-1";
 const STAGE = "backend";
 const SEGMENT_INDEX = 31;
 
-interface UnitState {
-    active: string;
-    enabled: string;
-    pid: number;
-    activeSinceUs: number;
-}
-
-/** All 19 units' state in one SSH round trip (from this machine: the runner's position). */
-async function unitStates(host: TestHost): Promise<Record<string, UnitState>> {
-    const units = ids.map(unitName).join(" ");
-    const result = await host.ssh(`systemctl show --property=Id,ActiveState,UnitFileState,MainPID,ActiveEnterTimestampMonotonic ${units}`);
-    assert.equal(result.code, 0, result.stderr);
-    const states: Record<string, UnitState> = {};
-    for (const block of result.stdout.trim().split("\n\n")) {
-        const p = Object.fromEntries(block.split("\n").map((line) => line.split(/=(.*)/s, 2)));
-        states[p.Id.replace(/^pakashop-|\.service$/g, "")] = {
-            active: p.ActiveState, enabled: p.UnitFileState, pid: Number(p.MainPID), activeSinceUs: Number(p.ActiveEnterTimestampMonotonic),
-        };
-    }
-    return states;
-}
-
-function parseCurl(out: string): { status: number; body: string } {
-    const lines = out.split("\n");
-    return { status: Number(lines.pop()), body: lines.join("\n") };
-}
-
-/**
- * GET on the host itself. The services' ports and nginx's port 80 admit nobody from outside
- * (no security group opens them), so the test looks from inside, as the health gate does.
- */
-async function httpGet(host: TestHost, port: number, urlPath: string, scheme = "http"): Promise<{ status: number; body: string }> {
-    const result = await host.exec(["curl", "-ks", "--max-time", "5", "-w", "\n%{http_code}", `${scheme}://127.0.0.1:${port}${urlPath}`]);
-    return parseCurl(result.stdout);
-}
-
-/** GET of the origin as Cloudflare's proxy makes it: from the public side, from a Cloudflare address, to the Elastic IP on 443. */
+/** GET of the API as Cloudflare's proxy makes it: from the public side, from a Cloudflare address, to the load balancer on 443. */
 function originGet(stage: Stage, urlPath: string): { status: number; body: string } {
     return parseCurl(execFileSync("ip", ["netns", "exec", stage.publicNetns, "curl", "--noproxy", "*", "-ks", "--max-time", "5", "--interface", PUBLIC.cloudflareAddress,
-        "-w", "\n%{http_code}", `https://${PUBLIC.backendAddress}${urlPath}`], { encoding: "utf8" }));
+        "-w", "\n%{http_code}", `https://${PUBLIC.loadBalancerAddress}${urlPath}`], { encoding: "utf8" }));
 }
 
 /** The marker a service's health body reports when deployed at `commit` (v2 changes only the changed service). */
@@ -85,9 +52,11 @@ function markerAt(repo: ReleaseRepository, id: string, commit: string): string {
  * it has no delete), and the host's switch runs again (an update: it is never replaced).
  */
 function changedServiceSteps(serviceId: string): string[] {
-    return ["replace pakashop-staging-rollout-sources", "delete pakashop-staging-rollout-sources",
-        `replace pakashop-staging-rollout-${serviceId}-prepare`, `delete pakashop-staging-rollout-${serviceId}-prepare`,
-        "update pakashop-staging-rollout-switch"];
+    return [`replace ${ROLLOUT}-sources`, `delete ${ROLLOUT}-sources`,
+        `replace ${ROLLOUT}-${serviceId}-prepare`, `delete ${ROLLOUT}-${serviceId}-prepare`,
+        // The drain and return steps around the switch run exactly when it does (their triggers
+        // hold its digest): replaced, and a local step's delete runs nothing.
+        `replace ${ROLLOUT}-drain`, `delete ${ROLLOUT}-drain`, `update ${ROLLOUT}-switch`, `replace ${ROLLOUT}-return`, `delete ${ROLLOUT}-return`];
 }
 
 /** The services the switch restarted, from its log (`tier <id>: switching a b c`). */
@@ -167,25 +136,27 @@ describe("rollout on real systemd hosts (e2e)", function () {
         assert.equal(originGet(stage, "/api/v1/health/ready").status, 200);
     });
 
-    it("the deploy ran from the runner's position, to every host's private address, with host keys from the consoles; from the public side SSH is refused and the data hosts are out of reach", async () => {
+    it("the deploy ran from the runner's position, to every host's private address, with host keys from the consoles; from the internet only Cloudflare reaches the load balancer's 443, and no host at all", async () => {
         const { redisHost, searchHost, segment } = stage;
-        // Every remote step went to a private address on the segment, none to the public one.
+        // Every remote step went to a private address on the segment.
         const targets = new Set(engine.executions.map((e) => e.target).filter((t): t is string => t !== undefined));
         assert.deepEqual([...targets].sort(), [host, redisHost, searchHost].map((h) => `root@${h.address}`).sort());
         for (const h of [host, redisHost, searchHost]) assert.ok(h.address.startsWith(segment.cidr.replace(/0\/24$/, "")), h.address);
         // Each host's key came from its console: one host-key step per instance, through the
         // stand-in for EC2's console API, and the stack outputs pin exactly the host's own key.
         const keySteps = engine.executions.filter((e) => e.name.endsWith("-host-key")).map((e) => `${e.action} ${e.name}`).sort();
-        assert.deepEqual(keySteps, ["backend", "cache-host", "search-host"].map((n) => `create pakashop-staging-${n}-host-key`));
-        const asked = stage.console.calls().map((args) => args[args.indexOf("--instance-id") + 1]);
-        assert.deepEqual([...new Set(asked)].sort(), (["backend", "redis", "search"] as const).map((r) => stage.instanceId(r)).sort());
+        assert.deepEqual(keySteps, ["backend-1", "cache-host", "search-host"].map((n) => `create pakashop-staging-${n}-host-key`));
+        const asked = stage.console.calls().filter((args) => args[0] === "ec2").map((args) => args[args.indexOf("--instance-id") + 1]);
+        assert.deepEqual([...new Set(asked)].sort(), (["backend-1", "redis", "search"] as const).map((r) => stage.instanceId(r)).sort());
         const { outputs } = stage;
-        assert.equal(outputs.backendPrivateIp, host.address);
-        assert.equal(outputs.backendPublicIp, PUBLIC.backendAddress);
-        assert.equal(outputs.backendInstanceId, stage.instanceId("backend"));
-        assert.equal(outputs.backendHostKey, host.hostPublicKey.split(" ").slice(0, 2).join(" "));
-        // Each host's firewall is the one rendered from the program's security groups.
+        assert.deepEqual(outputs.backendHosts, [{
+            name: "backend-1", instanceId: stage.instanceId("backend-1"), privateIp: host.address,
+            hostKey: host.hostPublicKey.split(" ").slice(0, 2).join(" "), availabilityZone: (outputs.backendHosts as { availabilityZone: string }[])[0].availabilityZone,
+        }]);
+        assert.equal(outputs.backendPublicIp, undefined);
+        // Each host's firewall, and the load balancer's, is the one rendered from the program's security groups.
         for (const h of [host, redisHost, searchHost]) assert.match(await listRuleset(netnsName(h.name)), /policy drop;/, h.name);
+        assert.match(await listRuleset(stage.lbNetns), /policy drop;/);
 
         const probe = (label: string, netns: string | undefined, target: string, port: number, from?: string) =>
             tcpProbe(netns, target, port, from).then((result): [string, ProbeResult] => [label, result]);
@@ -197,49 +168,55 @@ describe("rollout on real systemd hosts (e2e)", function () {
             probe("runner -> redis:22", undefined, redisHost.address, 22),
             probe("runner -> search:22", undefined, searchHost.address, 22),
             probe("runner -> backend:443", undefined, host.address, 443),
+            probe("runner -> backend:80", undefined, host.address, 80),
             probe("runner -> redis:6379", undefined, redisHost.address, 6379),
-            // The internet: an ordinary client and Cloudflare's proxy, to the Elastic IP.
-            probe("client -> backend public:22", pub, PUBLIC.backendAddress, 22, PUBLIC.clientAddress),
-            probe("client -> backend public:443", pub, PUBLIC.backendAddress, 443, PUBLIC.clientAddress),
-            probe("cloudflare -> backend public:22", pub, PUBLIC.backendAddress, 22, PUBLIC.cloudflareAddress),
-            probe("cloudflare -> backend public:443", pub, PUBLIC.backendAddress, 443, PUBLIC.cloudflareAddress),
-            // The data hosts from the internet, even with a route to the private range through the backend.
-            ...[redisHost, searchHost].flatMap((h) => [22, 6379, 7700].map((port) =>
-                probe(`client -> ${h === redisHost ? "redis" : "search"}:${port}`, pub, h.address, port, PUBLIC.clientAddress))),
+            // The load balancer's private side: the hosts' 443 only (the target group's port).
+            probe("load balancer -> backend:443", stage.lbNetns, host.address, 443),
+            probe("load balancer -> backend:80", stage.lbNetns, host.address, 80),
+            probe("load balancer -> backend:22", stage.lbNetns, host.address, 22),
+            // The internet: an ordinary client and Cloudflare's proxy, to the load balancer.
+            probe("client -> load balancer:443", pub, PUBLIC.loadBalancerAddress, 443, PUBLIC.clientAddress),
+            probe("client -> load balancer:22", pub, PUBLIC.loadBalancerAddress, 22, PUBLIC.clientAddress),
+            probe("cloudflare -> load balancer:443", pub, PUBLIC.loadBalancerAddress, 443, PUBLIC.cloudflareAddress),
+            probe("cloudflare -> load balancer:80", pub, PUBLIC.loadBalancerAddress, 80, PUBLIC.cloudflareAddress),
+            // Every host from the internet, even with a route to the private range through the load balancer.
+            ...([["backend", host], ["redis", redisHost], ["search", searchHost]] as const).flatMap(([label, h]) => [22, 443, 6379, 7700].map((port) =>
+                probe(`client -> ${label}:${port}`, pub, h.address, port, PUBLIC.cloudflareAddress))),
             // The backend host: its data tiers' ports, but no SSH to them.
             probe("backend -> redis:6379", backendNetns, redisHost.address, 6379),
             probe("backend -> search:7700", backendNetns, searchHost.address, 7700),
             probe("backend -> redis:22", backendNetns, redisHost.address, 22),
         ]));
         const outOfReach = (result: ProbeResult) => (result === "filtered" || result === "unreachable" ? "out of reach" : result);
+        const hostLabel = /^client -> (backend|redis|search):/;
         assert.deepEqual({
             ...results,
-            ...Object.fromEntries(Object.entries(results).filter(([label]) => /^client -> (redis|search)/.test(label)).map(([label, r]) => [label, outOfReach(r)])),
+            ...Object.fromEntries(Object.entries(results).filter(([label]) => hostLabel.test(label)).map(([label, r]) => [label, outOfReach(r)])),
         }, {
             "runner -> backend:22": "open",
             "runner -> redis:22": "open",
             "runner -> search:22": "open",
             "runner -> backend:443": "filtered",
+            "runner -> backend:80": "filtered",
             "runner -> redis:6379": "filtered",
-            "client -> backend public:22": "filtered",
-            "client -> backend public:443": "filtered",
-            "cloudflare -> backend public:22": "filtered",
-            "cloudflare -> backend public:443": "open",
-            ...Object.fromEntries(["redis", "search"].flatMap((h) => [22, 6379, 7700].map((port) => [`client -> ${h}:${port}`, "out of reach"]))),
+            "load balancer -> backend:443": "open",
+            "load balancer -> backend:80": "filtered",
+            "load balancer -> backend:22": "filtered",
+            "client -> load balancer:443": "filtered",
+            "client -> load balancer:22": "filtered",
+            "cloudflare -> load balancer:443": "open",
+            "cloudflare -> load balancer:80": "filtered",
+            ...Object.fromEntries(["backend", "redis", "search"].flatMap((h) => [22, 443, 6379, 7700].map((port) => [`client -> ${h}:${port}`, "out of reach"]))),
             "backend -> redis:6379": "open",
             "backend -> search:7700": "open",
             "backend -> redis:22": "filtered",
         });
-        // And ssh itself, from the internet to the Elastic IP, with the deploy key: no connection.
-        const ssh = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-            // ssh takes the first value of an option: the shorter timeout goes first.
-            const child = spawn("ip", ["netns", "exec", pub, "ssh", "-o", "ConnectTimeout=3", ...host.sshOptions, "-b", PUBLIC.clientAddress, `root@${PUBLIC.backendAddress}`, "true"]);
-            let stderr = "";
-            child.stderr.on("data", (d: Buffer) => (stderr += d));
-            child.on("close", (code) => resolve({ code, stderr }));
-        });
-        assert.equal(ssh.code, 255);
-        assert.match(ssh.stderr, /timed out/);
+        // The fleet's health path answers the load balancer's checks but not the internet: a
+        // request through the load balancer carries X-Forwarded-For, and nginx refuses those.
+        assert.equal(originGet(stage, "/healthz").status, 404);
+        const check = parseCurl(execFileSync("ip", ["netns", "exec", stage.lbNetns, "curl", "--noproxy", "*", "-ks", "--max-time", "5", "-w", "\n%{http_code}",
+            `https://${host.address}/healthz`], { encoding: "utf8" }));
+        assert.equal(check.status, 200, check.body);
     });
 
     it("Redis and Meilisearch run on hosts of their own, and the services reach them over the private segment with the configured credentials", async () => {
@@ -264,7 +241,7 @@ describe("rollout on real systemd hosts (e2e)", function () {
     it("prepared every release at once before switching anything, then switched in the order of section 3.2, each tier's services together", async () => {
         const prepares = engine.executions.filter((e) => e.name.endsWith("-prepare"));
         assert.equal(prepares.length, 19);
-        const switchStep = engine.executions.find((e) => e.name.endsWith("-rollout-switch"));
+        const switchStep = engine.executions.find((e) => e.name === `${ROLLOUT}-switch`);
         assert.ok(switchStep);
         // Phase 1 waits for no tier: the prepare steps overlap, and all of them end before the
         // switch starts (nothing restarts onto a release that is not built).
@@ -367,7 +344,9 @@ describe("rollout on real systemd hosts (e2e)", function () {
         // never close.
         const stale = await stage.preview();
         assert.deepEqual(stale.steps.map((s) => `${s.action} ${s.name}`).sort(),
-            [`replace pakashop-staging-rollout-${repo.changedService}-prepare`, "replace pakashop-staging-rollout-sources", "update pakashop-staging-rollout-switch"]);
+            // (The return step follows the drain's output, which a preview does not know: the engine
+            // shows it as a replacement too; the stand-in's preview keeps the old output.)
+            [`replace ${ROLLOUT}-${repo.changedService}-prepare`, `replace ${ROLLOUT}-sources`, `update ${ROLLOUT}-switch`, `replace ${ROLLOUT}-drain`].sort());
         const drift = await stage.driftCheck();
         assert.equal(drift.drift, true);
         assert.deepEqual(drift.findings.map((f) => `${f.service} ${f.field} ${f.expected} -> ${f.actual}`),
@@ -443,7 +422,7 @@ describe("rollout on real systemd hosts (e2e)", function () {
         stage.release({ service: broken, revision: repo.commits.broken });
         await assert.rejects(stage.deployFromFile(), (error: unknown) => {
             assert.ok(error instanceof CommandFailed, String(error));
-            assert.match(error.execution.name, /-rollout-switch$/);
+            assert.match(error.execution.name, /-rollout-1-switch$/);
             assert.match(error.execution.stderr, new RegExp(`journal of pakashop-${broken}\\.service`));
             assert.match(error.execution.stderr, new RegExp(`${broken} [0-9a-f]{20} did not become healthy within 20s .*; rolled back, later tiers not touched`));
             assert.match(error.execution.stdout, new RegExp(`${broken}: rolled back to releases/[0-9a-f]{20}; active again`));
@@ -452,7 +431,7 @@ describe("rollout on real systemd hosts (e2e)", function () {
         const ran = engine.since(before);
         // Phase 1 built every new release; phase 2 stopped at the broken tier.
         assert.equal(ran.filter((e) => e.name.endsWith("-prepare") && e.action === "replace").length, 19);
-        const switched = switchedBy(ran.find((e) => e.name.endsWith("-rollout-switch")) as { stdout: string });
+        const switched = switchedBy(ran.find((e) => e.name === `${ROLLOUT}-switch`) as { stdout: string });
         for (const id of later) assert.ok(!switched.includes(id), `${id} (a later tier) was switched`);
         const states = await unitStates(host);
         assert.equal(states[broken].active, "active");
@@ -498,7 +477,7 @@ describe("rollout on real systemd hosts (e2e)", function () {
     });
 
     it("a replaced host (new instance id, nothing deployed on it) gets its key read again and every step again, and the old steps' deletes leave it alone", async () => {
-        // The new machine keeps the Elastic IP; its disk is a fresh image's: no services, no
+        // The new machine is a new target of the load balancer; its disk is a fresh image's: no services, no
         // releases, no sources, no nginx site. (It is the same test host, so its console shows
         // the same key; the program reads it again for the new instance id.)
         const wipe = await host.ssh(`systemctl disable --now --quiet $(cd /etc/systemd/system && ls pakashop-*.service)
@@ -506,19 +485,20 @@ describe("rollout on real systemd hosts (e2e)", function () {
               /etc/nginx/sites-enabled/pakashop /etc/nginx/sites-available/pakashop /etc/nginx/tls
             systemctl daemon-reload`);
         assert.equal(wipe.code, 0, wipe.stderr);
-        const oldId = stage.instanceId("backend");
+        const oldId = stage.instanceId("backend-1");
         stage.replaceBackendInstance();
-        assert.notEqual(stage.instanceId("backend"), oldId);
+        assert.notEqual(stage.instanceId("backend-1"), oldId);
         const before = engine.executions.length;
         await stage.deployFromFile();
         const ran = engine.since(before);
-        const replaced = ran.filter((e) => e.action === "replace").map((e) => e.name.replace(/^pakashop-staging-rollout-/, "")).sort();
-        assert.deepEqual(replaced, ["pakashop-staging-backend-host-key", "bootstrap", "proxy", "ssh-ready", "switch",
+        const replaced = ran.filter((e) => e.action === "replace").map((e) => e.name.replace(`${ROLLOUT}-`, "")).sort();
+        assert.deepEqual(replaced, ["pakashop-staging-backend-1-host-key", "bootstrap", "proxy", "ssh-ready", "switch", "drain", "return",
             "sources", ...ids.map((id) => `${id}-prepare`)].sort());
-        assert.equal(stage.console.calls().at(-1)?.[stage.console.calls().at(-1)!.indexOf("--instance-id") + 1], stage.instanceId("backend"));
-        assert.equal(stage.outputs.backendInstanceId, stage.instanceId("backend"));
+        const consoleCalls = stage.console.calls().filter((args) => args[0] === "ec2");
+        assert.equal(consoleCalls.at(-1)?.[consoleCalls.at(-1)!.indexOf("--instance-id") + 1], stage.instanceId("backend-1"));
+        assert.equal((stage.outputs.backendHosts as { instanceId: string }[])[0].instanceId, stage.instanceId("backend-1"));
         // The old switch's delete (the one that removes services) reaches the new host and leaves it alone.
-        const deletes = ran.filter((e) => e.action === "delete" && e.name.endsWith("-rollout-switch"));
+        const deletes = ran.filter((e) => e.action === "delete" && e.name === `${ROLLOUT}-switch`);
         assert.equal(deletes.length, 1);
         assert.match(deletes[0].stdout, /it was replaced; nothing to remove/);
         const states = await unitStates(host);

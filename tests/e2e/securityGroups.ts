@@ -20,8 +20,11 @@ import { PlannedResource, unwrapSecrets } from "../../tools/offlineRun";
 
 export const SECURITY_GROUP_TYPE = "aws:ec2/securityGroup:SecurityGroup";
 const INSTANCE_TYPE = "aws:ec2/instance:Instance";
+export const LOAD_BALANCER_TYPE = "aws:lb/loadBalancer:LoadBalancer";
+/** What the test network has a firewall for: instances and the load balancer's namespace. */
+const GROUPED_TYPES = [INSTANCE_TYPE, LOAD_BALANCER_TYPE];
 /** Rule resources the program could add beside a group's inline rules; not translated. */
-const SEPARATE_RULE_TYPES = [
+export const SEPARATE_RULE_TYPES = [
     "aws:ec2/securityGroupRule:SecurityGroupRule", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
 ];
@@ -70,19 +73,20 @@ function inputs(resource: PlannedResource): Record<string, unknown> {
 /** The group ids a resource's inputs place it in. */
 export function groupsOf(resource: PlannedResource): string[] {
     const i = inputs(resource);
-    const lists = [i.vpcSecurityGroupIds, i.securityGroupIds, (i.vpcConfig as Record<string, unknown> | undefined)?.securityGroupIds];
+    // `securityGroups`: a load balancer's groups (aws.lb.LoadBalancer).
+    const lists = [i.vpcSecurityGroupIds, i.securityGroupIds, i.securityGroups, (i.vpcConfig as Record<string, unknown> | undefined)?.securityGroupIds];
     return lists.flatMap((list) => (Array.isArray(list) ? list.filter((id): id is string => typeof id === "string") : []));
 }
 
 /**
- * The rules admitting traffic to the instance named `instanceName`, from the recorded
- * resources of one run.
+ * The rules admitting traffic to the resource named `instanceName` (an instance, or the load
+ * balancer), from the recorded resources of one run.
  */
 export function admitRules(resources: readonly PlannedResource[], instanceName: string, placement: Placement): AdmitRule[] {
     const separate = resources.filter((r) => SEPARATE_RULE_TYPES.includes(r.type));
     if (separate.length > 0) throw new Error(`securityGroups: separate rule resources are not translated: ${separate.map((r) => r.name).join(", ")}`);
-    const instance = resources.find((r) => r.type === INSTANCE_TYPE && r.name === instanceName);
-    if (!instance) throw new Error(`securityGroups: the run has no instance ${instanceName}`);
+    const instance = resources.find((r) => GROUPED_TYPES.includes(r.type) && r.name === instanceName);
+    if (!instance) throw new Error(`securityGroups: the run has no instance or load balancer ${instanceName}`);
     const groups = new Map(resources.filter((r) => r.type === SECURITY_GROUP_TYPE).map((r) => [securityGroupId(r.name), r]));
     const membersOf = (groupId: string) => resources.filter((r) => r.type !== SECURITY_GROUP_TYPE && groupsOf(r).includes(groupId));
     const rules: AdmitRule[] = [];

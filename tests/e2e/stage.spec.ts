@@ -18,8 +18,10 @@ import { installConsoleStandin } from "./consoleStandin";
 import { admitRules, AdmitRule, renderRuleset, SECURITY_GROUP_TYPE, securityGroupId } from "./securityGroups";
 
 const RUNNER = "10.216.0.1";
+const LOAD_BALANCER = "10.216.0.5";
 const ADDRESSES: Record<string, string> = {
-    "pakashop-staging-backend-instance": "10.216.0.10",
+    "pakashop-staging-backend-1-instance": "10.216.0.10",
+    "pakashop-staging-lb": LOAD_BALANCER,
     "pakashop-staging-cache-host-instance": "10.216.0.11",
     "pakashop-staging-search-host-instance": "10.216.0.12",
 };
@@ -39,13 +41,17 @@ describe("e2e stage: the firewall rendered from the program's security groups", 
         });
     });
 
-    it("backend: SSH from the deploy runner only (Instance Connect has no stand-in), HTTPS from Cloudflare's ranges only", () => {
-        const rules = admitRules(run.resources, "pakashop-staging-backend-instance", placement);
+    it("backend host: SSH from the deploy runner only (Instance Connect has no stand-in), HTTPS from the load balancer only", () => {
+        const rules = admitRules(run.resources, "pakashop-staging-backend-1-instance", placement);
         assert.deepEqual(summary(rules), [
             `tcp 22-22 from ${RUNNER}`,
-            `tcp 443-443 from ${[...CLOUDFLARE_IPV4, ...CLOUDFLARE_IPV6].join(",")}`,
+            `tcp 443-443 from ${LOAD_BALANCER}`,
         ]);
         assert.match(rules[0].sources.join("\n"), /pakashop-staging-instance-connect-sg: no member in the test network \(pakashop-staging-instance-connect-endpoint\)/);
+    });
+
+    it("load balancer: HTTPS from Cloudflare's IPv4 ranges only (its groups come from its `securityGroups` input)", () => {
+        assert.deepEqual(summary(admitRules(run.resources, "pakashop-staging-lb", placement)), [`tcp 443-443 from ${CLOUDFLARE_IPV4.join(",")}`]);
     });
 
     it("data hosts: their port from the backend only, SSH from the deploy runner only", () => {
@@ -75,10 +81,10 @@ describe("e2e stage: the firewall rendered from the program's security groups", 
     it("refuses what it can't translate instead of leaving it open", () => {
         const group = run.resources.find((r) => r.type === SECURITY_GROUP_TYPE && r.name === "pakashop-staging-backend-sg") as PlannedResource;
         const withIngress = (ingress: unknown[]) => run.resources.map((r) => (r === group ? { ...r, inputs: { ...r.inputs, ingress } } : r));
-        assert.throws(() => admitRules(withIngress([{ protocol: "gre", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }]), "pakashop-staging-backend-instance", placement), /protocol gre/);
-        assert.throws(() => admitRules(withIngress([{ protocol: "tcp", fromPort: 22, toPort: 22, prefixListIds: ["pl-1"] }]), "pakashop-staging-backend-instance", placement), /prefix lists/);
+        assert.throws(() => admitRules(withIngress([{ protocol: "gre", fromPort: 0, toPort: 0, cidrBlocks: ["0.0.0.0/0"] }]), "pakashop-staging-backend-1-instance", placement), /protocol gre/);
+        assert.throws(() => admitRules(withIngress([{ protocol: "tcp", fromPort: 22, toPort: 22, prefixListIds: ["pl-1"] }]), "pakashop-staging-backend-1-instance", placement), /prefix lists/);
         const extra = { ...group, type: "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", name: "extra" };
-        assert.throws(() => admitRules([...run.resources, extra], "pakashop-staging-backend-instance", placement), /separate rule resources/);
+        assert.throws(() => admitRules([...run.resources, extra], "pakashop-staging-backend-1-instance", placement), /separate rule resources/);
     });
 });
 

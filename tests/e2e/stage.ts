@@ -1,8 +1,10 @@
 /**
  * The stage every real-host run needs: booted test hosts on a test network shaped like the
  * stack's (tests/e2e/testNetwork.ts: a private segment standing in for the VPC, with this
- * machine on it in the deploy runner's position, and a public side linked to the backend host
- * only), each host behind a firewall rendered from the program's own security groups
+ * machine on it in the deploy runner's position, the backend fleet and the data hosts on it, and
+ * HAProxy standing in for the Application Load Balancer, configured from the program's target
+ * group (tests/e2e/loadBalancerStandin.ts) and the only thing linked to the public side), each
+ * host and the load balancer behind a firewall rendered from the program's own security groups
  * (tests/e2e/securityGroups.ts); the fixture monorepo on this machine (the machine running
  * Pulumi; the hosts never get a copy of it); a copy of the project's stack file, which is the
  * release manifest every deploy reads (tools/release.ts edits it, as the deploy workflow does);
@@ -31,9 +33,10 @@ import { readStackFile } from "../../components/stackFile";
 import { CommandEngine, PlannedStep } from "./commandEngine";
 import { ConsoleStandin, installConsoleStandin } from "./consoleStandin";
 import { createReleaseRepository, ReleaseRepository } from "./fixture";
-import { admitRules, renderRuleset, SECURITY_GROUP_TYPE, securityGroupId } from "./securityGroups";
+import { LoadBalancerStandin, startLoadBalancerStandin } from "./loadBalancerStandin";
+import { admitRules, LOAD_BALANCER_TYPE, renderRuleset, SECURITY_GROUP_TYPE, securityGroupId } from "./securityGroups";
 import { destroyAllTestHosts, ensureRootfs, TestHost } from "./testHost";
-import { netnsName } from "./testHostResources";
+import { createNetwork, netnsName } from "./testHostResources";
 import { applyRuleset, createPublicSide, createSegment, deleteStageNetwork, PrivateSegment, PUBLIC } from "./testNetwork";
 
 const NS = "pakashop-infra";
@@ -43,8 +46,20 @@ const INSTANCE_TYPE = "aws:ec2/instance:Instance";
 /** Per-service revision pins, as in `pakashop-infra:services`. */
 export type ServiceRevisions = Record<string, { revision: string }>;
 
+/** A backend host by its ordinal (`backend-1` is the program's `pakashop-<stack>-backend-1`). */
+export type BackendRole = `backend-${number}`;
 /** The hosts by the role the program gives them. */
-export type Role = "backend" | "redis" | "search";
+export type Role = BackendRole | "redis" | "search";
+
+/** The target group's ARN the mocks give the program (the shape AWS's ARNs have). */
+export const TARGET_GROUP_ARN = "arn:aws:elasticloadbalancing:ap-south-1:111111111111:targetgroup/pakashop-staging-backend/0123456789abcdef";
+
+export interface StageOptions {
+    /** The stack's health gate, short so failure tests stay quick. @default 20 */
+    readonly healthTimeoutSeconds?: number;
+    /** Backend hosts to boot and to give the program (`backendHosts`). @default the stack file's */
+    readonly backendHosts?: number;
+}
 
 /** What a preview of the program from the stack file found. */
 export interface Preview {
@@ -54,15 +69,21 @@ export interface Preview {
 }
 
 export interface Stage {
-    /** The backend host: on the private segment, and the only host with a public interface. */
+    /** The first backend host (`backend-1`). */
     readonly host: TestHost;
+    /** Every backend host, `backend-1` first; all on the private segment only. */
+    readonly hosts: readonly TestHost[];
+    /** HAProxy standing in for the ALB; started from the program's first preview. */
+    readonly loadBalancer: LoadBalancerStandin;
+    /** The load balancer's namespace (on the segment and the public side). */
+    readonly lbNetns: string;
     /** The Redis host: on the private segment only (a private subnet). */
     readonly redisHost: TestHost;
     /** The Meilisearch host, likewise private. */
     readonly searchHost: TestHost;
     /** The stand-in VPC; this machine is on it at `segment.runnerAddress`. */
     readonly segment: PrivateSegment;
-    /** The namespace standing in for the internet (addresses: {@link PUBLIC}). */
+    /** The namespace standing in for the internet, linked to the load balancer only (addresses: {@link PUBLIC}). */
     readonly publicNetns: string;
     readonly repo: ReleaseRepository;
     /** The monorepo served like a private repository: reachable from the backend host, token required. */
@@ -74,8 +95,8 @@ export interface Stage {
     readonly projectDir: string;
     /** The instance id each role has now. */
     instanceId(role: Role): string;
-    /** The nft ruleset last applied to each host, rendered from the program's security groups. */
-    readonly rulesets: Readonly<Record<Role, string>>;
+    /** The nft ruleset last applied to each host and the load balancer, rendered from the program's security groups. */
+    readonly rulesets: Readonly<Record<Role | "loadBalancer", string>>;
     /** The stack outputs of the last successful deploy (`pulumi stack output`), secrets unwrapped. */
     readonly outputs: Record<string, unknown>;
     /**
@@ -101,42 +122,54 @@ export interface Stage {
     preview(): Promise<Preview>;
     /**
      * The host drift check (tools/drift.ts's check) the way the drift workflow runs it: the
-     * stack file as recorded, against the backend's private address and pinned key from the
-     * stack outputs, from this machine (the runner's position).
+     * stack file as recorded, against backend host `n`'s private address and pinned key from the
+     * stack output `backendHosts`, from this machine (the runner's position).
      */
-    driftCheck(): Promise<DriftReport>;
-    /** From the next deploy on, the backend instance has a new id, as after a re-image. */
-    replaceBackendInstance(): void;
+    driftCheck(n?: number): Promise<DriftReport>;
+    /** From the next deploy on, backend host `n` (default 1) has a new instance id, as after a re-image. */
+    replaceBackendInstance(n?: number): void;
     /** Destroys the hosts, the network and the fixture; safe to call twice. */
     teardown(): Promise<void>;
 }
 
 /** Where each role sits on the private segment (`10.216.<index>.<n>`); the runner is `.1`. */
-const SEGMENT_HOST_NUMBER: Record<Role, number> = { backend: 10, redis: 11, search: 12 };
+function segmentHostNumber(role: Role): number {
+    if (role === "redis") return 11;
+    if (role === "search") return 12;
+    const n = Number(role.slice("backend-".length));
+    return n === 1 ? 10 : 20 + n;
+}
+/** The load balancer's address on the segment (its nodes' private side). */
+const LOAD_BALANCER_HOST_NUMBER = 5;
 
 /** The role of one of the program's instances (or of a resource named after one). */
 function roleOf(resourceName: string): Role | undefined {
     if (resourceName.includes("-cache-")) return "redis";
     if (resourceName.includes("-search-")) return "search";
-    if (resourceName.includes("-backend-")) return "backend";
-    return undefined;
+    const backend = /-backend-(\d+)-/.exec(resourceName);
+    return backend ? `backend-${Number(backend[1])}` : undefined;
 }
 
 /**
- * @param name test host name (also its netns and cgroup); the data hosts get `<name>-redis`
- *   and `<name>-search`, the network `pkst-<name>-vpc` and `pkst-<name>-pub`
+ * @param name test host name (also its netns and cgroup); backend host n > 1 is `<name>-<n>`,
+ *   the data hosts `<name>-redis` and `<name>-search`, the network `pkst-<name>-vpc`,
+ *   `pkst-<name>-lb` and `pkst-<name>-pub`
  * @param index the private segment is 10.216.<index>.0/24; the hosts' veths are numbered from it
- * @param healthTimeoutSeconds the stack's health gate, short so failure tests stay quick
+ * @param options the health gate (a number is taken as that, for older callers) and the fleet size
  */
-export async function prepareStage(name: string, index: number, healthTimeoutSeconds = 20): Promise<Stage> {
+export async function prepareStage(name: string, index: number, options: StageOptions | number = {}): Promise<Stage> {
+    const { healthTimeoutSeconds = 20, backendHosts } = typeof options === "number" ? { healthTimeoutSeconds: options } : options;
     await destroyAllTestHosts();
     await ensureRootfs();
     const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-stage-"));
     const hosts: TestHost[] = [];
     const savedPath = process.env.PATH;
     let privateRemote: PrivateRemote | undefined;
+    let loadBalancer: LoadBalancerStandin | undefined;
     const cleanUp = async () => {
         process.env.PATH = savedPath;
+        await loadBalancer?.stop();
+        loadBalancer = undefined;
         await privateRemote?.close();
         privateRemote = undefined;
         for (const host of hosts.splice(0)) await host.destroy();
@@ -145,19 +178,30 @@ export async function prepareStage(name: string, index: number, healthTimeoutSec
     };
     try {
         const segment = await createSegment(name, index);
-        // The three boots overlap; all of them settle before anything is cleaned up.
-        const booting = (["backend", "redis", "search"] as const).map((role, i) =>
-            TestHost.boot({ name: role === "backend" ? name : `${name}-${role}`, subnetIndex: index + i, segment: segment.attachment(SEGMENT_HOST_NUMBER[role]) })
+        const fleetSize = backendHosts ?? 1;
+        const backendRoles: BackendRole[] = Array.from({ length: fleetSize }, (_, i) => `backend-${i + 1}` as BackendRole);
+        const roles: Role[] = [...backendRoles, "redis", "search"];
+        const hostName = (role: Role) => (role === "backend-1" ? name : role.startsWith("backend-") ? `${name}-${role.slice("backend-".length)}` : `${name}-${role}`);
+        // The boots overlap; all of them settle before anything is cleaned up.
+        const booting = roles.map((role, i) =>
+            TestHost.boot({ name: hostName(role), subnetIndex: index + i, segment: segment.attachment(segmentHostNumber(role)) })
                 .then((host) => (hosts.push(host), host)));
         const settled = await Promise.allSettled([createReleaseRepository(path.join(workDir, "repo")), ...booting]);
         const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
         if (failed) throw failed.reason;
-        const [repo, backend, redisHost, searchHost] = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [ReleaseRepository, TestHost, TestHost, TestHost];
-        const hostOf: Record<Role, TestHost> = { backend, redis: redisHost, search: searchHost };
-        const publicNetns = await createPublicSide(name, netnsName(backend.name), segment.cidr);
-        // One deploy key for every host, as in the program: the data hosts accept the backend's.
+        const [repo, ...booted] = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [ReleaseRepository, ...TestHost[]];
+        const hostOf = Object.fromEntries(roles.map((role, i) => [role, booted[i]])) as Record<Role, TestHost>;
+        const fleet = backendRoles.map((role) => hostOf[role]);
+        const [backend] = fleet;
+        const { redis: redisHost, search: searchHost } = hostOf;
+        // The load balancer's namespace: on the segment (its targets' side) and the public side.
+        const lbNetns = netnsName(`${name}-lb`);
+        const lbAddress = segment.attachment(LOAD_BALANCER_HOST_NUMBER).address;
+        await createNetwork(`${name}-lb`, index + 20, segment.attachment(LOAD_BALANCER_HOST_NUMBER));
+        const publicNetns = await createPublicSide(name, lbNetns, segment.cidr);
+        // One deploy key for every host, as in the program: every host accepts the first backend's.
         const deployPublicKey = fs.readFileSync(path.join(backend.dir, "id_ed25519.pub"), "utf8");
-        for (const data of [redisHost, searchHost]) fs.appendFileSync(path.join(data.rootfs, "root/.ssh/authorized_keys"), deployPublicKey);
+        for (const other of booted.filter((h) => h !== backend)) fs.appendFileSync(path.join(other.rootfs, "root/.ssh/authorized_keys"), deployPublicKey);
         privateRemote = await servePrivately(repo.path, path.join(workDir, "served.git"), segment.runnerAddress);
         // No download here: the stand-in takes the pinned binary's place, so the provisioning
         // script skips the download and runs everything after it for real.
@@ -171,13 +215,15 @@ export async function prepareStage(name: string, index: number, healthTimeoutSec
         fs.mkdirSync(projectDir);
         for (const file of ["Pulumi.yaml", `Pulumi.${STACK}.yaml`]) fs.copyFileSync(path.join(REPO_ROOT, file), path.join(projectDir, file));
 
-        // EC2's console, stood in for: the host-key steps run `aws` from PATH on this machine.
-        const consoleStandin = installConsoleStandin(path.join(workDir, "ec2-console"));
+        // EC2's console and the target group's API, stood in for: the host-key, drain and return
+        // steps run `aws` from PATH on this machine.
+        const standinDir = path.join(workDir, "aws");
+        const consoleStandin = installConsoleStandin(standinDir);
         process.env.PATH = `${consoleStandin.binDir}:${savedPath ?? "/usr/bin:/bin"}`;
-        const generation: Record<Role, number> = { backend: 0, redis: 0, search: 0 };
+        const generation = Object.fromEntries(roles.map((role) => [role, 0])) as Record<Role, number>;
         const instanceId = (role: Role) => `i-0${createHash("sha256").update(`${name}/${role}/${generation[role]}`).digest("hex").slice(0, 16)}`;
         const publishConsole = (role: Role) => consoleStandin.setConsole(instanceId(role), hostOf[role].hostPublicKey);
-        for (const role of ["backend", "redis", "search"] as const) publishConsole(role);
+        for (const role of roles) publishConsole(role);
 
         const origin = selfSignedOrigin(workDir);
         const engine = new CommandEngine(async (args) => {
@@ -188,15 +234,16 @@ export async function prepareStage(name: string, index: number, healthTimeoutSec
                     return { id: args.name, state: { ...args.inputs, certificate: origin.certificate } };
                 case SECURITY_GROUP_TYPE:
                     return { id: securityGroupId(args.name), state: { ...args.inputs } };
+                case "aws:lb/targetGroup:TargetGroup":
+                    return { id: TARGET_GROUP_ARN, state: { ...args.inputs, arn: TARGET_GROUP_ARN } };
+                case LOAD_BALANCER_TYPE:
+                    return { id: args.name, state: { ...args.inputs, dnsName: `${args.name}-1234567890.ap-south-1.elb.amazonaws.com`, arn: `arn:aws:elasticloadbalancing:ap-south-1:111111111111:loadbalancer/app/${args.name}/0123456789abcdef` } };
                 case INSTANCE_TYPE: {
                     const role = roleOf(args.name);
-                    if (!role) return undefined;
+                    if (!role || !(role in hostOf)) return undefined;
                     // A replaced instance gets a new id, as EC2 would give it.
                     return { id: instanceId(role), state: { ...args.inputs, privateIp: hostOf[role].address, publicIp: "", arn: `arn:aws:ec2:ap-south-1:111111111111:instance/${instanceId(role)}` } };
                 }
-                case "aws:ec2/eip:Eip":
-                    // The backend's Elastic IP is its address on the public side; NAT's are not simulated.
-                    return roleOf(args.name) === "backend" ? { id: `eipalloc-0${index}`, state: { ...args.inputs, publicIp: PUBLIC.backendAddress } } : undefined;
                 default:
                     return undefined;
             }
@@ -207,6 +254,8 @@ export async function prepareStage(name: string, index: number, healthTimeoutSec
                 [`${NS}:sshUser`]: "root",
                 [`${NS}:deployPublicKey`]: deployPublicKey.trim(),
                 [`${NS}:healthTimeoutSeconds`]: healthTimeoutSeconds,
+                // The fleet's size is the test's choice, as a stack's file would set it.
+                ...(backendHosts === undefined ? {} : { [`${NS}:backendHosts`]: backendHosts }),
                 ...extra,
             }, projectDir);
             // The test host's real key, as a secret (the stack file only has a ciphertext).
@@ -216,26 +265,35 @@ export async function prepareStage(name: string, index: number, healthTimeoutSec
         const runProgram = (config: StackConfig) => runOffline(config, { hook: engine.hook, servicesRepository: repo.path });
 
         // The firewall follows the program's security groups: rendered from each run's recorded
-        // groups and loaded into every host's namespace, as AWS applies a changed group at once.
-        const rulesets = {} as Record<Role, string>;
+        // groups and loaded into every host's namespace and the load balancer's, as AWS applies a
+        // changed group at once.
+        const rulesets = {} as Record<Role | "loadBalancer", string>;
         const placement = (resource: PlannedResource): string[] => {
             if (resource.type === INSTANCE_TYPE) {
                 const role = roleOf(resource.name);
-                return role ? [hostOf[role].address] : [];
+                return role && role in hostOf ? [hostOf[role].address] : [];
             }
+            if (resource.type === LOAD_BALANCER_TYPE) return [lbAddress];
             // The deploy runner (the CodeBuild project in the runner group) is this machine.
             if (resource.type === "aws:codebuild/project:Project" && resource.name.endsWith("-runner-project")) return [segment.runnerAddress];
             // The Instance Connect Endpoint and the database have no stand-in here.
             return [];
         };
         const applyFirewall = async (run: OfflineRun) => {
-            for (const instance of run.resources.filter((r) => r.type === INSTANCE_TYPE)) {
+            const instances = run.resources.filter((r) => r.type === INSTANCE_TYPE);
+            if (instances.length !== roles.length) throw new Error(`stage: the program declares ${instances.length} instances; the stage booted ${roles.length} hosts (${roles.join(", ")})`);
+            for (const instance of instances) {
                 const role = roleOf(instance.name);
-                if (!role) throw new Error(`stage: no test host plays instance ${instance.name}`);
+                if (!role || !(role in hostOf)) throw new Error(`stage: no test host plays instance ${instance.name}`);
                 const ruleset = renderRuleset(instance.name, admitRules(run.resources, instance.name, placement));
                 if (rulesets[role] !== ruleset) await applyRuleset(netnsName(hostOf[role].name), ruleset);
                 rulesets[role] = ruleset;
             }
+            const balancers = run.resources.filter((r) => r.type === LOAD_BALANCER_TYPE);
+            if (balancers.length !== 1) throw new Error(`stage: the program declares ${balancers.length} load balancers, the stage stands in for one`);
+            const ruleset = renderRuleset(balancers[0].name, admitRules(run.resources, balancers[0].name, placement));
+            if (rulesets.loadBalancer !== ruleset) await applyRuleset(lbNetns, ruleset);
+            rulesets.loadBalancer = ruleset;
         };
         const preview = async (): Promise<Preview> => {
             engine.beginRun("preview");
@@ -245,9 +303,22 @@ export async function prepareStage(name: string, index: number, healthTimeoutSec
         // The groups exist before the first deploy reaches a host, as in AWS, where an instance
         // starts inside its groups: render them from a preview of the stack. (The manifest's
         // revision may not be in the fixture yet, and the groups don't depend on the sources:
-        // this one preview plans without packing them.)
+        // this one preview plans without packing them.) The load balancer, likewise, exists
+        // before any target is registered: configured from the same preview.
         engine.beginRun("preview");
-        await applyFirewall(await runOffline(fileConfig(), { hook: engine.hook }));
+        const firstPreview = await runOffline(fileConfig(), { hook: engine.hook });
+        await applyFirewall(firstPreview);
+        const serverName = (role: BackendRole) => role.replace("backend-", "h");
+        loadBalancer = await startLoadBalancerStandin({
+            netns: lbNetns,
+            listenAddress: PUBLIC.loadBalancerAddress,
+            run: firstPreview,
+            servers: backendRoles.map((role) => ({ name: serverName(role), address: hostOf[role].address })),
+            instances: Object.fromEntries(backendRoles.map((role) => [instanceId(role), serverName(role)])),
+            targetGroupArn: TARGET_GROUP_ARN,
+            standinDir,
+        });
+        const balancer = loadBalancer;
 
         let outputs: Record<string, unknown> = {};
         const up = async (config: StackConfig) => {
@@ -258,8 +329,16 @@ export async function prepareStage(name: string, index: number, healthTimeoutSec
             return run;
         };
         const release = (change: ReleaseChange) => setRevision(projectDir, STACK, change);
+        const backendOutput = (n: number) => {
+            const entry = ((outputs.backendHosts ?? []) as Record<string, unknown>[])[n - 1];
+            if (!entry) throw new Error(`stage: the stack outputs have no backend host ${n}`);
+            return entry;
+        };
         return {
             host: backend,
+            hosts: fleet,
+            loadBalancer: balancer,
+            lbNetns,
             redisHost,
             searchHost,
             segment,
@@ -288,12 +367,14 @@ export async function prepareStage(name: string, index: number, healthTimeoutSec
             preview,
             // The drift workflow checks the monorepo out too (services-sources): which release each
             // service should run follows from its folder's content at the recorded revision.
-            driftCheck: () => checkHostDrift(fileConfig(), {
-                host: String(outputs.backendPrivateIp), hostKey: String(outputs.backendHostKey), user: "root", privateKey: backend.privateKey,
+            driftCheck: (n = 1) => checkHostDrift(fileConfig(), {
+                host: String(backendOutput(n).privateIp), hostKey: String(backendOutput(n).hostKey), user: "root", privateKey: backend.privateKey,
             }, { ...process.env, [SERVICES_REPOSITORY_ENV]: repo.path }),
-            replaceBackendInstance: () => {
-                generation.backend += 1;
-                publishConsole("backend");
+            replaceBackendInstance: (n = 1) => {
+                const role = `backend-${n}` as BackendRole;
+                generation[role] += 1;
+                publishConsole(role);
+                balancer.setInstance(instanceId(role), serverName(role));
             },
             teardown: cleanUp,
         };

@@ -6,8 +6,10 @@
  *   `pkst-<stage>-vpc`, 10.216.<index>.0/24. Every test host joins it (its only link); this
  *   machine joins it too, at `.1`, in the position of the in-VPC deploy runner: the command
  *   engine runs the program's steps from here.
+ * - the load balancer's namespace `pkst-<stage>-lb` (tests/e2e/loadBalancerStandin.ts), on the
+ *   segment and on the public side, as the ALB's nodes sit in the public subnets.
  * - the public side, standing in for the internet: the namespace `pkst-<stage>-pub`, linked to
- *   the backend host only (its Elastic IP). It holds an ordinary internet address and one
+ *   the load balancer only (its public address). It holds an ordinary internet address and one
  *   address inside a range Cloudflare publishes (a Cloudflare edge proxy). It has no link to
  *   this machine or the segment, so nothing there can leave the namespaces.
  *
@@ -32,9 +34,9 @@ export interface PrivateSegment {
 
 /** Addresses of the public side (all in documentation ranges, or in a closed namespace). */
 export const PUBLIC = {
-    /** The backend's public (Elastic IP) address; TEST-NET-3. */
-    backendAddress: "203.0.113.10",
-    /** The internet's router on the backend's public link. */
+    /** The load balancer's public address (what Cloudflare's DNS record leads to); TEST-NET-3. */
+    loadBalancerAddress: "203.0.113.10",
+    /** The internet's router on the load balancer's public link. */
     routerAddress: "203.0.113.1",
     prefixLength: 24,
     /** Some client on the internet (TEST-NET-2). */
@@ -86,11 +88,12 @@ export async function createSegment(stage: string, index: number): Promise<Priva
 }
 
 /**
- * Creates the public side `pkst-<stage>-pub` and links it to the host in `hostNetns` (the
- * backend) as its public interface `pub0`, which becomes the host's default route, as a public
- * subnet's route to the internet gateway. The public side has a route to `privateCidr` through
- * the backend's public address, the best an attacker on the internet could do: the backend
- * does not forward, and the data hosts admit nothing from there anyway.
+ * Creates the public side `pkst-<stage>-pub` and links it to the namespace `hostNetns` (the
+ * load balancer's) as its public interface `pub0`, which becomes that namespace's default route,
+ * as a public subnet's route to the internet gateway. The public side has a route to
+ * `privateCidr` through the load balancer's public address, the best an attacker on the internet
+ * could do: the load balancer's namespace does not forward, and no host admits anything from
+ * there anyway.
  */
 export async function createPublicSide(stage: string, hostNetns: string, privateCidr: string): Promise<string> {
     const netns = `${NAME_PREFIX}${stage}-pub`;
@@ -103,10 +106,10 @@ export async function createPublicSide(stage: string, hostNetns: string, private
         [["-n", netns, "addr", "add", `${p.clientAddress}/32`, "dev", "lo"], "adding the internet client's address"],
         [["-n", netns, "addr", "add", `${p.cloudflareAddress}/32`, "dev", "lo"], "adding the Cloudflare proxy's address"],
         [["-n", netns, "link", "set", "eth0", "up"], "bringing up the public side's link"],
-        [["-n", netns, "route", "add", privateCidr, "via", p.backendAddress], "routing the private range at the backend"],
-        [["-n", hostNetns, "addr", "add", `${p.backendAddress}/${p.prefixLength}`, "dev", "pub0"], "addressing the backend's public interface"],
-        [["-n", hostNetns, "link", "set", "pub0", "up"], "bringing up the backend's public interface"],
-        [["-n", hostNetns, "route", "replace", "default", "via", p.routerAddress, "dev", "pub0"], "routing the backend's traffic to the internet"],
+        [["-n", netns, "route", "add", privateCidr, "via", p.loadBalancerAddress], "routing the private range at the load balancer"],
+        [["-n", hostNetns, "addr", "add", `${p.loadBalancerAddress}/${p.prefixLength}`, "dev", "pub0"], "addressing the load balancer's public interface"],
+        [["-n", hostNetns, "link", "set", "pub0", "up"], "bringing up the load balancer's public interface"],
+        [["-n", hostNetns, "route", "replace", "default", "via", p.routerAddress, "dev", "pub0"], "routing the load balancer's traffic to the internet"],
     ];
     try {
         for (const [args, what] of steps) await runOk("ip", args, what);
@@ -120,7 +123,7 @@ export async function createPublicSide(stage: string, hostNetns: string, private
 /** Removes the namespaces of a stage's test network (and with them the bridge and every veth). */
 export async function deleteStageNetwork(stage: string): Promise<void> {
     for (const netns of await listNetns()) {
-        if (netns === `${NAME_PREFIX}${stage}-vpc` || netns === `${NAME_PREFIX}${stage}-pub`) await deleteNetwork(netns);
+        if ([`${NAME_PREFIX}${stage}-vpc`, `${NAME_PREFIX}${stage}-pub`, `${NAME_PREFIX}${stage}-lb`].includes(netns)) await deleteNetwork(netns);
     }
 }
 

@@ -3,6 +3,10 @@
  * that differs, plus pakashop units on the host that the program does not deploy.
  */
 import { ProbeResult, ServiceState } from "./hostState";
+import { FLEET_HEALTH_UNIT } from "../../host/health/fleetHealth";
+
+/** pakashop units the program installs besides the services' (the proxy step's health server). */
+const PLATFORM_UNITS: readonly string[] = [FLEET_HEALTH_UNIT];
 
 const FIELDS = ["unitFile", "enabled", "active", "release"] as const;
 
@@ -36,7 +40,7 @@ export function compareHostState(stack: string, host: string, expected: readonly
             }
         }
     }
-    const expectedUnits = new Set(expected.map((s) => s.unit));
+    const expectedUnits = new Set([...expected.map((s) => s.unit), ...PLATFORM_UNITS]);
     for (const unit of probed.unitFiles.filter((u) => !expectedUnits.has(u))) {
         findings.push({ service: unit.replace(/^pakashop-|\.service$/g, ""), unit, field: "unexpectedUnit", expected: "absent", actual: "present" });
     }
