@@ -10,7 +10,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { renderConsoleHostKeyScript } from "../../components/scripts/consoleHostKey";
-import { CLOUDFLARE_IPV4, CLOUDFLARE_IPV6 } from "../../tools/mocks";
+import { CLOUDFLARE_IPV4 } from "../../tools/mocks";
 import { OfflineRun, PlannedResource, runOffline } from "../../tools/offlineRun";
 import { loadStackConfig } from "../../tools/stackConfig";
 import { onPath } from "../support/testTools";
