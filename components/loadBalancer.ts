@@ -6,6 +6,11 @@
  * invalid header fields dropped, and a security group that admits 443 from Cloudflare's
  * published IPv4 ranges only, so the origin is never reachable around the WAF.
  *
+ * `/healthz` (the fleet's health check path) is not served to the internet, in two layers: nginx
+ * answers 404 to any request carrying X-Forwarded-For, which every request the load balancer
+ * forwards carries while `xffHeaderProcessingMode` is `append` (set here, not left to the default),
+ * and the HTTPS listener answers `/healthz` itself with a fixed 404 before any forwarding.
+ *
  * The target group's settings (health check, deregistration delay) are one constant,
  * components/targetGroupSettings.ts. Registration of the hosts is not done here: each host's
  * `TargetGroupAttachment` follows that host's rollout `-return` step (components/platform.ts),
@@ -14,12 +19,42 @@
 import * as aws from "@pulumi/aws";
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
+import { FLEET_HEALTH_PATH } from "../host/health/fleetHealth";
 import { AWS_LB } from "./providerValues";
 import { resourceTags } from "./tags";
 import { TARGET_GROUP } from "./targetGroupSettings";
 
 /** The ALB's idle timeout: the API's requests are short; AWS's default, set so it is visible. */
 export const LOAD_BALANCER_IDLE_TIMEOUT_SECONDS = 60;
+
+/**
+ * The HTTPS listener's rule keeping the fleet's health check path from the internet: a request
+ * for {@link FLEET_HEALTH_PATH} gets a fixed 404 from the load balancer and never reaches a host.
+ * Priority 1, the first rule evaluated ("When a listener receives a request, it evaluates the
+ * request against each rule in priority order, starting with the lowest numbered rule",
+ * "Listener rules for your Application Load Balancer",
+ * https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-rules.html).
+ * The load balancer's own health checks are not affected: they are not requests to a listener
+ * but requests each load balancer node sends to each registered target directly ("The load
+ * balancer sends a health check request to each registered target every HealthCheckIntervalSeconds
+ * seconds, using the specified port, protocol, and health check path", "Health checks for
+ * Application Load Balancer target groups",
+ * https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html),
+ * so no listener rule is evaluated for them. (No AWS page says so in one sentence; it follows from
+ * the two.) The path pattern is compared with the request's path only, case-sensitively, not its
+ * query string (provider docs, `ListenerRuleConditionPathPattern.values`), so `/healthz?x` is
+ * caught too; paths nginx would normalize to `/healthz` (`//healthz`, percent-encoded letters) are
+ * not, which is why nginx's X-Forwarded-For check (host/proxy.ts) stays the first layer.
+ */
+export const HEALTH_PATH_RULE = {
+    priority: 1,
+    pathPattern: FLEET_HEALTH_PATH,
+    fixedResponse: {
+        contentType: AWS_LB.fixedResponse.contentType.textPlain,
+        statusCode: AWS_LB.fixedResponse.statusCode.notFound,
+        messageBody: "Not Found\n",
+    },
+} as const;
 
 /** Arguments of {@link LoadBalancer}. */
 export interface LoadBalancerArgs {
@@ -91,6 +126,12 @@ export class LoadBalancer extends pulumi.ComponentResource {
             // Requests whose header names aren't valid HTTP are dropped at the ALB instead of
             // reaching nginx and the gateway (request smuggling through odd header names).
             dropInvalidHeaderFields: true,
+            // `append` (AWS's default, set so no one changes it unawares): every request the load
+            // balancer forwards carries X-Forwarded-For, the client's address appended to any the
+            // client sent (components/providerValues.ts, AWS_LB_XFF_MODE). nginx's `/healthz`
+            // answers 404 to a request carrying the header (host/proxy.ts); with `remove`, a
+            // client's request for it would arrive without one and read the fleet's health.
+            xffHeaderProcessingMode: AWS_LB.xffHeaderProcessingMode.append,
             idleTimeout: LOAD_BALANCER_IDLE_TIMEOUT_SECONDS,
             enableDeletionProtection: deletionProtection,
             tags,
@@ -105,11 +146,17 @@ export class LoadBalancer extends pulumi.ComponentResource {
             tags,
         }, parent);
 
-        // Autonamed: target group names are at most 32 characters (CreateTargetGroup), and the
-        // provider's autonaming keeps the name within that (pulumi/pulumi-aws#1932, "Fix
-        // TargetGroup's autoname length"; not tried against AWS here); and a replacement (port,
-        // protocol, VPC force one) never collides with the old group's name.
-        this.targetGroup = new aws.lb.TargetGroup(`pakashop-${args.stack}-backend-tg`, {
+        // Autonamed, so a replacement (port, protocol and VPC force one) never collides with the
+        // old group's name. Target group names are at most 32 characters (CreateTargetGroup), and
+        // the provider names an autonamed one `<resource name>-<7 random characters>`, refusing a
+        // resource name whose autoname would not fit (pulumi/pulumi-aws#1317 shows the refusal;
+        // pulumi/pulumi-aws#1932 set the target group's autoname maximum to 32): so the resource
+        // name may have 24 characters at most. `pakashop-production-tg` has 22 (30 with the
+        // suffix); the earlier `pakashop-production-backend-tg` (30, so 38) could not be created.
+        // The load balancer's `pakashop-<stack>-lb` is under the same 32 (CreateLoadBalancer).
+        // tests/program.spec.ts checks every autonamed load balancer and target group of both
+        // stacks against elbAutonameProblem (components/providerValues.ts).
+        this.targetGroup = new aws.lb.TargetGroup(`pakashop-${args.stack}-tg`, {
             port: TARGET_GROUP.port,
             protocol: TARGET_GROUP.protocol,
             targetType: AWS_LB.targetType.instance,
@@ -136,6 +183,16 @@ export class LoadBalancer extends pulumi.ComponentResource {
             sslPolicy: AWS_LB.sslPolicy.tls13And12,
             certificateArn: certificate.arn,
             defaultActions: [{ type: AWS_LB.actionType.forward, targetGroupArn: this.targetGroup.arn }],
+            tags,
+        }, parent);
+
+        // The health check path answered by the load balancer, never forwarded (HEALTH_PATH_RULE
+        // says why the load balancer's own health checks still reach the hosts).
+        new aws.lb.ListenerRule(`${name}-healthz-404`, {
+            listenerArn: this.listener.arn,
+            priority: HEALTH_PATH_RULE.priority,
+            conditions: [{ pathPattern: { values: [HEALTH_PATH_RULE.pathPattern] } }],
+            actions: [{ type: AWS_LB.actionType.fixedResponse, fixedResponse: { ...HEALTH_PATH_RULE.fixedResponse } }],
             tags,
         }, parent);
 

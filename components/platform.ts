@@ -189,12 +189,16 @@ export class Platform extends pulumi.ComponentResource {
                     targetGroupArn: loadBalancer.targetGroupArn,
                     region,
                     after: previous?.returnStep ? [previous.returnStep] : [],
+                    fleetSize: settings.backendHosts,
                 },
             }, parent);
             rollouts.push(rollout);
             // Pulumi's record of the registration the rollout's -return step made: after it, so a
-            // host whose gate failed (its -return never ran) gets no attachment either.
-            loadBalancer.attach(`${name}-backend-${ordinal}-tg`, host.instanceId, rollout.returnStep ? [rollout.returnStep] : [rollout.switchStep]);
+            // host whose gate failed (its -return never ran) gets no attachment either. And after
+            // the -retire step, so that on the host's replacement or removal the attachment goes
+            // first, then -retire's delete drains the host, then its services stop.
+            loadBalancer.attach(`${name}-backend-${ordinal}-tg`, host.instanceId,
+                [...(rollout.returnStep ? [rollout.returnStep] : [rollout.switchStep]), ...(rollout.retireStep ? [rollout.retireStep] : [])]);
         });
         // Cloudflare moves to the load balancer once every host is back and healthy in it.
         edge.routeApi({

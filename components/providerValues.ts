@@ -229,6 +229,35 @@ export const AWS_CODEBUILD = {
 } as const;
 
 /**
+ * `aws_lb.xff_header_processing_mode`: `validation.StringInSlice(httpXFFHeaderProcessingMode_Values(),
+ * false)` = `append`, `preserve`, `remove`, default `append` (hashicorp/terraform-provider-aws
+ * internal/service/elbv2/load_balancer.go and consts.go). What each does ("HTTP headers and
+ * Application Load Balancers", X-Forwarded-For,
+ * https://docs.aws.amazon.com/elasticloadbalancing/latest/application/x-forwarded-headers.html):
+ * the attribute `routing.http.xff_header_processing.mode` "enables you to modify, preserve, or
+ * remove the X-Forwarded-For header in the HTTP request before the Application Load Balancer
+ * sends the request to the target. The possible values for this attribute are append, preserve,
+ * and remove. The default value for this attribute is append." With `append` the load balancer
+ * creates the header when the client sent none, and appends the client's address otherwise, so
+ * every request it forwards carries one; with `remove` none would.
+ */
+const AWS_LB_XFF_MODE = { append: "append", preserve: "preserve", remove: "remove" } as const;
+
+/**
+ * A listener rule's `fixed-response` action (`aws_lb_listener_rule.action.fixed_response`):
+ * `content_type` `validation.StringInSlice("text/plain", "text/css", "text/html",
+ * "application/javascript", "application/json")`, `status_code`
+ * `validation.StringMatch(^[245]\d\d$)`, `message_body` at most 1024 characters
+ * (hashicorp/terraform-provider-aws internal/service/elbv2/listener_rule.go). `priority`: 1 to
+ * 50000, "A listener can't have multiple rules with the same priority" (provider docs in
+ * node_modules/@pulumi/aws/lb/listenerRule.d.ts).
+ */
+const AWS_LB_FIXED_RESPONSE = {
+    contentType: { textPlain: "text/plain" },
+    statusCode: { notFound: "404" },
+} as const;
+
+/**
  * Elastic Load Balancing v2 (components/loadBalancer.ts, components/backendFleet.ts). Checked at
  * `@pulumi/aws` 7.48.0 against hashicorp/terraform-provider-aws internal/service/elbv2/ and
  * the AWS docs linked here:
@@ -242,7 +271,10 @@ export const AWS_CODEBUILD = {
  *   `validTargetGroupHealthCheckPort`).
  * - `aws_lb_listener.default_action.type`: `forward`, `redirect`, `fixed-response`,
  *   `authenticate-cognito`, `authenticate-oidc`, `jwt-validation` (provider docs in
- *   node_modules/@pulumi/aws/types/input.d.ts, `ListenerDefaultAction.type`).
+ *   node_modules/@pulumi/aws/types/input.d.ts, `ListenerDefaultAction.type`); a listener rule's
+ *   `action.type` takes the same six (`ListenerRuleAction.type`, same file).
+ * - `aws_lb.xff_header_processing_mode` and a rule's fixed response: {@link AWS_LB_XFF_MODE},
+ *   {@link AWS_LB_FIXED_RESPONSE} above.
  * - `ssl_policy`: not validated by the provider (a name the API looks up). `ELBSecurityPolicy-
  *   TLS13-1-2-2021-06` is TLS 1.3 and 1.2 only, forward-secret ciphers ("Security policies for
  *   your Application Load Balancer",
@@ -260,9 +292,48 @@ export const AWS_LB = {
     protocol: { http: "HTTP", https: "HTTPS" },
     targetType: { instance: "instance" },
     healthCheckPort: { trafficPort: "traffic-port" },
-    actionType: { forward: "forward", redirect: "redirect" },
+    actionType: { forward: "forward", redirect: "redirect", fixedResponse: "fixed-response" },
     sslPolicy: { tls13And12: "ELBSecurityPolicy-TLS13-1-2-2021-06" },
+    xffHeaderProcessingMode: AWS_LB_XFF_MODE,
+    fixedResponse: AWS_LB_FIXED_RESPONSE,
 } as const;
+
+/**
+ * Names of load balancers and target groups, and the provider's autonaming of them.
+ * - The API: a load balancer's name "can have a maximum of 32 characters, must contain only
+ *   alphanumeric characters or hyphens, must not begin or end with a hyphen, and must not begin
+ *   with \"internal-\"" (CreateLoadBalancer `Name`,
+ *   https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html);
+ *   a target group's "can have a maximum of 32 characters" (CreateTargetGroup `Name`,
+ *   https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateTargetGroup.html).
+ * - The provider: an autonamed resource (no `name` input) is named `<resource name>-<7 random
+ *   characters>`, 8 characters more than the resource's name, and the bridge refuses a resource
+ *   name whose autoname would exceed the maximum (the create fails; no shorter name is tried). pulumi/pulumi-aws#1317
+ *   ("Better error message about long resource name - TargetGroup") shows the failure: a
+ *   TargetGroup named `name-longer-than-30-characters` was refused with `"name" cannot be longer
+ *   than 32 characters`, and the bridge's message for other resources reads "plus 7 random chars
+ *   is longer than maximum length"; pulumi/pulumi-aws#1932 ("Fix TargetGroup's autoname length")
+ *   set the target group's autoname maximum to the API's 32.
+ * So an autonamed load balancer or target group needs a resource name of at most 32 - 8 = 24
+ * characters ({@link elbAutonameProblem}).
+ */
+export const AWS_LB_NAME_LIMITS = {
+    maxLength: 32,
+    /** `-` plus 7 random characters. */
+    autonameSuffixLength: 8,
+} as const;
+
+/**
+ * Why an autonamed load balancer or target group called `resourceName` could not be created
+ * ({@link AWS_LB_NAME_LIMITS}); undefined when its autoname fits.
+ */
+export function elbAutonameProblem(resourceName: string): string | undefined {
+    const { maxLength, autonameSuffixLength } = AWS_LB_NAME_LIMITS;
+    const length = resourceName.length + autonameSuffixLength;
+    if (length <= maxLength) return undefined;
+    return `"${resourceName}" is ${resourceName.length} characters; with the provider's "-" and 7 random characters its name would be ${length}, `
+        + `above the ${maxLength} AWS allows: shorten it to ${maxLength - autonameSuffixLength} characters at most`;
+}
 
 /**
  * ACM certificate import (`aws.acm.Certificate` with `privateKey` and `certificateBody`). ACM

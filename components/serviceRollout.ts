@@ -39,7 +39,7 @@ import { renderDestroyScript } from "../host/switch/destroyScript";
 import { renderProxyScript } from "../host/proxy";
 import { scriptHeader } from "../host/shell";
 import { ServiceSource, SourceBundle } from "./sources";
-import { renderDrainScript, renderReturnScript } from "./scripts/targetGroup";
+import { renderDrainScript, renderRetireCreateScript, renderRetireScript, renderReturnScript } from "./scripts/targetGroup";
 import { TARGET_GROUP } from "./targetGroupSettings";
 import { createHash } from "crypto";
 
@@ -75,6 +75,12 @@ export interface TrafficArgs {
      * `-return` step, so hosts switch one at a time. Empty for the first host.
      */
     readonly after: pulumi.Resource[];
+    /**
+     * How many backend hosts the stack runs: a fleet of one switches in service (out of the
+     * group it would serve nobody); in a fleet of two or more, a drain that finds no other host
+     * in service refuses (components/scripts/targetGroup.ts).
+     */
+    readonly fleetSize: number;
 }
 
 /** Arguments of {@link ServiceRollout}. */
@@ -149,6 +155,12 @@ export class ServiceRollout extends pulumi.ComponentResource {
     public readonly drainStep?: local.Command;
     /** With `traffic`: puts the host back after its switch and waits until it is healthy. */
     public readonly returnStep?: local.Command;
+    /**
+     * With `traffic`: does nothing on create; its delete (host replaced or removed, stack
+     * destroyed) drains the host before the switch's delete stops its services. The target
+     * group attachment must depend on it, so that it is deleted first.
+     */
+    public readonly retireStep?: local.Command;
     /** The release each service runs after this rollout, keyed by service id. */
     public readonly releases: Readonly<Record<string, string>>;
     /** Service ids per wave, in rollout order. */
@@ -173,7 +185,7 @@ export class ServiceRollout extends pulumi.ComponentResource {
 
         this.bootstrap = step(`${name}-bootstrap`, pulumi.output(args.hostId).apply((hostId) => renderBootstrapScript(args.sshUser, hostId)), [this.sshReady]);
         const tlsBundle = args.originTls && pulumi.all([args.originTls.key, args.originTls.certificate]).apply(([key, cert]) => `${key.trim()}\n${cert.trim()}\n`);
-        this.proxy = step(`${name}-proxy`, renderProxyScript(args.catalog, tlsBundle !== undefined), [this.bootstrap], { stdin: tlsBundle });
+        const proxyScript = renderProxyScript(args.catalog, tlsBundle !== undefined);
 
         this.waves = rolloutWaves(args.catalog).map((wave) => [...wave.serviceIds]);
         // Phase 1, every service at once: its sources, then its release. Nothing here waits for
@@ -208,21 +220,28 @@ export class ServiceRollout extends pulumi.ComponentResource {
         // With a load balancer: the drain runs exactly when the switch does. The switch runs again
         // when its script (a release) or its standard input (the environment file) changes, so the
         // drain carries a digest of the two. Secret: it hashes credentials.
+        // The proxy step (nginx's site, the load balancer's health check) changes what the host
+        // serves too: it runs inside the same window, so the digest covers it and its standard
+        // input (the origin certificate and key).
         const traffic = args.traffic;
-        const switchDigest = traffic && pulumi.secret(environmentFile.apply((environment) => switchDigestOf(switchScript, environment)));
-        const trafficStep = (stepName: "drain" | "return", script: string, dependsOn: pulumi.Resource[], runsAfter: pulumi.Input<unknown>) => new local.Command(`${name}-${stepName}`, {
-            create: script,
-            interpreter: ["/bin/bash", "-c"],
-            environment: trafficEnvironment(traffic as TrafficArgs, args.hostId),
-            triggers: [{ step: stepName }, runsAfter, args.hostId],
-            addPreviousOutputInEnv: false,
-        }, { parent: this, dependsOn });
-        // Out of traffic as late as possible: once every release is prepared, the proxy (and the
-        // health check it installs) is in place and the previous host is back.
+        const switchDigest = traffic && pulumi.secret(pulumi.all([environmentFile, tlsBundle ?? ""]).apply(([environment, tls]) =>
+            switchDigestOf([switchScript, proxyScript, tls], environment)));
+        const trafficStep = (stepName: "drain" | "return" | "retire", script: string, dependsOn: pulumi.Resource[], runsAfter: pulumi.Input<unknown>, deleteScript?: string) =>
+            new local.Command(`${name}-${stepName}`, {
+                create: script,
+                delete: deleteScript,
+                interpreter: ["/bin/bash", "-c"],
+                environment: trafficEnvironment(traffic as TrafficArgs, args.hostId),
+                triggers: [{ step: stepName }, runsAfter, args.hostId],
+                addPreviousOutputInEnv: false,
+            }, { parent: this, dependsOn });
+        // Out of traffic as late as possible: once every release is prepared and the previous
+        // host is back. Then the proxy and the switch, in the drained window.
         this.drainStep = traffic && trafficStep("drain", renderDrainScript(),
-            [this.bootstrap, this.proxy, ...Object.values(prepares), ...infrastructure, ...traffic.after], switchDigest);
+            [this.bootstrap, ...Object.values(prepares), ...infrastructure, ...traffic.after], switchDigest);
+        this.proxy = step(`${name}-proxy`, proxyScript, [this.bootstrap, ...(this.drainStep ? [this.drainStep] : [])], { stdin: tlsBundle });
         this.switchStep = step(`${name}-switch`, switchScript,
-            [this.bootstrap, ...Object.values(prepares), ...infrastructure, ...(this.drainStep ? [this.drainStep] : [])], {
+            [this.bootstrap, ...Object.values(prepares), ...infrastructure, ...(this.drainStep ? [this.drainStep, this.proxy] : [])], {
                 stdin: environmentFile,
                 deleteScript: pulumi.output(args.hostId).apply((hostId) => renderDestroyScript(hostId)),
                 // Its delete removes every service: it must only ever run on destroy or for a
@@ -239,6 +258,8 @@ export class ServiceRollout extends pulumi.ComponentResource {
         // state is the good revision's, as the engine keeps a failed update's old state), and
         // the host would stay out of the target group.
         this.returnStep = this.drainStep && trafficStep("return", renderReturnScript(), [this.switchStep], this.drainStep.stdout);
+        // Replaced with its host only (its triggers are the host id): its delete drains the old host.
+        this.retireStep = traffic && trafficStep("retire", renderRetireCreateScript(), [this.switchStep], "host", renderRetireScript());
         this.prepareSteps = prepares;
         this.releases = releases;
         this.registerOutputs({
@@ -250,11 +271,14 @@ export class ServiceRollout extends pulumi.ComponentResource {
 }
 
 /**
- * What the drain and return steps re-run on: the switch's script and its environment file
- * (its standard input), the two inputs whose change runs the switch again.
+ * What the drain re-runs on: the scripts of the steps in the drained window (the switch, the
+ * proxy) and their standard input (the proxy's TLS bundle, the switch's environment file), the
+ * inputs whose change runs those steps again. Each part is followed by a NUL.
  */
-export function switchDigestOf(switchScript: string, environmentFile: string): string {
-    return createHash("sha256").update(switchScript).update("\0").update(environmentFile).digest("hex");
+export function switchDigestOf(scripts: readonly string[], environmentFile: string): string {
+    const hash = createHash("sha256");
+    for (const part of [...scripts, environmentFile]) hash.update(part).update("\0");
+    return hash.digest("hex");
 }
 
 /** The drain and return steps' environment (components/scripts/targetGroup.ts): no secret. */
@@ -267,6 +291,7 @@ function trafficEnvironment(traffic: TrafficArgs, hostId: pulumi.Input<string>):
         PAKASHOP_DRAIN_WAIT_SECONDS: String(TRAFFIC_TIMING.drainWaitSeconds),
         PAKASHOP_HEALTHY_WAIT_SECONDS: String(TRAFFIC_TIMING.healthyWaitSeconds),
         PAKASHOP_POLL_SECONDS: String(TRAFFIC_TIMING.pollSeconds),
+        PAKASHOP_FLEET_SIZE: String(traffic.fleetSize),
     };
 }
 

@@ -18,14 +18,26 @@
  *   gateway and the services it needs answer (host/health/fleetHealth.ts), else 503; `matcher`
  *   "200" accepts exactly that. `port` "traffic-port": the check goes where the traffic goes.
  * - `intervalSeconds` 5, the minimum: a host whose gateway dies is out of rotation after
- *   `unhealthyThreshold` x 5 = 10 s, and a returning host is in after `healthyThreshold` x 5 =
- *   10 s, which is what each host adds to a rolling deploy.
+ *   `unhealthyThreshold` x 5 = 10 s. A host the rollout's `-return` registers is in rotation
+ *   after its FIRST passing check, not after `healthyThreshold` of them: "After your target is
+ *   registered, it must pass one health check to be considered healthy" ("Health checks for
+ *   Application Load Balancer target groups",
+ *   https://docs.aws.amazon.com/elasticloadbalancing/latest/application/target-group-health-checks.html);
+ *   `healthyThreshold` counts only for a target already reported `unhealthy` ("The number of
+ *   consecutive successful health checks required before considering an unhealthy target
+ *   healthy", same page, HealthyThresholdCount). So a returning host normally adds the time of
+ *   its registration plus at most one interval (5 s) to a rolling deploy; one whose first check
+ *   failed (a gateway still warming up) is `unhealthy` and then needs 2 passes, 10 s more.
+ * - The wait derived from these (PAKASHOP_HEALTHY_WAIT_SECONDS = `healthyThreshold` x
+ *   `intervalSeconds` + 120 s, components/serviceRollout.ts): it bounds the slower of the two
+ *   paths above, a registration whose first check fails and which then needs `healthyThreshold`
+ *   consecutive passes, plus two minutes for the registration itself and a slow first answer; a
+ *   host passing its first check is reported healthy long before it. The bound is kept as it is.
  * - `timeoutSeconds` 4: below the interval (required), above the aggregator's own 2 s per-check
  *   timeout plus nginx, so a slow-but-answering host is not failed by the ALB first.
- * - `healthyThreshold` / `unhealthyThreshold` 2, the minimum: one lost probe never flips a host,
- *   two in a row do.
- * - `deregistrationDelaySeconds` 30 (AWS default 300): the API's requests are short (the ALB's idle
- *   timeout is 60 s), so 30 s lets in-flight requests finish. AWS keeps a deregistering target
+ * - `healthyThreshold` / `unhealthyThreshold` 2, the minimum: one lost probe never takes a
+ *   healthy host out, and a host once reported unhealthy needs two passes in a row to come back.
+ * - `deregistrationDelaySeconds` 30 (AWS default 300). AWS keeps a deregistering target
  *   `draining` until the delay has passed, even with no connection left: "If a deregistering
  *   target has no in-flight requests and no active connections, Elastic Load Balancing
  *   immediately completes the deregistration process, without waiting for the deregistration
@@ -34,8 +46,29 @@
  *   timeout expires, the target transitions to an unused state." ("Edit target group attributes
  *   for your Application Load Balancer", Deregistration delay,
  *   https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-target-group-attributes.html#deregistration-delay).
- *   So the drain step waits about 30 s per host whatever the load; a longer delay would lengthen
- *   every deploy by that much per host.
+ *   What the delay costs and what it protects:
+ *   - The delay is the time a draining host's in-flight requests get: "By default, Elastic Load
+ *     Balancing waits 300 seconds before completing the deregistration process, which can help
+ *     in-flight requests to the target to complete" (same page). When it expires the host is
+ *     `unused`, the drain step ends and the switch restarts the host's services (or, for a host
+ *     being replaced or removed, its `-retire` step lets them stop): a request still
+ *     in flight on it then is cut (the client gets an error). So the delay must exceed the
+ *     longest request the API serves. Today no request may wait longer than 60 s for its answer
+ *     anyway: nginx's `proxy_read_timeout 60s` on the hosts (host/proxy.ts, `location /`) fails a
+ *     request whose gateway sends nothing for 60 s, and the load balancer's idle timeout (60 s,
+ *     LOAD_BALANCER_IDLE_TIMEOUT_SECONDS, components/loadBalancer.ts) closes a connection idle
+ *     that long. The API's requests are short, so 30 s covers them with a wide margin; one
+ *     between 30 and 60 s (allowed by both timeouts) would be cut when its host drains.
+ *   - Every host's drain lasts the full delay, whatever its load (the status stays `draining`
+ *     until the delay expires, above, and the drain step waits for `unused`), so each second of
+ *     delay is a second per host of every rolling deploy: 30 s keeps a deploy of the production
+ *     fleet (2 hosts) about a minute of draining, where the default 300 s would make it ten.
+ *   - If the API gets longer requests (exports, uploads, long polling): raise
+ *     `deregistrationDelaySeconds` above the longest of them (it is read by the target group and
+ *     by the drain step's bound, PAKASHOP_DRAIN_WAIT_SECONDS = delay + 60, so nothing else needs
+ *     changing for the drain), and raise nginx's `proxy_read_timeout` (host/proxy.ts) and
+ *     LOAD_BALANCER_IDLE_TIMEOUT_SECONDS (components/loadBalancer.ts) with it, or those cut the
+ *     request first; each host's drain, and so every deploy, grows by the same amount per host.
  */
 import { FLEET_HEALTH_PATH } from "../host/health/fleetHealth";
 import { AWS_LB } from "./providerValues";

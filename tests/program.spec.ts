@@ -2,6 +2,7 @@ import { strict as assert } from "assert";
 import { CATALOG } from "../components/catalog";
 import { OfflineRun, PlannedResource, redactSecrets, runOffline, unwrapSecrets, isSecretValue } from "../tools/offlineRun";
 import { TARGET_GROUP } from "../components/targetGroupSettings";
+import { elbAutonameProblem } from "../components/providerValues";
 import { CLOUDFLARE_IPV4, MOCK_HOST_PUBLIC_KEY, MOCK_PRIVATE_IP, mockLoadBalancerDnsName, mockTargetGroupArn } from "../tools/mocks";
 import { switchWaves } from "../tools/planModel";
 import { loadStackConfig } from "../tools/stackConfig";
@@ -15,6 +16,8 @@ const LOCAL = "command:local:Command";
 const SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup";
 const INSTANCE = "aws:ec2/instance:Instance";
 const ATTACHMENT = "aws:lb/targetGroupAttachment:TargetGroupAttachment";
+/** Types whose autoname is `<resource name>-<7 random characters>`, at most 32 characters in all. */
+const ELB_NAMED_TYPES = ["aws:lb/loadBalancer:LoadBalancer", "aws:lb/targetGroup:TargetGroup"];
 /** Backend hosts per committed stack (Pulumi.<stack>.yaml `backendHosts`). */
 const FLEET: Record<string, number> = { staging: 1, production: 2 };
 /** The backend hosts' ordinals of a fleet of `count`. */
@@ -112,6 +115,8 @@ for (const stack of ["staging", "production"]) {
                 "aws:acm/certificate:Certificate": 1,
                 "aws:lb/targetGroup:TargetGroup": 1,
                 "aws:lb/listener:Listener": 1,
+                // The listener's one rule: /healthz answered 404 by the load balancer itself.
+                "aws:lb/listenerRule:ListenerRule": 1,
                 [ATTACHMENT]: hosts,
                 "pakashop:data:Database": 1,
                 "aws:rds/subnetGroup:SubnetGroup": 1,
@@ -310,6 +315,8 @@ for (const stack of ["staging", "production"]) {
                 subnets: [0, 1].map((i) => `${at(`-network-public-${i}`)}-id`),
                 securityGroups: [`${at("-lb-sg")}-id`],
                 dropInvalidHeaderFields: true, idleTimeout: 60,
+                // Explicit, so nginx's /healthz (404 to any request with X-Forwarded-For) stays hidden.
+                xffHeaderProcessingMode: "append",
                 enableDeletionProtection: production,
                 tags: { Project: "pakashop", Environment: stack, ManagedBy: "pulumi", Component: "load-balancer" },
             });
@@ -326,13 +333,37 @@ for (const stack of ["staging", "production"]) {
                 loadBalancerArn: `arn:aws:elasticloadbalancing:ap-south-1:123456789012:loadbalancer/app/${at("-lb")}/0123456789abcdef`,
                 port: 443, protocol: "HTTPS", sslPolicy: "ELBSecurityPolicy-TLS13-1-2-2021-06",
                 certificateArn: `arn:aws:acm:ap-south-1:123456789012:certificate/00000000-0000-4000-8000-${String(at("-lb-cert").length).padStart(12, "0")}`,
-                defaultActions: [{ type: "forward", targetGroupArn: mockTargetGroupArn(at("-backend-tg")) }],
+                defaultActions: [{ type: "forward", targetGroupArn: mockTargetGroupArn(at("-tg")) }],
             });
+        });
+
+        it("the HTTPS listener answers the health check path itself with a fixed 404, first of its rules", () => {
+            const rule = single(run, "aws:lb/listenerRule:ListenerRule");
+            assert.equal(rule.name, at("-lb-healthz-404"));
+            assert.equal(rule.parent, single(run, "pakashop:edge:LoadBalancer").urn);
+            const { tags, ...inputs } = unwrapSecrets(rule.inputs) as Record<string, unknown>;
+            assert.deepEqual(inputs, {
+                listenerArn: `arn:aws:elasticloadbalancing:ap-south-1:123456789012:listener/app/${at("-lb-https")}/0123456789abcdef/fedcba9876543210`,
+                priority: 1,
+                conditions: [{ pathPattern: { values: ["/healthz"] } }],
+                actions: [{ type: "fixed-response", fixedResponse: { contentType: "text/plain", statusCode: "404", messageBody: "Not Found\n" } }],
+            });
+            assert.equal(TARGET_GROUP.healthCheck.path, "/healthz", "the rule hides the path the target group checks");
+            assert.deepEqual(tags, { Project: "pakashop", Environment: stack, ManagedBy: "pulumi", Component: "load-balancer" });
+        });
+
+        it("every autonamed load balancer and target group fits AWS's 32 characters with the provider's 8-character suffix", () => {
+            const autonamed = run.resources.filter((r) => ELB_NAMED_TYPES.includes(r.type) && (unwrapSecrets(r.inputs) as Record<string, unknown>).name === undefined);
+            assert.deepEqual(autonamed.map((r) => r.name).sort(), [at("-lb"), at("-tg")]);
+            for (const r of autonamed) {
+                assert.equal(elbAutonameProblem(r.name), undefined, r.name);
+                assert.ok(r.name.length + 8 <= 32, `${r.name}: ${r.name.length} + 8 > 32`);
+            }
         });
 
         it("the target group: HTTPS to 443 of instances, its health check and deregistration delay exactly TARGET_GROUP's", () => {
             const group = single(run, "aws:lb/targetGroup:TargetGroup");
-            assert.equal(group.name, at("-backend-tg"));
+            assert.equal(group.name, at("-tg"));
             const { tags: _tags, ...inputs } = unwrapSecrets(group.inputs) as Record<string, unknown>;
             assert.deepEqual(inputs, {
                 port: TARGET_GROUP.port, protocol: TARGET_GROUP.protocol, targetType: "instance",
@@ -351,7 +382,7 @@ for (const stack of ["staging", "production"]) {
         });
 
         it("rolls host by host: each host's drain waits for the previous host's return, its switch for its drain, its return for its switch; each attachment for its host's return", () => {
-            const tg = mockTargetGroupArn(at("-backend-tg"));
+            const tg = mockTargetGroupArn(at("-tg"));
             for (const n of ordinals(hosts)) {
                 const drain = named(at(`-rollout-${n}-drain`));
                 const sw = named(at(`-rollout-${n}-switch`));
@@ -457,7 +488,7 @@ for (const stack of ["staging", "production"]) {
                 ["notifications", "tracking", "moderation", "recommendations", "scheduler", "fraud", "coupon", "loyalty",
                     "whatsapp", "reports", "reconciliation", "invoicing", "pricing", "settlement"]]);
             assert.equal(run.outputs.loadBalancerDnsName, mockLoadBalancerDnsName(at("-lb")));
-            assert.equal(run.outputs.backendTargetGroupArn, mockTargetGroupArn(at("-backend-tg")));
+            assert.equal(run.outputs.backendTargetGroupArn, mockTargetGroupArn(at("-tg")));
             assert.deepEqual(run.outputs.backendHosts, ordinals(hosts).map((n) => ({
                 name: `backend-${n}`, instanceId: at(`-backend-${n}-instance-id`), privateIp: MOCK_PRIVATE_IP, hostKey: MOCK_HOST_PUBLIC_KEY, availabilityZone: ZONES[(n - 1) % 2],
             })));
@@ -468,6 +499,20 @@ for (const stack of ["staging", "production"]) {
         });
     });
 }
+
+describe("load balancer and target group autonames (elbAutonameProblem)", () => {
+    it("accepts a 24-character resource name (32 with the suffix) and refuses a 25-character one", () => {
+        assert.equal(elbAutonameProblem("a".repeat(24)), undefined);
+        assert.equal(elbAutonameProblem("a".repeat(25)),
+            '"aaaaaaaaaaaaaaaaaaaaaaaaa" is 25 characters; with the provider\'s "-" and 7 random characters its name would be 33, '
+            + "above the 32 AWS allows: shorten it to 24 characters at most");
+    });
+
+    it("refuses the target group's former name, pakashop-production-backend-tg (30 + 8 = 38)", () => {
+        assert.match(String(elbAutonameProblem("pakashop-production-backend-tg")), /would be 38, above the 32/);
+        assert.match(String(elbAutonameProblem("pakashop-staging-backend-tg")), /would be 35, above the 32/);
+    });
+});
 
 describe("program, a fleet of three (staging with backendHosts: 3)", () => {
     let run: OfflineRun;

@@ -107,6 +107,13 @@ const RULES: Rule[] = [
         source: `${TF_AWS} internal/service/elbv2/listener.go: protocol (elbv2.ProtocolEnum_Values)` },
     { type: "aws:lb/listener:Listener", path: "defaultActions[].type", accepted: ["forward", "redirect", "fixed-response", "authenticate-cognito", "authenticate-oidc", "jwt-validation"],
         source: "node_modules/@pulumi/aws/types/input.d.ts: ListenerDefaultAction.type" },
+    { type: "aws:lb/loadBalancer:LoadBalancer", path: "xffHeaderProcessingMode", accepted: ["append", "preserve", "remove"],
+        source: `${TF_AWS} internal/service/elbv2/load_balancer.go: xff_header_processing_mode StringInSlice(httpXFFHeaderProcessingMode_Values(), false)` },
+    { type: "aws:lb/listenerRule:ListenerRule", path: "actions[].type", accepted: ["forward", "redirect", "fixed-response", "authenticate-cognito", "authenticate-oidc", "jwt-validation"],
+        source: "node_modules/@pulumi/aws/types/input.d.ts: ListenerRuleAction.type" },
+    { type: "aws:lb/listenerRule:ListenerRule", path: "actions[].fixedResponse.contentType",
+        accepted: ["text/plain", "text/css", "text/html", "application/javascript", "application/json"],
+        source: `${TF_AWS} internal/service/elbv2/listener_rule.go: fixed_response.content_type StringInSlice(...)` },
     // TLS
     { type: "tls:index/privateKey:PrivateKey", path: "algorithm", accepted: ["RSA", "ECDSA", "ED25519"],
         source: "hashicorp/terraform-provider-tls tls_private_key (node_modules/@pulumi/tls/privateKey.d.ts)" },
@@ -172,6 +179,21 @@ describe("provider values: every enum-like argument is one the provider accepts"
             assert.match(h.port, /^(traffic-port|[1-9][0-9]{0,4})$/);
             assert.match(h.matcher, /^[0-9]{3}([,-][0-9]{3})*$/);
         }
+    });
+
+    it("the listener rule's fixed response: status code ^[245]\\d\\d$, body at most 1024 characters, priority 1..50000 (listener_rule.go)", () => {
+        let checked = 0;
+        for (const run of Object.values(runs)) {
+            for (const rule of run.resources.filter((r) => r.type === "aws:lb/listenerRule:ListenerRule").map(inputsOf)) {
+                assert.ok(Number.isInteger(rule.priority) && rule.priority >= 1 && rule.priority <= 50000, `priority ${rule.priority}`);
+                for (const action of rule.actions.filter((a: Props) => a.type === "fixed-response")) {
+                    assert.match(action.fixedResponse.statusCode, /^[245]\d\d$/);
+                    assert.ok(String(action.fixedResponse.messageBody ?? "").length <= 1024);
+                    checked++;
+                }
+            }
+        }
+        assert.equal(checked, 2, "one fixed response per stack");
     });
 
     it("the listener's TLS policy is one of ELB's TLS 1.3 policies (a name the API looks up; the provider does not validate it)", () => {

@@ -8,7 +8,7 @@ import { renderNginxSite, renderProxyScript } from "../host/proxy";
 import { meilisearchDownloadUrl, renderMeilisearchScript } from "../host/data/meilisearch";
 import { renderRedisScript } from "../host/data/redis";
 import { renderConsoleHostKeyScript } from "../components/scripts/consoleHostKey";
-import { renderDrainScript, renderReturnScript } from "../components/scripts/targetGroup";
+import { renderDrainScript, renderRetireCreateScript, renderRetireScript, renderReturnScript } from "../components/scripts/targetGroup";
 import { renderProbeScript } from "../tools/drift/hostState";
 import { contentHash, heredoc, remoteInvocation, shellQuote } from "../host/shell";
 import { renderSshWaitScript } from "../components/serviceRollout";
@@ -28,6 +28,8 @@ function allScripts(): Record<string, string> {
         "host-key": renderConsoleHostKeyScript(),
         drain: renderDrainScript(),
         return: renderReturnScript(),
+        retire: renderRetireScript(),
+        "retire-create": renderRetireCreateScript(),
         redis: renderRedisScript({ bindAddress: "10.10.128.10", maxMemoryMb: 1024, evictionPolicy: "allkeys-lru" }),
         meilisearch: renderMeilisearchScript({
             version: "v1.7.6", sha256: "a".repeat(64), downloadUrl: meilisearchDownloadUrl("v1.7.6", "x86_64"), bindAddress: "10.10.144.10", dataVolumeId: "vol-0123",
@@ -47,8 +49,8 @@ function shellcheck(text: string, shell: "bash" | "sh") {
 describe("rendered scripts", () => {
     const scripts = allScripts();
 
-    it("renders the 10 host and runner scripts, a prepare script per service, the switch and its destroy", () => {
-        assert.equal(Object.keys(scripts).length, 10 + 19 + 2);
+    it("renders the 12 host and runner scripts, a prepare script per service, the switch and its destroy", () => {
+        assert.equal(Object.keys(scripts).length, 12 + 19 + 2);
     });
 
     it("secrets reach the hosts on standard input, never in a script", () => {

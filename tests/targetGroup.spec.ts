@@ -17,7 +17,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { LIST_TARGETS_QUERY, renderDrainScript, renderReturnScript, TARGET_GROUP_CALLS, TARGET_STATE_QUERY } from "../components/scripts/targetGroup";
+import { LIST_TARGETS_QUERY, renderDrainScript, renderRetireCreateScript, renderRetireScript, renderReturnScript, TARGET_GROUP_CALLS, TARGET_STATE_QUERY } from "../components/scripts/targetGroup";
 
 const ARN = "arn:aws:elasticloadbalancing:ap-south-1:123456789012:targetgroup/pakashop-production-backend-tg/0123456789abcdef";
 const REGION = "ap-south-1";
@@ -132,6 +132,7 @@ const BASE_ENV = {
     PAKASHOP_DRAIN_WAIT_SECONDS: "30",
     PAKASHOP_HEALTHY_WAIT_SECONDS: "30",
     PAKASHOP_POLL_SECONDS: "0.02",
+    PAKASHOP_FLEET_SIZE: "3",
 };
 
 function run(script: string, at: Stage, env: Record<string, string> = {}): Run {
@@ -198,7 +199,7 @@ describe("target group steps: drain and return against a stand-in aws", function
 
     it("drain: two runs never print the same output (the return step's triggers hold it, so a return follows every drain)", () => {
         const outputs = [1, 2].map(() => {
-            const result = run(renderDrainScript(), stage({ [SELF]: "healthy" }));
+            const result = run(renderDrainScript(), stage({}));
             assert.equal(result.status, 0, result.stderr);
             assert.match(result.stdout, new RegExp(`^\\[drain\\] drain of ${SELF}, run \\d{8}T\\d{6}\\.\\d+-\\d+-\\d+$`, "m"));
             return result.stdout;
@@ -214,7 +215,7 @@ describe("target group steps: drain and return against a stand-in aws", function
         assert.match(result.stdout, new RegExp(`waiting: ${OTHER} is initial`));
     });
 
-    for (const state of ["unhealthy", "draining", "initial", "unused", "unavailable"]) {
+    for (const state of ["unhealthy", "initial", "unavailable", "unhealthy.draining"]) {
         it(`drain: refuses, after its bound, when another target is ${state}, and never deregisters (N-1)`, () => {
             const at = stage({ [OTHER]: "healthy", [SELF]: "healthy", [THIRD]: state });
             const result = run(renderDrainScript(), at, { PAKASHOP_HEALTHY_WAIT_SECONDS: "2" });
@@ -226,15 +227,51 @@ describe("target group steps: drain and return against a stand-in aws", function
         });
     }
 
-    it("drain: a lone host (the only registered target, or none at all) is never deregistered", () => {
-        for (const targets of [{ [SELF]: "healthy" }, {}] as Record<string, string>[]) {
-            const at = stage(targets);
-            const result = run(renderDrainScript(), at);
+    it("drain: another target on its way out (draining) is no reason to wait while one other is healthy", () => {
+        const at = stage({ [SELF]: "healthy", [OTHER]: "healthy", [THIRD]: "draining" });
+        const result = run(renderDrainScript(), at, { FAKE_DRAIN_POLLS: "1" });
+        assert.equal(result.status, 0, result.stderr);
+        assert.deepEqual(result.calls, [LIST, DEREGISTER, STATE]);
+    });
+
+    it("drain: a fleet of one (PAKASHOP_FLEET_SIZE=1) switches in service: never deregistered", () => {
+        const at = stage({ [SELF]: "healthy" });
+        const result = run(renderDrainScript(), at, { PAKASHOP_FLEET_SIZE: "1" });
+        assert.equal(result.status, 0, result.stderr);
+        assert.deepEqual(result.calls, [LIST]);
+        assert.equal(result.stdout.trim().split("\n").at(-1), `[drain] ${SELF} is the only host: switching in service`);
+        assert.deepEqual(result.targets, { [SELF]: "healthy" });
+    });
+
+    it("drain: a host that is not in the target group (new, or left out by a failed deploy) has nothing to drain", () => {
+        for (const targets of [{}, { [OTHER]: "healthy" }, { [OTHER]: "unhealthy" }] as Record<string, string>[]) {
+            const result = run(renderDrainScript(), stage(targets), { PAKASHOP_FLEET_SIZE: "2" });
             assert.equal(result.status, 0, result.stderr);
             assert.deepEqual(result.calls, [LIST]);
-            assert.equal(result.stdout.trim().split("\n").at(-1), `[drain] ${SELF} is the only host: switching in service`);
+            assert.equal(result.stdout.trim().split("\n").at(-1), `[drain] ${SELF} is not in the target group: nothing to drain`);
             assert.deepEqual(result.targets, targets);
         }
+    });
+
+    it("drain: in a fleet of two, no other host in service (the other left out of the group) is a refusal, not a fleet of one", () => {
+        const at = stage({ [SELF]: "healthy" });
+        const result = run(renderDrainScript(), at, { PAKASHOP_FLEET_SIZE: "2", PAKASHOP_HEALTHY_WAIT_SECONDS: "2" });
+        assert.equal(result.status, 1, result.stdout);
+        assert.equal(result.stderr.trim(), `[drain] ERROR: refusing to take ${SELF} out of service: no other host is in service (the fleet has 2 hosts; docs/runbook.md, section 10); the fleet would have fewer than N-1 hosts in service`);
+        assert.ok(result.calls.every((c) => JSON.stringify(c) === JSON.stringify(LIST)), JSON.stringify(result.calls));
+        assert.deepEqual(result.targets, { [SELF]: "healthy" }, "the host stays in service");
+    });
+
+    it("retire: on delete, deregisters the host and waits until it is unused; its create only checks its environment", () => {
+        const at = stage({ [SELF]: "healthy", [OTHER]: "healthy" });
+        const result = run(renderRetireScript(), at, { FAKE_DRAIN_POLLS: "2" });
+        assert.equal(result.status, 0, result.stderr);
+        assert.deepEqual(result.calls, [DEREGISTER, STATE, STATE]);
+        assert.deepEqual(result.targets, { [OTHER]: "healthy" });
+        assert.match(result.stdout, new RegExp(`drained ${SELF} in \\d+ s`));
+        const create = run(renderRetireCreateScript(), stage({ [SELF]: "healthy" }));
+        assert.equal(create.status, 0, create.stderr);
+        assert.deepEqual(create.calls, []);
     });
 
     it("drain: fails with the last state when the host is still draining after its bound (it stays out)", () => {
@@ -297,8 +334,10 @@ describe("target group steps: drain and return against a stand-in aws", function
         ["PAKASHOP_POLL_SECONDS", "0", /PAKASHOP_POLL_SECONDS is not a positive number/],
         ["PAKASHOP_POLL_SECONDS", "1e3", /PAKASHOP_POLL_SECONDS is not a positive number/],
         ["PAKASHOP_POLL_SECONDS", "", /PAKASHOP_POLL_SECONDS/],
+        ["PAKASHOP_FLEET_SIZE", "0", /PAKASHOP_FLEET_SIZE is not a number of hosts/],
+        ["PAKASHOP_FLEET_SIZE", "2; id", /PAKASHOP_FLEET_SIZE is not a number of hosts/],
     ];
-    for (const [script, render] of [["drain", renderDrainScript], ["return", renderReturnScript]] as const) {
+    for (const [script, render] of [["drain", renderDrainScript], ["return", renderReturnScript], ["retire", renderRetireScript], ["retire (create)", renderRetireCreateScript]] as const) {
         it(`${script}: refuses a malformed environment value before any aws call`, () => {
             for (const [name, value, message] of BAD_VALUES) {
                 const at = stage({ [SELF]: "healthy", [OTHER]: "healthy" });

@@ -11,7 +11,8 @@ import { strict as assert } from "assert";
 import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { CATALOG } from "../components/catalog";
-import { renderDrainScript, renderReturnScript } from "../components/scripts/targetGroup";
+import { renderDrainScript, renderRetireCreateScript, renderRetireScript, renderReturnScript } from "../components/scripts/targetGroup";
+import { renderProxyScript } from "../host/proxy";
 import { ServiceRollout, TRAFFIC_TIMING } from "../components/serviceRollout";
 import { ServiceSource } from "../components/sources";
 import { TARGET_GROUP } from "../components/targetGroupSettings";
@@ -49,7 +50,7 @@ function sourcesAt(trees: Record<string, string>): Record<string, ServiceSource>
 }
 
 /** Two hosts' rollouts (the second with `traffic.after` = the first's return), or one without traffic. */
-async function build(options: { traffic: boolean; trees?: Record<string, string>; environment?: Record<string, string> }): Promise<Recorded[]> {
+async function build(options: { traffic: boolean; trees?: Record<string, string>; environment?: Record<string, string>; originTls?: { certificate: string; key: string } }): Promise<Recorded[]> {
     const mocks = new RecordingMocks();
     await pulumi.runtime.setMocks(mocks, "pakashop-infra", "test", false);
     const recorded: { resource: pulumi.Resource; type: string; name: string; dependsOn: pulumi.Resource[] }[] = [];
@@ -70,7 +71,8 @@ async function build(options: { traffic: boolean; trees?: Record<string, string>
                     sourceBundle: { digest: "d".repeat(64), archive: new pulumi.asset.FileArchive("incoming") },
                     branch: "main", healthTimeoutSeconds: 90, infrastructure: [infrastructure],
                     environment: pulumi.secret(options.environment ?? ENVIRONMENT),
-                    traffic: options.traffic ? { targetGroupArn: ARN, region: REGION, after: previous } : undefined,
+                    originTls: options.originTls,
+                    traffic: options.traffic ? { targetGroupArn: ARN, region: REGION, after: previous, fleetSize: HOSTS.length } : undefined,
                 });
                 previous = rollout.returnStep ? [rollout.returnStep] : [];
             });
@@ -93,12 +95,16 @@ function named(run: Recorded[], name: string): Recorded {
     return found[0];
 }
 
-/** The digest, computed here from its definition: sha256 of the switch script, NUL, the environment file. */
+/**
+ * The digest, computed here from its definition: sha256 of the switch script, the proxy script,
+ * the proxy's TLS bundle (none here) and the environment file, each followed by a NUL.
+ */
 function expectedDigest(trees: Record<string, string> = {}, environment = ENVIRONMENT): string {
     const sources = sourcesAt(trees);
     const releases = Object.fromEntries(serviceIds.map((id) => [id, releaseIdOf(CATALOG.services[id], sources[id].tree)]));
     const script = renderSwitchScript(CATALOG, releases, { healthTimeoutSeconds: 90 });
-    return createHash("sha256").update(`${script}\0${renderEnvironmentFile({ ...environment, PAKASHOP_ENVIRONMENT: "test" })}`).digest("hex");
+    const parts = [script, renderProxyScript(CATALOG, false), "", renderEnvironmentFile({ ...environment, PAKASHOP_ENVIRONMENT: "test" })];
+    return createHash("sha256").update(parts.map((p) => `${p}\0`).join("")).digest("hex");
 }
 
 describe("traffic steps: a host's switch between drain and return", function () {
@@ -108,22 +114,45 @@ describe("traffic steps: a host's switch between drain and return", function () 
         run = await build({ traffic: true });
     });
 
-    it("each host's drain waits for its bootstrap, proxy, every prepare step, the infrastructure and the previous host's return", () => {
+    it("each host's drain waits for its bootstrap, every prepare step, the infrastructure and the previous host's return", () => {
         for (const n of [1, 2]) {
             const host = `pakashop-test-rollout-${n}`;
-            const expected = [`${host}-bootstrap`, `${host}-proxy`, ...serviceIds.map((id) => `${host}-${id}-prepare`), "infrastructure",
+            const expected = [`${host}-bootstrap`, ...serviceIds.map((id) => `${host}-${id}-prepare`), "infrastructure",
                 ...(n === 2 ? ["pakashop-test-rollout-1-return"] : [])].sort();
             assert.deepEqual(named(run, `${host}-drain`).dependsOn, expected, host);
         }
     });
 
-    it("the switch waits for its drain (and what it waited for before); the return for the switch", () => {
+    it("nginx's site and health check (the proxy step) and the switch run inside the drained window; the return and the retire step after the switch", () => {
         for (const n of [1, 2]) {
             const host = `pakashop-test-rollout-${n}`;
+            assert.deepEqual(named(run, `${host}-proxy`).dependsOn, [`${host}-bootstrap`, `${host}-drain`]);
             assert.deepEqual(named(run, `${host}-switch`).dependsOn,
-                [`${host}-bootstrap`, ...serviceIds.map((id) => `${host}-${id}-prepare`), "infrastructure", `${host}-drain`].sort());
+                [`${host}-bootstrap`, ...serviceIds.map((id) => `${host}-${id}-prepare`), "infrastructure", `${host}-drain`, `${host}-proxy`].sort());
             assert.deepEqual(named(run, `${host}-return`).dependsOn, [`${host}-switch`]);
+            assert.deepEqual(named(run, `${host}-retire`).dependsOn, [`${host}-switch`]);
         }
+    });
+
+    it("the retire step does nothing on create and drains the host on delete; it is replaced with its host only", () => {
+        HOSTS.forEach((hostId, i) => {
+            const retire = named(run, `pakashop-test-rollout-${i + 1}-retire`);
+            assert.equal(retire.inputs.create, renderRetireCreateScript());
+            assert.equal(retire.inputs.delete, renderRetireScript());
+            assert.deepEqual(unwrapSecrets(retire.inputs.triggers), [{ step: "retire" }, "host", hostId]);
+        });
+    });
+
+    it("a new origin certificate (the proxy step's standard input) re-runs the drain: nginx reloads only with its host out of the group", async () => {
+        const tls = (n: number) => ({ certificate: `-----BEGIN CERTIFICATE-----\ncert${n}\n-----END CERTIFICATE-----`, key: `-----BEGIN PRIVATE KEY-----\nkey${n}\n-----END PRIVATE KEY-----` });
+        // One after the other: the mocks are the process's one Pulumi runtime.
+        const first = await build({ traffic: true, originTls: tls(1) });
+        const again = await build({ traffic: true, originTls: tls(1) });
+        const rotated = await build({ traffic: true, originTls: tls(2) });
+        const drain = (r: Recorded[]) => JSON.stringify(unwrapSecrets(named(r, "pakashop-test-rollout-1-drain").inputs.triggers));
+        assert.equal(drain(again), drain(first));
+        assert.notEqual(drain(rotated), drain(first));
+        assert.equal(named(rotated, "pakashop-test-rollout-1-switch").inputs.create, named(first, "pakashop-test-rollout-1-switch").inputs.create);
     });
 
     it("drain and return run the rendered scripts with the target group's environment (no secret in it); the drain re-runs on [step, switch digest, host], the return on [step, the drain's output, host]", () => {
@@ -138,7 +167,7 @@ describe("traffic steps: a host's switch between drain and return", function () 
                     PAKASHOP_TARGET_GROUP_ARN: ARN, PAKASHOP_INSTANCE_ID: hostId, PAKASHOP_REGION: REGION, PAKASHOP_TARGET_PORT: "443",
                     PAKASHOP_DRAIN_WAIT_SECONDS: String(TARGET_GROUP.deregistrationDelaySeconds + 60),
                     PAKASHOP_HEALTHY_WAIT_SECONDS: String(TARGET_GROUP.healthCheck.healthyThreshold * TARGET_GROUP.healthCheck.intervalSeconds + 120),
-                    PAKASHOP_POLL_SECONDS: "2",
+                    PAKASHOP_POLL_SECONDS: "2", PAKASHOP_FLEET_SIZE: "2",
                 });
                 const triggers = unwrapSecrets(resource.inputs.triggers) as unknown[];
                 assert.equal(triggers.length, 3);
@@ -190,7 +219,7 @@ describe("traffic steps: a host's switch between drain and return", function () 
             [`${host}-bootstrap`, ...serviceIds.map((id) => `${host}-${id}-prepare`), "infrastructure"].sort());
         assert.deepEqual(plain.filter((r) => r.name.startsWith(`${host}-`)).map((r) => r.name).sort(),
             [`${host}-bootstrap`, `${host}-proxy`, `${host}-sources`, `${host}-ssh-ready`, `${host}-switch`, ...serviceIds.map((id) => `${host}-${id}-prepare`)].sort());
-        // With traffic, exactly the two steps more per host.
-        assert.equal(run.length - plain.length, 2 * HOSTS.length);
+        // With traffic, exactly the three steps more per host.
+        assert.equal(run.length - plain.length, 3 * HOSTS.length);
     });
 });

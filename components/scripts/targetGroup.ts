@@ -40,12 +40,20 @@
  *   TargetInService). The CLI waiters themselves are not used: they poll every 15 s for 40
  *   attempts, fixed, where these steps need their own bounds and a message naming the state.
  *
- * The N-1 rule: a drain refuses to take its host out while any other registered target is not
- * `healthy` (after waiting, bounded, for it to become so): with the previous host's `-return`
- * as its dependency, that is the one way a rollout could leave fewer than N-1 hosts serving
- * (another host unhealthy for reasons of its own). A lone host (staging's one) is never taken
- * out: out of the target group it would serve nobody, so it switches in service (its
- * services restart tier by tier, as they did before the fleet).
+ * The N-1 rule: a drain takes its host out only while every other registered target is
+ * `healthy` and at least one is (after waiting, bounded, for that): with the previous host's
+ * `-return` as its dependency, that is the one way a rollout could leave fewer than N-1 hosts
+ * serving (another host sick, or left out of the group by a failed deploy or by hand). A host
+ * that is not in the group (a new host; one a failed deploy left out) has nothing to drain. The
+ * one exception is a fleet of one (PAKASHOP_FLEET_SIZE=1, staging): out of the target group it
+ * would serve nobody, so it switches in service (its services restart tier by tier, as they
+ * did before the fleet). In a fleet of two or more, "no other host in service" is never read as
+ * "a fleet of one": the drain refuses, and the runbook (section 10) says how to bring the other
+ * host back.
+ *
+ * The `-retire` step's delete (a host replaced, the fleet scaled down, the stack destroyed)
+ * deregisters the host and waits until it is `unused`, so requests in flight on it finish before
+ * the switch's delete stops its services and the instance goes.
  */
 import { scriptHeader } from "../../host/shell";
 
@@ -99,12 +107,13 @@ export const TARGET_GROUP_CALLS = {
  * - PAKASHOP_TARGET_PORT: the registration port (443)
  * - PAKASHOP_DRAIN_WAIT_SECONDS: bound of the wait for `unused` after deregistering (integer)
  * - PAKASHOP_HEALTHY_WAIT_SECONDS: bound of the waits for `healthy` (integer)
+ * - PAKASHOP_FLEET_SIZE: how many backend hosts the stack runs (`backendHosts`, 1 to 99)
  * - PAKASHOP_POLL_SECONDS: pause between polls; an integer or a decimal such as `0.05` (GNU
  *   `sleep` takes fractions; the unit tests use fractions so they need not wait seconds)
  */
 export const TARGET_GROUP_ENVIRONMENT = [
     "PAKASHOP_TARGET_GROUP_ARN", "PAKASHOP_INSTANCE_ID", "PAKASHOP_REGION", "PAKASHOP_TARGET_PORT",
-    "PAKASHOP_DRAIN_WAIT_SECONDS", "PAKASHOP_HEALTHY_WAIT_SECONDS", "PAKASHOP_POLL_SECONDS",
+    "PAKASHOP_DRAIN_WAIT_SECONDS", "PAKASHOP_HEALTHY_WAIT_SECONDS", "PAKASHOP_POLL_SECONDS", "PAKASHOP_FLEET_SIZE",
 ] as const;
 
 /**
@@ -118,7 +127,7 @@ function commonPart(step: string): string {
 # (https://docs.aws.amazon.com/cli/latest/userguide/cli-usage-pagination.html, client-side pager).
 export AWS_PAGER=""
 : "\${PAKASHOP_TARGET_GROUP_ARN:?}" "\${PAKASHOP_INSTANCE_ID:?}" "\${PAKASHOP_REGION:?}" "\${PAKASHOP_TARGET_PORT:?}"
-: "\${PAKASHOP_DRAIN_WAIT_SECONDS:?}" "\${PAKASHOP_HEALTHY_WAIT_SECONDS:?}" "\${PAKASHOP_POLL_SECONDS:?}"
+: "\${PAKASHOP_DRAIN_WAIT_SECONDS:?}" "\${PAKASHOP_HEALTHY_WAIT_SECONDS:?}" "\${PAKASHOP_POLL_SECONDS:?}" "\${PAKASHOP_FLEET_SIZE:?}"
 arn=$PAKASHOP_TARGET_GROUP_ARN
 instance=$PAKASHOP_INSTANCE_ID
 region=$PAKASHOP_REGION
@@ -135,6 +144,7 @@ done
 [[ $PAKASHOP_POLL_SECONDS =~ ^[0-9]{1,3}(\\.[0-9]{1,3})?$ && ! $PAKASHOP_POLL_SECONDS =~ ^0+(\\.0*)?$ ]] \\
     || fail "PAKASHOP_POLL_SECONDS is not a positive number of seconds (such as 2 or 0.5): $PAKASHOP_POLL_SECONDS"
 poll_seconds=$PAKASHOP_POLL_SECONDS
+[[ $PAKASHOP_FLEET_SIZE =~ ^[1-9][0-9]?$ ]] || fail "PAKASHOP_FLEET_SIZE is not a number of hosts from 1 to 99: $PAKASHOP_FLEET_SIZE"
 target="Id=$instance,Port=$port"
 # A failed call's error message (stderr), kept apart from the output it would otherwise spoil.
 errors=$(mktemp)
@@ -183,7 +193,9 @@ export function renderDrainScript(): string {
 # A line no other run prints: the return step's triggers hold this step's output, so every run of
 # the drain is followed by a return (components/serviceRollout.ts says why).
 log "drain of $instance, run $(date -u +%Y%m%dT%H%M%S.%N)-$$-$RANDOM"
-# 1. Every other registered target must be healthy: then taking this one out leaves N-1 serving.
+fleet_size=$PAKASHOP_FLEET_SIZE
+# 1. Where this host stands, and the others: every other registered target must be healthy, and
+# at least one must be, so that taking this one out leaves N-1 serving.
 started=$SECONDS
 while :; do
     if ! listing=$(list_targets 2>"$errors"); then
@@ -194,18 +206,28 @@ while :; do
         sleep "$poll_seconds"
         continue
     fi
-    others=0
+    own=""
+    healthy_others=0
     blocker=""
     while IFS=$'\\t' read -r id id_state; do
-        [[ -n $id && $id != "$instance" ]] || continue
-        others=$(( others + 1 ))
-        [[ $id_state == healthy || -n $blocker ]] || blocker="$id is $id_state"
+        [[ -n $id ]] || continue
+        if [[ $id == "$instance" ]]; then own=$id_state; continue; fi
+        if [[ $id_state == healthy ]]; then healthy_others=$(( healthy_others + 1 )); continue; fi
+        # A target on its way out (deregistered) serves no new request and is no reason to wait.
+        [[ $id_state == draining || -n $blocker ]] || blocker="$id is $id_state"
     done <<< "$listing"
-    if (( others == 0 )); then
-        # 2. A lone host: out of the group it would serve nobody, so it switches in service.
+    if [[ -z $own ]]; then
+        # 2. Not in the group (a new host, or one a failed deploy left out): nothing to drain.
+        log "$instance is not in the target group: nothing to drain"
+        exit 0
+    fi
+    [[ $own == draining ]] && break
+    if (( fleet_size == 1 && healthy_others == 0 )) && [[ -z $blocker ]]; then
+        # 3. A fleet of one: out of the group it would serve nobody, so it switches in service.
         log "$instance is the only host: switching in service"
         exit 0
     fi
+    (( healthy_others > 0 )) || [[ -n $blocker ]] || blocker="no other host is in service (the fleet has $fleet_size hosts; docs/runbook.md, section 10)"
     [[ -z $blocker ]] && break
     if (( SECONDS - started >= PAKASHOP_HEALTHY_WAIT_SECONDS )); then
         fail "refusing to take $instance out of service: $blocker; the fleet would have fewer than N-1 hosts in service"
@@ -214,7 +236,7 @@ while :; do
     sleep "$poll_seconds"
 done
 
-# 3. Out of the group; the load balancer sends it no new request and lets the open ones finish
+# 4. Out of the group; the load balancer sends it no new request and lets the open ones finish
 # (the deregistration delay), then reports it unused.
 aws elbv2 deregister-targets --region "$region" --target-group-arn "$arn" --targets "$target" \\
     || fail "deregister-targets failed for $instance"
@@ -238,5 +260,31 @@ log "registered $instance; waiting until the load balancer reports it healthy (a
 wait_for_own_state healthy "$PAKASHOP_HEALTHY_WAIT_SECONDS" \\
     || fail "$instance is $state in the target group after $waited s, not healthy; the rollout stops here (the next host is not drained)"
 log "$instance healthy in the target group after $waited s"
+`;
+}
+
+/**
+ * The `-retire` step: its create does nothing (it only records the host); its delete, which
+ * runs when the host is replaced or removed or the stack destroyed, deregisters the host and
+ * waits until it is `unused`, so the requests in flight on it finish before its services stop.
+ * Pulumi deletes a resource's dependents first: the target group attachment depends on this
+ * step, this step on the switch, so the order is attachment, this drain, the switch's delete
+ * (which stops the services), the instance.
+ */
+export function renderRetireScript(): string {
+    return `${commonPart("retire")}
+aws elbv2 deregister-targets --region "$region" --target-group-arn "$arn" --targets "$target" \\
+    || fail "deregister-targets failed for $instance"
+log "deregistered $instance before its services stop; waiting until it has drained (at most $PAKASHOP_DRAIN_WAIT_SECONDS s)"
+wait_for_own_state unused "$PAKASHOP_DRAIN_WAIT_SECONDS" \\
+    || fail "$instance is still $state after $waited s; it is out of the target group, but not drained"
+log "drained $instance in $waited s"
+`;
+}
+
+/** The `-retire` step's create: validates its environment (as its delete will need it) and records the host. */
+export function renderRetireCreateScript(): string {
+    return `${commonPart("retire")}
+log "$instance will be drained before its services stop when it is replaced or removed"
 `;
 }

@@ -144,7 +144,11 @@ export interface ServerState {
 
 export interface LoadBalancerStandin {
     readonly settings: TargetGroupSettings;
-    /** Maps an instance id to the server of the host playing it (a replaced instance adds its new id). */
+    /**
+     * Maps an instance id to the server of the host playing it. A replaced instance's new id
+     * takes the server over: the old id is detached (it keeps its registration state, and never
+     * touches HAProxy again).
+     */
     setInstance(instanceId: string, serverName: string): void;
     /** Every server's state, by name. */
     servers(): Promise<Record<string, ServerState>>;
@@ -191,7 +195,8 @@ export async function startLoadBalancerStandin(args: {
     fs.writeFileSync(configFile, renderHaproxyConfig(settings, args.listenAddress, args.servers, { socket, pem }));
     const standinConfig = {
         socket, backend: BACKEND, targetGroupArn: args.targetGroupArn, port: settings.port,
-        deregistrationDelaySeconds: settings.deregistrationDelaySeconds, servers: { ...args.instances },
+        deregistrationDelaySeconds: settings.deregistrationDelaySeconds, servers: { ...args.instances } as Record<string, string>,
+        detached: [] as string[],
     };
     const writeStandinConfig = () => fs.writeFileSync(path.join(dir, "config.json"), `${JSON.stringify(standinConfig, null, 2)}\n`);
     writeStandinConfig();
@@ -218,6 +223,9 @@ export async function startLoadBalancerStandin(args: {
     return {
         settings,
         setInstance: (instanceId, serverName) => {
+            for (const [id, server] of Object.entries(standinConfig.servers)) {
+                if (server === serverName && id !== instanceId && !standinConfig.detached.includes(id)) standinConfig.detached.push(id);
+            }
             standinConfig.servers[instanceId] = serverName;
             writeStandinConfig();
         },

@@ -492,8 +492,13 @@ describe("rollout on real systemd hosts (e2e)", function () {
         await stage.deployFromFile();
         const ran = engine.since(before);
         const replaced = ran.filter((e) => e.action === "replace").map((e) => e.name.replace(`${ROLLOUT}-`, "")).sort();
-        assert.deepEqual(replaced, ["pakashop-staging-backend-1-host-key", "bootstrap", "proxy", "ssh-ready", "switch", "drain", "return",
+        assert.deepEqual(replaced, ["pakashop-staging-backend-1-host-key", "bootstrap", "proxy", "ssh-ready", "switch", "drain", "return", "retire",
             "sources", ...ids.map((id) => `${id}-prepare`)].sort());
+        // The new instance was not in the target group: nothing to drain. The old one's retire
+        // step drained it (deregistered, then waited until unused) before anything else of it went.
+        assert.match(ran.find((e) => e.action === "replace" && e.name === `${ROLLOUT}-drain`)?.stdout ?? "", /is not in the target group: nothing to drain/);
+        const retired = ran.find((e) => e.action === "delete" && e.name === `${ROLLOUT}-retire`);
+        assert.match(retired?.stdout ?? "", new RegExp(`drained ${oldId} in \\d+ s`));
         const consoleCalls = stage.console.calls().filter((args) => args[0] === "ec2");
         assert.equal(consoleCalls.at(-1)?.[consoleCalls.at(-1)!.indexOf("--instance-id") + 1], stage.instanceId("backend-1"));
         assert.equal((stage.outputs.backendHosts as { instanceId: string }[])[0].instanceId, stage.instanceId("backend-1"));
@@ -510,8 +515,12 @@ describe("rollout on real systemd hosts (e2e)", function () {
         assert.equal(originGet(stage, "/api/v1/health").status, 200);
     });
 
-    it("destroying the stack disables and removes every service", async () => {
+    it("destroying the stack drains the host out of the target group first, then disables and removes every service", async () => {
+        const before = engine.executions.length;
         await engine.deleteUndeclared(true);
+        const deletes = engine.since(before, "delete").map((e) => e.name);
+        assert.ok(deletes.indexOf(`${ROLLOUT}-retire`) >= 0 && deletes.indexOf(`${ROLLOUT}-retire`) < deletes.indexOf(`${ROLLOUT}-switch`), deletes.join(", "));
+        assert.equal((await stage.loadBalancer.servers()).h1.serving, false);
         const result = await host.ssh("systemctl list-unit-files 'pakashop-*' --no-legend | wc -l; ls /opt/pakashop/services | wc -l");
         assert.deepEqual(result.stdout.trim().split("\n"), ["0", "0"]);
     });
