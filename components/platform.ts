@@ -165,6 +165,12 @@ export class Platform extends pulumi.ComponentResource {
             MEILI_MASTER_KEY: search.masterKey,
         }));
         const rollouts: ServiceRollout[] = [];
+        // No host leaves the target group before every host's releases are prepared: a prepare
+        // that fails on any host stops the deploy before anything a host serves has changed. The
+        // later hosts' prepare steps don't exist yet when the first host's drain is declared, so
+        // the drains wait on a promise of them, kept once the loop has declared them all.
+        let declareEveryPrepare: (steps: pulumi.Resource[]) => void = () => undefined;
+        const everyPrepare = new Promise<pulumi.Resource[]>((resolve) => (declareEveryPrepare = resolve));
         fleet.hosts.forEach((host, i) => {
             const ordinal = i + 1;
             const previous = rollouts[i - 1];
@@ -188,11 +194,12 @@ export class Platform extends pulumi.ComponentResource {
                 traffic: {
                     targetGroupArn: loadBalancer.targetGroupArn,
                     region,
-                    after: previous?.returnStep ? [previous.returnStep] : [],
+                    after: everyPrepare.then((prepares) => [...prepares, ...(previous?.returnStep ? [previous.returnStep] : [])]),
                     fleetSize: settings.backendHosts,
                 },
             }, parent);
             rollouts.push(rollout);
+            if (rollouts.length === fleet.hosts.length) declareEveryPrepare(rollouts.flatMap((r) => Object.values(r.prepareSteps)));
             // Pulumi's record of the registration the rollout's -return step made: after it, so a
             // host whose gate failed (its -return never ran) gets no attachment either. And after
             // the -retire step, so that on the host's replacement or removal the attachment goes

@@ -72,9 +72,10 @@ export interface TrafficArgs {
     readonly region: pulumi.Input<string>;
     /**
      * What this host's drain waits for besides its own host's steps: the previous host's
-     * `-return` step, so hosts switch one at a time. Empty for the first host.
+     * `-return` step, so hosts switch one at a time (none for the first host), and every other
+     * host's prepare steps. A promise, when they are declared after this rollout.
      */
-    readonly after: pulumi.Resource[];
+    readonly after: pulumi.Resource[] | Promise<pulumi.Resource[]>;
     /**
      * How many backend hosts the stack runs: a fleet of one switches in service (out of the
      * group it would serve nobody); in a fleet of two or more, a drain that finds no other host
@@ -226,7 +227,7 @@ export class ServiceRollout extends pulumi.ComponentResource {
         const traffic = args.traffic;
         const switchDigest = traffic && pulumi.secret(pulumi.all([environmentFile, tlsBundle ?? ""]).apply(([environment, tls]) =>
             switchDigestOf([switchScript, proxyScript, tls], environment)));
-        const trafficStep = (stepName: "drain" | "return" | "retire", script: string, dependsOn: pulumi.Resource[], runsAfter: pulumi.Input<unknown>, deleteScript?: string) =>
+        const trafficStep = (stepName: "drain" | "return" | "retire", script: string, dependsOn: pulumi.Input<pulumi.Resource[]>, runsAfter: pulumi.Input<unknown>, deleteScript?: string) =>
             new local.Command(`${name}-${stepName}`, {
                 create: script,
                 delete: deleteScript,
@@ -237,8 +238,9 @@ export class ServiceRollout extends pulumi.ComponentResource {
             }, { parent: this, dependsOn });
         // Out of traffic as late as possible: once every release is prepared and the previous
         // host is back. Then the proxy and the switch, in the drained window.
+        const drainAfter = [this.bootstrap, ...Object.values(prepares), ...infrastructure];
         this.drainStep = traffic && trafficStep("drain", renderDrainScript(),
-            [this.bootstrap, ...Object.values(prepares), ...infrastructure, ...traffic.after], switchDigest);
+            Array.isArray(traffic.after) ? [...drainAfter, ...traffic.after] : traffic.after.then((after) => [...drainAfter, ...after]), switchDigest);
         this.proxy = step(`${name}-proxy`, proxyScript, [this.bootstrap, ...(this.drainStep ? [this.drainStep] : [])], { stdin: tlsBundle });
         this.switchStep = step(`${name}-switch`, switchScript,
             [this.bootstrap, ...Object.values(prepares), ...infrastructure, ...(this.drainStep ? [this.drainStep, this.proxy] : [])], {

@@ -162,7 +162,8 @@ for (const stack of ["staging", "production"]) {
                 // One rollout per backend host.
                 "pakashop:rollout:ServiceRollout": hosts,
                 // Per backend host: ssh-ready, drain and return; and one host-key step per EC2 host (components/hostKey.ts).
-                [LOCAL]: 3 * hosts + (hosts + 2),
+                // Per backend host: ssh-ready, drain, return, retire; a host-key step per EC2 host.
+                [LOCAL]: 4 * hosts + (hosts + 2),
                 // Per backend host: bootstrap, proxy, a prepare step per service, the switch; cache and search provisioning.
                 [REMOTE]: (2 + 19 + 1) * hosts + 2,
                 // Per backend host, one copy of each service's packed sources (components/sources.ts).
@@ -188,7 +189,7 @@ for (const stack of ["staging", "production"]) {
         it("every prepare step waits for its host's bootstrap; the bootstrap waits for its host's SSH", () => {
             assert.deepEqual(byType(run, LOCAL).map((r) => r.name).sort(), [
                 ...hostsOf(stack).map((h) => at(`-${h}-host-key`)),
-                ...ordinals(hosts).flatMap((n) => ["ssh-ready", "drain", "return"].map((step) => at(`-rollout-${n}-${step}`))),
+                ...ordinals(hosts).flatMap((n) => ["ssh-ready", "drain", "return", "retire"].map((step) => at(`-rollout-${n}-${step}`))),
             ].sort());
             for (const n of ordinals(hosts)) {
                 const bootstrap = named(at(`-rollout-${n}-bootstrap`));
@@ -391,12 +392,19 @@ for (const stack of ["staging", "production"]) {
                 const otherReturns = run.resources.filter((r) => /-rollout-\d+-return$/.test(r.name) && drain.dependsOn.includes(r.urn)).map((r) => r.name);
                 assert.deepEqual(otherReturns, n > 1 ? [at(`-rollout-${n - 1}-return`)] : [], `host ${n}'s drain waits for exactly the host before it`);
                 if (previousReturn) assert.ok(drain.dependsOn.includes(previousReturn));
-                assert.ok(drain.dependsOn.includes(named(at(`-rollout-${n}-proxy`)).urn), "out of traffic only once the proxy (and its health check) is in place");
+                // The proxy step (nginx and the health check it serves) changes what the host answers:
+                // it runs in the drained window, after the drain and before the switch.
+                const proxy = named(at(`-rollout-${n}-proxy`));
+                assert.ok(proxy.dependsOn.includes(drain.urn), `host ${n}'s proxy step runs once the host is out of traffic`);
                 assert.ok(sw.dependsOn.includes(drain.urn), `host ${n}'s switch waits for its drain`);
+                assert.ok(sw.dependsOn.includes(proxy.urn), `host ${n}'s switch waits for its proxy step`);
                 assert.deepEqual(ret.dependsOn, [sw.urn], `host ${n}'s return waits for its switch`);
+                // Its delete drains the host before the switch's delete stops its services.
+                const retire = named(at(`-rollout-${n}-retire`));
+                assert.deepEqual(retire.dependsOn, [sw.urn], `host ${n}'s retire step follows its switch (so its delete comes first)`);
                 const attachment = named(at(`-backend-${n}-tg`));
                 assert.equal(attachment.type, ATTACHMENT);
-                assert.deepEqual(attachment.dependsOn, [ret.urn], `host ${n}'s attachment records the registration its return made`);
+                assert.deepEqual(attachment.dependsOn, [ret.urn, retire.urn], `host ${n}'s attachment records the registration its return made, and goes before its retire step`);
                 assert.deepEqual(unwrapSecrets(attachment.inputs), { targetGroupArn: tg, targetId: at(`-backend-${n}-instance-id`), port: 443 });
                 for (const step of [drain, ret]) {
                     const env = (unwrapSecrets(step.inputs) as { environment: Record<string, string> }).environment;
@@ -541,7 +549,9 @@ describe("program, a fleet of three (staging with backendHosts: 3)", () => {
 
     it("adding a host renames none: hosts 1's resources keep their names and inputs", async () => {
         const base = await planStack("staging");
-        for (const r of base.resources.filter((x) => /-backend-1(-|$)|-rollout-1-(?!drain|return)/.test(x.name))) {
+        // The traffic steps (drain, return, retire) carry the fleet's size in their environment: a
+        // fleet of one switches in service, a larger one never does (components/scripts/targetGroup.ts).
+        for (const r of base.resources.filter((x) => /-backend-1(-|$)|-rollout-1-(?!drain|return|retire)/.test(x.name))) {
             const same = run.resources.find((o) => o.urn === r.urn);
             assert.ok(same, `${r.name} vanished`);
             assert.equal(JSON.stringify(unwrapSecrets(same.inputs)), JSON.stringify(unwrapSecrets(r.inputs)), r.name);

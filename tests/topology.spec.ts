@@ -64,7 +64,7 @@ describe("topology diagram (tools/topology.ts)", function () {
         it("draws the load balancer, its listener (port, protocol, TLS policy) and target group (health check) from their inputs", () => {
             assert.match(diagram, /^ {2}lb\["lb<br\/>internet-facing application load balancer"\]$/m);
             assert.match(diagram, /^ {2}lb_https\["lb-https<br\/>listener HTTPS :443<br\/>ELBSecurityPolicy-TLS13-1-2-2021-06"\]$/m);
-            assert.match(diagram, /^ {2}backend_tg\["backend-tg<br\/>target group HTTPS :443<br\/>health check HTTPS \/healthz"\]$/m);
+            assert.match(diagram, /^ {2}tg\["tg<br\/>target group HTTPS :443<br\/>health check HTTPS \/healthz"\]$/m);
             assert.match(diagram, /^ {2}database\[\("database<br\/>RDS postgres 16, Multi-AZ"\)\]$/m);
             assert.match(diagram, /^ {4}cloudflare_edge\(\["Cloudflare edge<br\/>15 published ranges"\]\)$/m);
         });
@@ -77,8 +77,6 @@ describe("topology diagram (tools/topology.ts)", function () {
                 "backend_2 -[tcp 6379]-> cache",
                 "backend_2 -[tcp 5432]-> database",
                 "backend_2 -[tcp 7700]-> search",
-                "backend_tg -.[target :443].-> backend_1",
-                "backend_tg -.[target :443].-> backend_2",
                 "cloudflare_edge -[tcp 443]-> lb",
                 "edge_api -.[proxied CNAME].-> lb",
                 "edge_frontend -.[proxied CNAME].-> frontend",
@@ -89,12 +87,14 @@ describe("topology diagram (tools/topology.ts)", function () {
                 "lb -[tcp 443]-> backend_1",
                 "lb -[tcp 443]-> backend_2",
                 "lb -.[listener].-> lb_https",
-                "lb_https -.[forward].-> backend_tg",
+                "lb_https -.[forward].-> tg",
                 "runner -[tcp 22]-> backend_1",
                 "runner -[tcp 22]-> backend_2",
                 "runner -[tcp 22]-> cache",
                 "runner -[tcp 5432]-> database",
                 "runner -[tcp 22]-> search",
+                "tg -.[target :443].-> backend_1",
+                "tg -.[target :443].-> backend_2",
             ]);
             for (const line of ['  lb -->|"tcp 443"| backend_1', '  lb -->|"tcp 443"| backend_2', '  cloudflare_edge -->|"tcp 443"| lb',
                 '  runner -->|"tcp 22"| backend_1', '  runner -->|"tcp 22"| backend_2', '  edge_api -.->|"proxied CNAME"| lb']) {
@@ -134,7 +134,7 @@ describe("topology diagram (tools/topology.ts)", function () {
         assert.deepEqual(topology.nodes.filter((n) => n.resource?.type === INSTANCE).map((n) => n.id), ["backend_1", "cache", "search"]);
         const edges = topology.edges.map(edgeText);
         assert.ok(edges.includes("lb -[tcp 443]-> backend_1"));
-        assert.ok(edges.includes("backend_tg -.[target :443].-> backend_1"));
+        assert.ok(edges.includes("tg -.[target :443].-> backend_1"));
         assert.ok(edges.includes("edge_frontend -.[proxied CNAME].-> vercel_prj_mockfrontend"));
         assert.equal(edges.some((e) => e.startsWith(`${CLOUDFLARE_NODE} `) && !e.endsWith("-> lb")), false);
     });

@@ -63,16 +63,19 @@ interface Recorded {
     readonly type: string;
     readonly name: string;
     readonly parent?: pulumi.Resource;
-    readonly dependsOn: pulumi.Resource[];
+    readonly dependsOn: pulumi.Resource[] | Promise<pulumi.Resource[]>;
 }
 
-function dependenciesOf(opts: pulumi.ResourceOptions): pulumi.Resource[] {
+function dependenciesOf(opts: pulumi.ResourceOptions): pulumi.Resource[] | Promise<pulumi.Resource[]> {
     const deps = opts.dependsOn;
     if (deps === undefined) return [];
     if (Array.isArray(deps)) return deps.filter((d): d is pulumi.Resource => pulumi.Resource.isInstance(d));
     if (pulumi.Resource.isInstance(deps)) return [deps];
-    // The program only passes plain arrays; an Output or Promise here would hide edges.
-    throw new Error("offlineRun: dependsOn given as an Output or Promise can't be recorded; pass an array of resources");
+    // A promise of resources declared later (the fleet's drains wait on every host's prepares):
+    // read once the program has run. An Output would hide edges: refused.
+    // (The SDK's option merging turns a promise into an Output; its promise is the same list.)
+    const promised = pulumi.Output.isInstance(deps) ? (deps as unknown as { promise(): Promise<unknown> }).promise() : deps;
+    return Promise.resolve(promised).then((list) => (Array.isArray(list) ? list : [list]).filter((d): d is pulumi.Resource => pulumi.Resource.isInstance(d)));
 }
 
 function urnOf(resource: pulumi.Resource): Promise<string> {
@@ -139,7 +142,7 @@ export async function runOffline(stackConfig: StackConfig, options: OfflineRunOp
             custom: registration?.custom ?? false,
             // Resources without an explicit parent belong to the stack, as in the engine.
             parent: r.parent ? await urnOf(r.parent) : stackUrn,
-            dependsOn: await Promise.all(r.dependsOn.map(urnOf)),
+            dependsOn: await Promise.all((await r.dependsOn).map(urnOf)),
             inputs: registration?.inputs ?? {},
         });
     }

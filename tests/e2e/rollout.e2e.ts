@@ -321,7 +321,7 @@ describe("rollout on real systemd hosts (e2e)", function () {
             if (id === repo.changedService) assert.notEqual(pidsAfter[id].pid, pidsBefore[id].pid);
             else assert.equal(pidsAfter[id].pid, pidsBefore[id].pid, `${id} was restarted`);
         }
-        assert.deepEqual(switchedBy(ran[4]), [repo.changedService]);
+        assert.deepEqual(switchedBy(ran.find((e) => e.name === `${ROLLOUT}-switch`) as { stdout: string }), [repo.changedService]);
         // Its code changed, its lockfile did not: the dependencies came from the host's cache.
         const prepare = ran[2];
         assert.match(prepare.stdout, /dependencies: reused node cache [0-9a-f]+/);
