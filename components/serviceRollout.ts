@@ -52,10 +52,10 @@ export const SSH_WAIT_SECONDS = 600;
 /**
  * The bounds of the drain and return steps, from the target group's settings: a deregistered
  * target stays `draining` for the whole deregistration delay, then `unused`
- * (components/targetGroupSettings.ts), so the drain waits the delay plus a minute; a registered
- * one needs `healthyThreshold` passing checks `intervalSeconds` apart, so the return (and the
- * drain's wait for the other hosts) waits that plus two minutes (the first checks of a new
- * registration, a gateway still warming up).
+ * (components/targetGroupSettings.ts), so the drain waits the delay plus a minute. A newly
+ * registered target is healthy after its first passing check; one whose first check fails is
+ * `unhealthy` and then needs `healthyThreshold` passes `intervalSeconds` apart: the return (and
+ * the drain's wait for the other hosts) waits that plus two minutes (a gateway still warming up).
  */
 export const TRAFFIC_TIMING = {
     drainWaitSeconds: TARGET_GROUP.deregistrationDelaySeconds + 60,

@@ -27,7 +27,7 @@ describe("npm run plan", function () {
         assert.equal(doc.project, "pakashop-infra");
         assert.equal(doc.stack, "production");
         // Two backend hosts behind the load balancer (tests/program.spec.ts counts them by type).
-        assert.equal(doc.resources.length, 151);
+        assert.equal(doc.resources.length, 154);
         for (const r of doc.resources) {
             assert.deepEqual(Object.keys(r), ["urn", "type", "name", "custom", "parent", "dependsOn", "inputs"]);
             assert.match(r.urn, /^urn:pulumi:production::pakashop-infra::\S+::\S+$/);
@@ -80,7 +80,7 @@ describe("npm run plan", function () {
         assert.match(outputs.text, /^  pakashop:edge:LoadBalancer  pakashop-production-lb$/m);
         assert.match(outputs.text, /^  3\. backend, search, analytics$/m);
         assert.match(outputs.text, /Placeholder secrets .*pakashop-infra:deployPrivateKey/);
-        assert.match(outputs.markdown, /^### Plan for `production`: 151 resources$/m);
+        assert.match(outputs.markdown, /^### Plan for `production`: 154 resources$/m);
         assert.match(outputs.markdown, /^2\. `gateway`$/m);
     });
 

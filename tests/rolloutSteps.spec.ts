@@ -203,13 +203,14 @@ describe("rollout steps: a replaced host comes up with everything", () => {
         const after = await runWithInstanceIds("staging", "i-second");
         const triggersOf = (run: OfflineRun, name: string) => JSON.stringify(unwrapSecrets(run.resources.find((r) => r.name === name)?.inputs.triggers));
         const local = byType(before, "command:local:Command").map((r) => r.name);
-        // The backend's ssh-ready check, drain and return, and the host-key step of each of the
-        // three hosts (it reads the new instance's console: a new instance has a new key).
+        // The backend's ssh-ready check, drain, return and retire, and the host-key step of each of
+        // the three hosts (it reads the new instance's console: a new instance has a new key).
         assert.deepEqual(local.sort(), ["pakashop-staging-backend-1-host-key", "pakashop-staging-cache-host-host-key",
-            "pakashop-staging-rollout-1-drain", "pakashop-staging-rollout-1-return", "pakashop-staging-rollout-1-ssh-ready", "pakashop-staging-search-host-host-key"]);
+            "pakashop-staging-rollout-1-drain", "pakashop-staging-rollout-1-retire", "pakashop-staging-rollout-1-return", "pakashop-staging-rollout-1-ssh-ready",
+            "pakashop-staging-search-host-host-key"]);
         const steps = [...byType(before, "command:remote:Command"), ...byType(before, "command:remote:CopyToRemote")].map((r) => r.name).concat(local);
-        // bootstrap, proxy, 19 prepares, the switch, cache and search provisioning; the sources copy; 6 local steps.
-        assert.equal(steps.length, 2 + 19 + 1 + 2 + 1 + 6);
+        // bootstrap, proxy, 19 prepares, the switch, cache and search provisioning; the sources copy; 7 local steps.
+        assert.equal(steps.length, 2 + 19 + 1 + 2 + 1 + 7);
         for (const name of steps) {
             assert.notEqual(triggersOf(before, name), triggersOf(after, name), `${name} would not run again on a new host`);
         }

@@ -186,9 +186,10 @@ for (const stack of ["staging", "production"] as const) {
             assert.match(env, /^MEILI_MASTER_KEY=\S{16,}$/m);
             assert.match(env, new RegExp(`^PAKASHOP_ENVIRONMENT=${stack}$`, "m"));
             const deps = step.dependsOn.map((urn) => urn.slice(urn.lastIndexOf("::") + 2)).filter((name) => !name.endsWith("-prepare")).sort();
-            // ... and after the host left the load balancer (its drain step).
+            // ... and after the host left the load balancer (its drain step) and nginx's site and
+            // health check changed in that window (the proxy step).
             assert.deepEqual(deps, [`pakashop-${stack}-cache-provision`, `pakashop-${stack}-database-instance`, `pakashop-${stack}-rollout-1-bootstrap`,
-                `pakashop-${stack}-rollout-1-drain`, `pakashop-${stack}-search-provision`]);
+                `pakashop-${stack}-rollout-1-drain`, `pakashop-${stack}-rollout-1-proxy`, `pakashop-${stack}-search-provision`]);
         });
 
         it("outputs what an engineer needs, with no secret in plain text", () => {
