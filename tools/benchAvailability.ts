@@ -41,7 +41,9 @@ async function main(): Promise<void> {
         // program services go, deploy.sh's layout comes.
         await stage.loadBalancer.runtime("set server targets/h2 state maint");
         const [host] = stage.hosts;
-        const wipe = await host.ssh("systemctl disable --now --quiet $(cd /etc/systemd/system && ls pakashop-*.service | grep -v '^pakashop-health.service$') && rm -rf /opt/pakashop");
+        // The 19 services' units and files go; nginx and the load balancer's health server stay.
+        const wipe = await host.ssh(`units=$(cd /etc/systemd/system && ls pakashop-*.service | grep -v '^pakashop-health.service$')
+            systemctl disable --now --quiet $units && (cd /etc/systemd/system && rm -f $units) && systemctl daemon-reload && rm -rf /opt/pakashop`);
         if (wipe.code !== 0) throw new Error(wipe.stderr);
         await installSeedLayout(host, { remoteUrl: remote.url, branch: stage.repo.branch, commit: v1 });
         const first = await runSeedDeploy(host);
