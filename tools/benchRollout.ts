@@ -76,7 +76,8 @@ async function programCase(stage: Stage, revision: string): Promise<ProgramFigur
     await stage.deploy(revision);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const ran = stage.engine.since(before);
-    const switchStep = ran.find((e: Execution) => e.name.endsWith("-rollout-switch") && e.action !== "delete");
+    // The staging stack runs one backend host: its switch is rollout-1's.
+    const switchStep = ran.find((e: Execution) => e.name.endsWith("-rollout-1-switch") && e.action !== "delete");
     const window = switchStep ? /switch window: (\d+) ms/.exec(switchStep.stdout) : null;
     const pidsAfter = await mainPids(stage.host);
     return {
