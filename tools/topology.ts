@@ -26,7 +26,7 @@
  * group rule resources, prefix lists) fails loudly rather than leaving an edge out.
  */
 import { createHash } from "crypto";
-import { groupsOf, LOAD_BALANCER_TYPE, SECURITY_GROUP_TYPE, SEPARATE_RULE_TYPES } from "../tests/e2e/securityGroups";
+import { groupsOf, IngressRule, LOAD_BALANCER_TYPE, SECURITY_GROUP_TYPE, SEPARATE_RULE_TYPES } from "../tests/e2e/securityGroups";
 import { CLOUDFLARE_IPV4, CLOUDFLARE_IPV6, mockId } from "./mocks";
 import { OfflineRun, PlannedResource, unwrapSecrets } from "./offlineRun";
 
@@ -91,17 +91,6 @@ export interface TopologyOptions {
      * @default mockId (tools/mocks.ts: `<name>-id`)
      */
     readonly idOf?: (resource: PlannedResource) => string;
-}
-
-interface IngressRule {
-    readonly protocol: string | number;
-    readonly fromPort: number;
-    readonly toPort: number;
-    readonly cidrBlocks?: string[];
-    readonly ipv6CidrBlocks?: string[];
-    readonly securityGroups?: string[];
-    readonly prefixListIds?: string[];
-    readonly self?: boolean;
 }
 
 type Inputs = Record<string, unknown>;

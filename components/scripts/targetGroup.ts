@@ -184,6 +184,21 @@ wait_for_own_state() {
 }
 
 /**
+ * Deregisters the host and waits until the target group reports it `unused`: what the drain
+ * and the retire step end with. `why` follows "deregistered <id>" in the log; `hint` ends the
+ * failure message.
+ */
+function deregisterAndDrain(why: string, hint: string): string {
+    return `aws elbv2 deregister-targets --region "$region" --target-group-arn "$arn" --targets "$target" \\
+    || fail "deregister-targets failed for $instance"
+log "deregistered $instance${why}; waiting until it has drained (at most $PAKASHOP_DRAIN_WAIT_SECONDS s)"
+wait_for_own_state unused "$PAKASHOP_DRAIN_WAIT_SECONDS" \\
+    || fail "$instance is still $state after $waited s; it is out of the target group, but not drained${hint}"
+log "drained $instance in $waited s"
+`;
+}
+
+/**
  * The `-drain` step: refuses while another registered target is not healthy (bounded wait
  * first), leaves a lone host in service, else deregisters the host and waits until it is
  * `unused` (drained).
@@ -238,13 +253,7 @@ done
 
 # 4. Out of the group; the load balancer sends it no new request and lets the open ones finish
 # (the deregistration delay), then reports it unused.
-aws elbv2 deregister-targets --region "$region" --target-group-arn "$arn" --targets "$target" \\
-    || fail "deregister-targets failed for $instance"
-log "deregistered $instance; waiting until it has drained (at most $PAKASHOP_DRAIN_WAIT_SECONDS s)"
-wait_for_own_state unused "$PAKASHOP_DRAIN_WAIT_SECONDS" \\
-    || fail "$instance is still $state after $waited s; it is out of the target group, but not drained (deregistration delay longer than PAKASHOP_DRAIN_WAIT_SECONDS?)"
-log "drained $instance in $waited s"
-`;
+${deregisterAndDrain("", " (deregistration delay longer than PAKASHOP_DRAIN_WAIT_SECONDS?)")}`;
 }
 
 /**
@@ -273,13 +282,7 @@ log "$instance healthy in the target group after $waited s"
  */
 export function renderRetireScript(): string {
     return `${commonPart("retire")}
-aws elbv2 deregister-targets --region "$region" --target-group-arn "$arn" --targets "$target" \\
-    || fail "deregister-targets failed for $instance"
-log "deregistered $instance before its services stop; waiting until it has drained (at most $PAKASHOP_DRAIN_WAIT_SECONDS s)"
-wait_for_own_state unused "$PAKASHOP_DRAIN_WAIT_SECONDS" \\
-    || fail "$instance is still $state after $waited s; it is out of the target group, but not drained"
-log "drained $instance in $waited s"
-`;
+${deregisterAndDrain(" before its services stop", "")}`;
 }
 
 /** The `-retire` step's create: validates its environment (as its delete will need it) and records the host. */

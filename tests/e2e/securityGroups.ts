@@ -52,9 +52,10 @@ export interface AdmitRule {
     readonly sources: readonly string[];
 }
 
-interface IngressRule {
+/** An inline ingress rule as the program gives it to AWS (read here and by tools/topology.ts). */
+export interface IngressRule {
     readonly description?: string;
-    readonly protocol: string;
+    readonly protocol: string | number;
     readonly fromPort: number;
     readonly toPort: number;
     readonly cidrBlocks?: string[];
