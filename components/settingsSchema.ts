@@ -44,6 +44,7 @@ import { CONFIG_NAMESPACE, ConfigSource, full } from "./configReaders";
 import { secretAwareError, SettingError } from "./errors";
 import { validateCatalog } from "./rollout";
 import { KeyFormatError, KeyIdentity, parsePrivateKey, parsePublicKeyLine } from "./sshKeys";
+import { VERIFICATION_DEFAULTS, verificationSchema } from "./verificationSettings";
 
 /** The branch each long-lived stack must deploy (seed section 1: main = staging, production = live). */
 export const STACK_BRANCHES: Readonly<Record<string, string>> = { staging: "main", production: "production" };
@@ -565,6 +566,12 @@ export const SETTINGS = {
         kind: "string", default: "pakashop-frontend",
         description: "Name of the Vercel project of the frontend (one project; production owns it, staging adds its domain).",
         fix: "set e.g. pakashop-frontend", schema: text("set e.g. pakashop-frontend", matching(/^[a-z0-9][a-z0-9-]{0,99}$/, "must be a Vercel project name (lower-case letters, digits, '-')")),
+    },
+    verification: {
+        kind: "map", default: VERIFICATION_DEFAULTS,
+        description: "What npm run verify checks after a deploy (Deploy staging's verification, the gate before production): smokePaths (each must answer 2xx), then a load test on loadPath with connections for at most durationSeconds and maxRequests, which fails below minRequests, above maxErrorRate (a fraction of non-2xx, errors and timeouts) or above maxP95LatencyMs; a request unanswered after requestTimeoutSeconds fails. A stack file may set any subset of the fields; the rest keep their defaults. Read by the verification tool, not by the program (which only validates it).",
+        fix: `write ${full("verification")}: { maxErrorRate: 0.01, maxP95LatencyMs: 500 } in the stack file`,
+        schema: structured("verification: { maxErrorRate: 0.01, maxP95LatencyMs: 500 }", () => verificationSchema(full("verification"))),
     },
 } satisfies Record<string, SettingDefinition>;
 
