@@ -10,7 +10,7 @@ import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { readSettings } from "../components/settings";
-import { applyRelease, REVISION_KEY, SERVICES_KEY, setRevision } from "../tools/release";
+import { applyRelease, readManifest, REVISION_KEY, SERVICES_KEY, setRevision } from "../tools/release";
 import { loadStackConfig, REPO_ROOT } from "../tools/stackConfig";
 import { configSource } from "./helpers";
 
@@ -161,6 +161,15 @@ describe("release manifest (npm run release)", () => {
         assert.throws(() => applyRelease(`config:\n  ${REVISION_KEY}:\n    secure: v1:abc\n`, "Pulumi.x.yaml", { revision: OLDER }), /not a plain string/);
     });
 
+    it("adds and clears a pin in a file with flow sequences written either way ([a, b] and [ a, b ])", () => {
+        for (const list of ["[/api/v1/health, /api/v1/health/ready]", "[ /api/v1/health, /api/v1/health/ready ]"]) {
+            const text = `config:\n  ${REVISION_KEY}: ${NEW}\n  pakashop-infra:verification:\n    smokePaths: ${list}\n`;
+            const pinned = applyRelease(text, "Pulumi.x.yaml", { service: "search", revision: OLDER }).text;
+            assert.equal(pinned, `${text}  ${SERVICES_KEY}:\n    search:\n      revision: ${OLDER}\n`, list);
+            assert.equal(applyRelease(pinned, "Pulumi.x.yaml", { service: "search", clear: true }).text, text, list);
+        }
+    });
+
     const BAD: { what: string; args: string[]; line: RegExp }[] = [
         { what: "a short revision", args: ["--stack", "staging", "--revision", "4f1c2d8"], line: /^error: --revision = "4f1c2d8": must be a full 40-character lower-case git commit id .*Fix: pass the full id: --revision "\$\(git rev-parse <commit>\)"$/ },
         { what: "a branch name as revision", args: ["--stack", "staging", "--revision", "main"], line: /^error: --revision = "main": must be a full 40-character .*Fix: / },
@@ -182,6 +191,72 @@ describe("release manifest (npm run release)", () => {
             assert.equal(stackText(dir, "staging"), committed("staging"));
         });
     }
+
+    describe("--show: what the manifest records, as one JSON line", () => {
+        for (const stack of ["staging", "production"]) {
+            it(`prints the committed Pulumi.${stack}.yaml's revision and no pins, exactly, and changes nothing`, () => {
+                const dir = copy();
+                const result = cli(dir, "--stack", stack, "--show");
+                assert.equal(result.status, 0, result.stderr);
+                assert.equal(result.stderr, "");
+                assert.equal(result.stdout, `{"revision":"${committedRevision(stack)}","pins":{}}\n`);
+                assert.equal(stackText(dir, stack), committed(stack));
+            });
+        }
+
+        it("lists a pinned service with its own revision (and the stack's revision unchanged)", () => {
+            const dir = copy();
+            // The pin as `pulumi config set --path` writes it (set in the text: this test is about reading it).
+            const line = `  ${REVISION_KEY}: ${committedRevision("staging")}\n`;
+            assert.ok(committed("staging").includes(line));
+            fs.writeFileSync(path.join(dir, "Pulumi.staging.yaml"), committed("staging").replace(line, `${line}  ${SERVICES_KEY}:\n    search:\n      revision: ${NEW}\n`));
+            const result = cli(dir, "--stack", "staging", "--show");
+            assert.equal(result.status, 0, result.stderr);
+            assert.equal(result.stdout, `{"revision":"${committedRevision("staging")}","pins":{"search":"${NEW}"}}\n`);
+            assert.deepEqual(JSON.parse(result.stdout), { revision: committedRevision("staging"), pins: { search: NEW } });
+            // A whole-stack bump keeps the pin.
+            setRevision(dir, "staging", { revision: OLDER });
+            assert.equal(cli(dir, "--stack", "staging", "--show").stdout, `{"revision":"${OLDER}","pins":{"search":"${NEW}"}}\n`);
+        });
+
+        const USAGE_ERRORS: { what: string; args: string[]; first: RegExp }[] = [
+            { what: "--show with --revision", args: ["--stack", "staging", "--show", "--revision", NEW], first: /^--show only prints the manifest: drop --revision, --service and --clear$/ },
+            { what: "--show with --service", args: ["--stack", "staging", "--service", "search", "--show"], first: /^--show only prints the manifest: drop --revision, --service and --clear$/ },
+            { what: "--show with --clear", args: ["--stack", "staging", "--show", "--clear"], first: /^--show only prints the manifest: drop --revision, --service and --clear$/ },
+            { what: "--show=yes", args: ["--stack", "staging", "--show=yes"], first: /^--show takes no value$/ },
+            { what: "--show without --stack", args: ["--show"], first: /^--stack is required$/ },
+        ];
+        for (const bad of USAGE_ERRORS) {
+            it(`refuses ${bad.what}: exit code 2, the problem and the usage, nothing on stdout`, () => {
+                const dir = copy();
+                const result = cli(dir, ...bad.args);
+                assert.equal(result.status, 2, result.stderr);
+                assert.equal(result.stdout, "");
+                const lines = result.stderr.split("\n").filter(Boolean);
+                assert.match(lines[0], bad.first);
+                assert.match(lines[1], /^usage: npm run -s release -- .*--show\)$/);
+                assert.equal(lines.length, 2);
+                assert.equal(stackText(dir, "staging"), committed("staging"));
+            });
+        }
+
+        it("refuses a stack without a manifest (exit 2) and a manifest that names no full commit (exit 1), one line each", () => {
+            const dir = copy();
+            const dev = cli(dir, "--stack", "dev", "--show");
+            assert.equal(dev.status, 2);
+            assert.equal(dev.stdout, "");
+            assert.match(dev.stderr, /^error: --stack = "dev": is not a committed stack \(staging, production\).*Fix: use --stack staging or --stack production\n$/);
+            const file = path.join(dir, "Pulumi.staging.yaml");
+            fs.writeFileSync(file, committed("staging").replace(`${REVISION_KEY}: ${committedRevision("staging")}`, `${REVISION_KEY}: main`));
+            const branch = cli(dir, "--stack", "staging", "--show");
+            assert.equal(branch.status, 1);
+            assert.equal(branch.stdout, "");
+            assert.equal(branch.stderr, `error: Pulumi.staging.yaml: ${REVISION_KEY} is "main", not a full 40-character commit id; record one with npm run -s release -- --stack <stack> --revision <commit>\n`);
+            assert.throws(() => readManifest(`config:\n  ${SERVICES_KEY}:\n    search:\n      revision: abc\n  ${REVISION_KEY}: ${NEW}\n`, "x/Pulumi.staging.yaml"),
+                /^Error: Pulumi\.staging\.yaml: pakashop-infra:services\.search\.revision is "abc", not a full 40-character commit id$/);
+            assert.deepEqual(readManifest(`config:\n  ${REVISION_KEY}: "${DIGITS}"\n`, "Pulumi.staging.yaml"), { revision: DIGITS, pins: {} });
+        });
+    });
 
     it("the checks above can fail: a tool that rewrote more than the one line would be caught", () => {
         // The comparison the tests rely on reports a reformatted file.

@@ -1,7 +1,8 @@
 /**
  * `npm run readme`: regenerates the parts of README.md that are derived from code (the
  * rollout diagram from the catalog, the policy table from the pack, the topology diagram from
- * an offline run of production: tools/topology.ts), between `<!-- generated:NAME -->` markers.
+ * an offline run of production: tools/topology.ts; the release flow from the deploy workflows:
+ * tools/releaseFlow.ts), between `<!-- generated:NAME -->` markers.
  * `npm run readme -- --check` exits 1 when README.md is stale; a test runs the same check.
  */
 import * as fs from "fs";
@@ -11,6 +12,7 @@ import { rolloutWaves } from "../components/rollout";
 import { OfflineRun, runOffline } from "./offlineRun";
 import { loadPackConfig, policyLevels } from "./policyCheck";
 import { loadStackConfig } from "./stackConfig";
+import { renderReleaseFlow } from "./releaseFlow";
 import { renderTopologyDiagram } from "./topology";
 
 const README = path.resolve(__dirname, "..", "README.md");
@@ -60,6 +62,7 @@ export interface RegenerateOptions {
 export const GENERATED: Record<string, (options: RegenerateOptions) => string | Promise<string>> = {
     rollout: () => renderRolloutDiagram(CATALOG),
     policies: renderPolicyTable,
+    "release-flow": () => renderReleaseFlow(),
     topology: async (options) => renderTopologyDiagram(await (options.runTopologyStack ?? (() => runOffline(loadStackConfig(TOPOLOGY_STACK))))()),
 };
 

@@ -2,6 +2,7 @@
  * `npm run -s release -- --stack <staging|production> --revision <40-hex commit>`
  * `npm run -s release -- --stack <stack> --service <id> --revision <40-hex commit>`
  * `npm run -s release -- --stack <stack> --service <id> --clear`
+ * `npm run -s release -- --stack <stack> --show`
  *
  * The release manifest: the committed stack file `Pulumi.<stack>.yaml` says which commit of the
  * services monorepo a stack runs (`pakashop-infra:revision`, and `pakashop-infra:services.<id>.revision`
@@ -15,6 +16,10 @@
  * renders back to the very same text unchanged, and the result is checked to differ from the
  * original in that one setting). Only the committed stacks (components/settings.ts
  * COMMITTED_STACKS) have a manifest.
+ *
+ * `--show` changes nothing: it prints what the manifest records as one JSON line,
+ * `{"revision": "<commit>", "pins": {"<service id>": "<commit>"}}` (the staging verification reads
+ * it: a pinned stack did not run the stack's revision everywhere).
  *
  * Prints `changed` or `unchanged` on stdout (what changed, on stderr). Exit codes: 0 done,
  * 2 bad command line or bad value (one line naming the flag, the value and the fix),
@@ -32,7 +37,7 @@ import { COMMITTED_STACKS, CONFIG_NAMESPACE } from "../components/settings";
 import { runAsScript, runTool, UsageError } from "./cli";
 import { REPO_ROOT } from "./stackConfig";
 
-const USAGE = `usage: npm run -s release -- --stack <${COMMITTED_STACKS.join("|")}> [--service <id>] (--revision <40-hex commit> | --clear)`;
+const USAGE = `usage: npm run -s release -- --stack <${COMMITTED_STACKS.join("|")}> ([--service <id>] (--revision <40-hex commit> | --clear) | --show)`;
 
 export const REVISION_KEY = `${CONFIG_NAMESPACE}:revision`;
 export const SERVICES_KEY = `${CONFIG_NAMESPACE}:services`;
@@ -60,13 +65,18 @@ export interface ReleaseResult {
 /** A bad value on the command line: exit code 2, one line naming the flag, the value and the fix. */
 export class ReleaseInputError extends SettingError {}
 
-/** Checks the change's values; throws {@link ReleaseInputError} naming the flag. */
-export function validateChange(stack: string, change: ReleaseChange): void {
+/** Only a committed stack has a release manifest; throws {@link ReleaseInputError} naming --stack. */
+function validateStack(stack: string): void {
     if (!COMMITTED_STACKS.includes(stack)) {
         throw new ReleaseInputError("--stack", stack,
             `is not a committed stack (${COMMITTED_STACKS.join(", ")}); only their Pulumi.<stack>.yaml is a release manifest`,
             `use ${COMMITTED_STACKS.map((s) => `--stack ${s}`).join(" or ")}`);
     }
+}
+
+/** Checks the change's values; throws {@link ReleaseInputError} naming the flag. */
+export function validateChange(stack: string, change: ReleaseChange): void {
+    validateStack(stack);
     if (change.service !== undefined && !Object.hasOwn(CATALOG.services, change.service)) {
         const ids = Object.keys(CATALOG.services);
         const guess = ids.find((id) => id.toLowerCase() === change.service!.toLowerCase());
@@ -86,13 +96,17 @@ export function validateChange(stack: string, change: ReleaseChange): void {
     }
 }
 
-/** Layouts the yaml package can render a document in; the one that reproduces the file is used. */
-const RENDER_OPTIONS: YAML.ToStringOptions[] = [
-    { lineWidth: 0, indentSeq: true },
-    { lineWidth: 0, indentSeq: false },
-    { lineWidth: 0, indentSeq: true, indent: 4 },
-    { lineWidth: 0, indentSeq: false, indent: 4 },
-];
+/**
+ * Layouts the yaml package can render a document in; the one that reproduces the file is used.
+ * Flow sequences are written both ways, `[a, b]` and the package's default `[ a, b ]`
+ * (ToStringOptions.flowCollectionPadding).
+ */
+const RENDER_OPTIONS: YAML.ToStringOptions[] = [true, false].flatMap((flowCollectionPadding) => [
+    { lineWidth: 0, indentSeq: true, flowCollectionPadding },
+    { lineWidth: 0, indentSeq: false, flowCollectionPadding },
+    { lineWidth: 0, indentSeq: true, indent: 4, flowCollectionPadding },
+    { lineWidth: 0, indentSeq: false, indent: 4, flowCollectionPadding },
+]);
 
 /** The config value at `keys`, as plain data, or undefined. */
 function valueAt(config: unknown, keys: readonly string[]): unknown {
@@ -102,6 +116,48 @@ function valueAt(config: unknown, keys: readonly string[]): unknown {
         node = (node as Record<string, unknown>)[key];
     }
     return node;
+}
+
+/** Services pinned to their own revision in a stack file's `config:` data (id -> revision). */
+function pinnedOf(config: unknown): Record<string, string> {
+    return Object.fromEntries(Object.entries((valueAt(config, [SERVICES_KEY]) ?? {}) as Record<string, { revision?: unknown }>)
+        .filter(([, o]) => typeof o?.revision === "string").map(([id, o]) => [id, o.revision as string]));
+}
+
+/** What a release manifest records: the stack's revision, and the services pinned to another. */
+export interface Manifest {
+    readonly revision: string;
+    readonly pins: Readonly<Record<string, string>>;
+}
+
+/**
+ * Reads the manifest from a stack file's text (`file` names it in errors). Throws a plain Error
+ * when the revision or a pin is not a full commit id: a manifest that names no exact commit
+ * can't say what was deployed.
+ */
+export function readManifest(text: string, file: string): Manifest {
+    const name = path.basename(file);
+    const doc = YAML.parseDocument(text);
+    if (doc.errors.length > 0) throw new Error(`${name}: ${doc.errors[0].message.split("\n")[0]}`);
+    const config = (doc.toJSON() as Record<string, unknown> | null)?.config;
+    if (typeof config !== "object" || config === null) throw new Error(`${name} has no \`config:\` map`);
+    const revision = valueAt(config, [REVISION_KEY]);
+    if (typeof revision !== "string" || !REVISION.test(revision)) {
+        throw new Error(`${name}: ${REVISION_KEY} is ${JSON.stringify(revision) ?? "not set"}, not a full 40-character commit id; record one with npm run -s release -- --stack <stack> --revision <commit>`);
+    }
+    const pins = pinnedOf(config);
+    for (const [id, pin] of Object.entries(pins)) {
+        if (!REVISION.test(pin)) throw new Error(`${name}: ${SERVICES_KEY}.${id}.revision is ${JSON.stringify(pin)}, not a full 40-character commit id`);
+    }
+    return { revision, pins };
+}
+
+/** The manifest of `projectDir`'s `Pulumi.<stack>.yaml`. Throws {@link ReleaseInputError} for a stack without one. */
+export function showRelease(projectDir: string, stack: string): Manifest {
+    validateStack(stack);
+    const file = path.join(projectDir, `Pulumi.${stack}.yaml`);
+    if (!fs.existsSync(file)) throw new Error(`no ${path.basename(file)} in ${projectDir}`);
+    return readManifest(fs.readFileSync(file, "utf8"), file);
 }
 
 /** A plain scalar's text for `value` that YAML reads back as that string (else double quotes). */
@@ -144,8 +200,6 @@ export function applyRelease(text: string, file: string, change: ReleaseChange):
         throw new Error(`${name}: ${setting} is not a plain string (${JSON.stringify(before)}); a release manifest's revision is never secret or structured: set it by hand with pulumi config set ${pathFlag} <commit>`);
     }
     const after = change.clear ? undefined : change.revision;
-    const pinnedOf = (data: unknown) => Object.fromEntries(Object.entries((valueAt(data, [SERVICES_KEY]) ?? {}) as Record<string, { revision?: unknown }>)
-        .filter(([, o]) => typeof o?.revision === "string").map(([id, o]) => [id, o.revision as string]));
     if (before === after) {
         return { text, result: { changed: false, setting, before, after, pinned: pinnedOf(config.toJSON()) } };
     }
@@ -215,14 +269,17 @@ export function setRevision(projectDir: string, stack: string, change: ReleaseCh
 interface Args extends ReleaseChange {
     stack: string;
     projectDir: string;
+    /** Print the manifest instead of changing it. */
+    show?: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-    const args: { stack?: string; projectDir: string; revision?: string; service?: string; clear?: boolean } = { projectDir: REPO_ROOT };
+    const args: { stack?: string; projectDir: string; revision?: string; service?: string; clear?: boolean; show?: boolean } = { projectDir: REPO_ROOT };
     for (let i = 0; i < argv.length; i++) {
         const [flag, inline] = argv[i].split(/=(.*)/s, 2);
-        if (flag === "--clear") {
-            args.clear = true;
+        if (flag === "--clear" || flag === "--show") {
+            if (inline !== undefined) throw new UsageError(`${flag} takes no value`);
+            args[flag === "--clear" ? "clear" : "show"] = true;
             continue;
         }
         if (!["--stack", "-s", "--revision", "--service", "--project-dir"].includes(flag)) throw new UsageError(`unknown argument ${argv[i]}`);
@@ -236,12 +293,28 @@ function parseArgs(argv: string[]): Args {
         }
     }
     if (!args.stack) throw new UsageError("--stack is required");
+    if (args.show) {
+        if (args.revision !== undefined || args.service !== undefined || args.clear) throw new UsageError("--show only prints the manifest: drop --revision, --service and --clear");
+        return args as Args;
+    }
     if (args.revision === undefined && !args.clear) throw new UsageError("--revision <commit> (or --service <id> --clear) is required");
     return args as Args;
 }
 
 export function main(argv: string[]): Promise<number> {
     return runTool(argv, USAGE, parseArgs, async (args) => {
+        if (args.show) {
+            let manifest: Manifest;
+            try {
+                manifest = showRelease(args.projectDir, args.stack);
+            } catch (error) {
+                if (!(error instanceof ReleaseInputError)) throw error;
+                process.stderr.write(`error: ${error.message}\n`);
+                return 2;
+            }
+            process.stdout.write(`${JSON.stringify({ revision: manifest.revision, pins: manifest.pins })}\n`);
+            return 0;
+        }
         let result: ReleaseResult;
         try {
             result = setRevision(args.projectDir, args.stack, args);

@@ -28,10 +28,17 @@ export interface RunningLoad {
     stop(): Promise<LoadResult>;
 }
 
+/**
+ * Makes connections from the public namespace to the load balancer leave from the Cloudflare
+ * address (the load balancer admits no other).
+ */
+export function connectFromCloudflare(stage: Pick<Stage, "publicNetns">): void {
+    execFileSync("ip", ["-n", stage.publicNetns, "route", "replace", `${PUBLIC.loadBalancerAddress}/32`, "dev", "eth0", "src", PUBLIC.cloudflareAddress]);
+}
+
 /** Starts the load; it runs (at most an hour) until stopped. */
 export function startLoad(stage: Pick<Stage, "publicNetns">, connections = LOAD_CONNECTIONS): RunningLoad {
-    // The probe's connections come from the Cloudflare address (the load balancer admits no other).
-    execFileSync("ip", ["-n", stage.publicNetns, "route", "replace", `${PUBLIC.loadBalancerAddress}/32`, "dev", "eth0", "src", PUBLIC.cloudflareAddress]);
+    connectFromCloudflare(stage);
     const root = path.resolve(__dirname, "..", "..");
     const child: ChildProcess = spawn("ip", ["netns", "exec", stage.publicNetns, process.execPath, "--require", path.join(root, "tools", "register.js"),
         path.join(root, "tools", "loadProbe.ts"), `https://${PUBLIC.loadBalancerAddress}${LOAD_PATH}`, String(connections)], { stdio: ["ignore", "pipe", "pipe"] });

@@ -93,6 +93,8 @@ export interface Stage {
     readonly console: ConsoleStandin;
     /** The project copy whose `Pulumi.staging.yaml` is the release manifest the deploys read. */
     readonly projectDir: string;
+    /** The origin certificate the load balancer serves (self-signed: a client's only trust anchor for it), PEM file. */
+    readonly originCertificateFile: string;
     /** The instance id each role has now. */
     instanceId(role: Role): string;
     /** The nft ruleset last applied to each host and the load balancer, rendered from the program's security groups. */
@@ -225,7 +227,10 @@ export async function prepareStage(name: string, index: number, options: StageOp
         const publishConsole = (role: Role) => consoleStandin.setConsole(instanceId(role), hostOf[role].hostPublicKey);
         for (const role of roles) publishConsole(role);
 
-        const origin = selfSignedOrigin(workDir);
+        // The names the program asks Cloudflare's Origin CA for (components/edge.ts): the API host
+        // and, through the origin rule, the frontend host, whose /api/ paths the smoke check asks.
+        const hostnames = readStackFile(projectDir, STACK)?.values ?? {};
+        const origin = selfSignedOrigin(workDir, [`${NS}:apiHostname`, `${NS}:frontendHostname`].map((key) => String(hostnames[key])));
         const engine = new CommandEngine(async (args) => {
             switch (args.type) {
                 case "tls:index/privateKey:PrivateKey":
@@ -348,6 +353,7 @@ export async function prepareStage(name: string, index: number, options: StageOp
             engine,
             console: consoleStandin,
             projectDir,
+            originCertificateFile: origin.certificateFile,
             instanceId,
             rulesets,
             get outputs() {
@@ -433,10 +439,10 @@ async function servePrivately(repository: string, bareCopy: string, address: str
 }
 
 /** A real key and certificate for nginx, standing in for Cloudflare's Origin CA. */
-function selfSignedOrigin(dir: string): { key: string; certificate: string } {
+function selfSignedOrigin(dir: string, names: readonly string[]): { key: string; certificate: string; certificateFile: string } {
     const key = path.join(dir, "origin.key");
     const certificate = path.join(dir, "origin.pem");
     execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", certificate,
-        "-days", "2", "-subj", "/CN=api-staging.pakashop.store"], { stdio: "ignore" });
-    return { key: fs.readFileSync(key, "utf8"), certificate: fs.readFileSync(certificate, "utf8") };
+        "-days", "2", "-subj", `/CN=${names[0]}`, "-addext", `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}`], { stdio: "ignore" });
+    return { key: fs.readFileSync(key, "utf8"), certificate: fs.readFileSync(certificate, "utf8"), certificateFile: certificate };
 }
