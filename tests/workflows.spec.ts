@@ -39,6 +39,9 @@ const WRITE_SCOPE_USES: Record<string, RegExp> = {
     "security-events": /github\/codeql-action\/upload-sarif/,
     issues: /issues\.(create|update)\(/,
     contents: /git push/,
+    // No statuses: write: a status created with a GITHUB_TOKEN is by github-actions[bot], as any
+    // workflow of this repository can be, so the staging verdict posts with the machine account's
+    // SERVICES_VERIFICATION_TOKEN instead (tests/stagingGateWorkflows.spec.ts).
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -140,8 +143,9 @@ type Placement = "hosted" | { vpc: string } | "vpc-of-matrix-stack";
 const PLACEMENT: Record<string, Record<string, Placement>> = {
     "ci.yml": { test: "hosted", plan: "hosted", "pull-request-number": "hosted", preview: "hosted", "production-merged-back": "hosted" },
     "db-backup.yml": { backup: { vpc: "production" } },
-    "deploy-production.yml": { backup: { vpc: "production" }, deploy: { vpc: "production" }, record: "hosted" },
-    "deploy-staging.yml": { deploy: { vpc: "staging" }, record: "hosted" },
+    // The gate and the verification jobs reach only the GitHub API and staging's public URLs.
+    "deploy-production.yml": { gate: "hosted", "gate-bypass": "hosted", backup: { vpc: "production" }, deploy: { vpc: "production" }, record: "hosted" },
+    "deploy-staging.yml": { deploy: { vpc: "staging" }, record: "hosted", "smoke-and-load": "hosted", playwright: "hosted", verdict: "hosted" },
     "drift.yml": { drift: "vpc-of-matrix-stack" },
     "health-check.yml": { check: "hosted" },
     "pr-report.yml": { report: "hosted" },
@@ -163,6 +167,8 @@ const CREDENTIALS: Record<string, Record<string, { secrets: string[]; vars: stri
     },
     "db-backup.yml": { backup: { secrets: [PULUMI], vars: ["AWS_BACKUP_ROLE_ARN"] } },
     "deploy-production.yml": {
+        gate: { secrets: ["SERVICES_REPOSITORY_TOKEN"], vars: ["SERVICES_REPOSITORY", "STAGING_VERIFIER_LOGIN"] },
+        "gate-bypass": { secrets: [], vars: [] },
         backup: { secrets: [PULUMI], vars: ["AWS_DEPLOY_ROLE_ARN"] },
         deploy: { secrets: STACK_JOB_SECRETS, vars: STACK_JOB_VARS("AWS_DEPLOY_ROLE_ARN") },
         record: { secrets: [], vars: [] },
@@ -170,6 +176,9 @@ const CREDENTIALS: Record<string, Record<string, { secrets: string[]; vars: stri
     "deploy-staging.yml": {
         deploy: { secrets: STACK_JOB_SECRETS, vars: STACK_JOB_VARS("AWS_DEPLOY_ROLE_ARN") },
         record: { secrets: [], vars: [] },
+        "smoke-and-load": { secrets: [], vars: [] },
+        playwright: { secrets: ["SERVICES_VERIFICATION_TOKEN"], vars: ["SERVICES_REPOSITORY"] },
+        verdict: { secrets: ["SERVICES_VERIFICATION_TOKEN"], vars: ["SERVICES_REPOSITORY"] },
     },
     "drift.yml": { drift: { secrets: STACK_JOB_SECRETS, vars: STACK_JOB_VARS("AWS_READ_ONLY_ROLE_ARN") } },
     "health-check.yml": { check: { secrets: [], vars: [] } },
@@ -180,8 +189,8 @@ const CREDENTIALS: Record<string, Record<string, { secrets: string[]; vars: stri
 const ENVIRONMENTS: Record<string, Record<string, (ctx: Ctx) => string | undefined>> = {
     "ci.yml": { preview: (ctx) => `${ctx.github?.base_ref === "production" ? "production" : "staging"}-preview` },
     "db-backup.yml": { backup: () => "production-backup" },
-    "deploy-production.yml": { backup: () => "production", deploy: () => "production" },
-    "deploy-staging.yml": { deploy: () => "staging" },
+    "deploy-production.yml": { gate: () => "production-gate", "gate-bypass": () => "production-gate-bypass", backup: () => "production", deploy: () => "production" },
+    "deploy-staging.yml": { deploy: () => "staging", playwright: () => "staging-verification", verdict: () => "staging-verification" },
     "drift.yml": { drift: (ctx) => `${ctx.matrix?.stack}-read` },
 };
 
@@ -564,14 +573,15 @@ describe("GitHub workflows", () => {
         for (const [file, stack] of [["deploy-staging.yml", "staging"], ["deploy-production.yml", "production"]]) {
             const doc = load(file);
             assert.deepEqual(doc.concurrency, { group: `deploy-${stack}`, "cancel-in-progress": false });
-            assert.deepEqual(Object.keys(doc.on.workflow_dispatch.inputs), ["revision", "service"]);
+            assert.deepEqual(Object.keys(doc.on.workflow_dispatch.inputs), stack === "staging" ? ["revision", "service"] : ["revision", "service", "bypass_reason"]);
             const deploy = doc.jobs.deploy;
             assert.equal(deploy.env.STACK, stack);
             assert.equal(deploy.environment, stack);
             // "Head of the branch" when a dispatch names no revision: the services monorepo's branch of the stack.
             const revision = deploy.steps.find((s: Doc) => s.uses === "./.github/actions/revision");
             assert.equal(revision.with.branch, STACK_BRANCHES[stack]);
-            assert.equal(revision.with.requested, stack === "staging" ? "${{ github.event.client_payload.revision || inputs.revision }}" : "${{ inputs.revision }}");
+            // Production deploys the revision its gate verified (the head may move in between).
+            assert.equal(revision.with.requested, stack === "staging" ? "${{ github.event.client_payload.revision || inputs.revision }}" : "${{ needs.gate.outputs.revision || inputs.revision }}");
             assert.equal(revision.if, "github.event_name != 'push'");
             assert.match(text(file), /pulumi up --yes --stack "\$STACK" .*\n\s+--policy-pack policy --policy-pack-config "policy\/\$STACK\.json"/);
         }
@@ -669,9 +679,11 @@ describe("GitHub workflows", () => {
         // monorepo: gh workflow run deploy-production.yml --ref production -f revision=<commit>):
         // every job runs, for every trigger, from the production branch.
         const prod = load("deploy-production.yml");
-        assert.deepEqual(Object.keys(prod.jobs), ["backup", "deploy", "record"]);
-        for (const job of ["backup", "deploy"]) assert.equal(prod.jobs[job].if, undefined);
-        assert.equal(prod.jobs.record.if, "github.event_name != 'push'");
+        assert.deepEqual(Object.keys(prod.jobs), ["gate", "gate-bypass", "backup", "deploy", "record"]);
+        // Which jobs run for which trigger (the gate, its bypass): tests/stagingGateWorkflows.spec.ts
+        // runs the job graph; none of the ifs names a branch or a ref.
+        for (const job of Object.values(prod.jobs as Doc)) assert.doesNotMatch(String(job.if), /github\.(ref|head_ref|base_ref)/);
+        assert.equal(prod.jobs.record.if, "${{ !cancelled() && needs.deploy.result == 'success' && github.event_name != 'push' }}");
         // The checks can fail.
         const noRef = structuredClone(prod);
         delete noRef.jobs.deploy.steps[0].with.ref;
@@ -719,8 +731,11 @@ describe("GitHub workflows", () => {
             const record = load(file).jobs.record;
             assert.deepEqual(record.permissions, { contents: "write" });
             const step = record.steps.find((s: Doc) => s.uses === "./.github/actions/record-release");
-            assert.deepEqual(step.with, { stack, branch: STACK_BRANCHES[stack], revision: "${{ needs.deploy.outputs.revision }}", service: "${{ inputs.service }}", token: "${{ github.token }}" });
-            assert.equal(load(file).jobs.deploy.outputs.revision, "${{ steps.revision.outputs.revision }}");
+            // Staging's verdict needs to know whether the record sits right on the deployed commit.
+            const deployed = stack === "staging" ? { deployed: "${{ needs.deploy.outputs.commit }}" } : {};
+            assert.deepEqual(step.with, { stack, branch: STACK_BRANCHES[stack], revision: "${{ needs.deploy.outputs.revision }}", service: "${{ inputs.service }}", ...deployed, token: "${{ github.token }}" });
+            // Staging's deploy reports the manifest's revision on a push too (the verdict posts on it).
+            assert.equal(load(file).jobs.deploy.outputs.revision, stack === "staging" ? "${{ steps.revision.outputs.revision || steps.manifest.outputs.revision }}" : "${{ steps.revision.outputs.revision }}");
         }
         const push = scriptOf(YAML.parse(actionText("record-release")).runs.steps, /git push/);
         assert.match(push, /git commit -q -m "release\(\$STACK\): \$what" -- "Pulumi\.\$STACK\.yaml"/);
@@ -778,17 +793,26 @@ exec node --require ${REPO_ROOT}/tools/register.js ${REPO_ROOT}/tools/release.ts
         const diff = git(origin, "diff", "main~1", "main", "--unified=0", "--", "Pulumi.staging.yaml").split("\n").filter((l) => /^[-+][^-+]/.test(l));
         assert.deepEqual(diff, [`-  pakashop-infra:revision: ${oldRevision}`, `+  pakashop-infra:revision: ${env.REVISION}`]);
         assert.equal(git(origin, "show", "main:README"), "change 1", "the concurrent change is kept");
+        // Recorded on a newer head than the one deployed: the staging verdict posts nothing on it.
+        assert.deepEqual(first.outputs, { commit: git(origin, "rev-parse", "main"), rebased: "true" });
 
         // Already recorded: nothing to commit.
         const again = runScript(script, env, { cwd: work, bin, shellBash: true });
         assert.equal(again.status, 0, again.stderr);
         assert.match(again.stdout, /::notice::Pulumi\.staging\.yaml on main already records revision/);
         assert.equal(git(origin, "rev-list", "--count", "main"), "3");
+        assert.deepEqual(again.outputs, { commit: git(origin, "rev-parse", "main"), rebased: "false" }, "the deployed head already holds it");
 
         // A single-service pin gets its own message.
         const pin = runScript(script, { ...env, SERVICE: "search", REVISION: "0123456789abcdef0123456789abcdef01234567" }, { cwd: work, bin, shellBash: true });
         assert.equal(pin.status, 0, pin.stderr);
         assert.equal(git(origin, "log", "-1", "--format=%s", "main"), "release(staging): services.search.revision 0123456789abcdef0123456789abcdef01234567");
+        assert.deepEqual(pin.outputs, { commit: git(origin, "rev-parse", "main"), rebased: "false" }, "recorded right on the deployed commit");
+        // DEPLOYED names the commit the deploy ran: a record on any other head is rebased.
+        const older = runScript(script, { ...env, REVISION: "3333333333333333333333333333333333333333", DEPLOYED: git(origin, "rev-parse", "main~1") }, { cwd: work, bin, shellBash: true });
+        assert.equal(older.status, 0, older.stderr);
+        assert.deepEqual(older.outputs, { commit: git(origin, "rev-parse", "main"), rebased: "true" });
+        assert.equal(git(origin, "rev-parse", "main~1"), pin.outputs.commit);
 
         // Three lost races: it fails and says how to record by hand.
         const lost = runScript(script, { ...env, REVISION: "1111111111111111111111111111111111111111", RACE: "always" }, { cwd: work, bin, shellBash: true });
@@ -806,7 +830,9 @@ exec node --require ${REPO_ROOT}/tools/register.js ${REPO_ROOT}/tools/release.ts
 
     it("back production up before deploying it, and succeed with a notice on the first deploy when there is nothing to back up", () => {
         const jobs = load("deploy-production.yml").jobs;
-        assert.deepEqual(jobs.deploy.needs, "backup");
+        // Backup only after the staging gate (or an approved bypass): tests/stagingGateWorkflows.spec.ts.
+        assert.deepEqual(jobs.deploy.needs, ["gate", "backup"]);
+        assert.deepEqual(jobs.backup.needs, ["gate", "gate-bypass"]);
         const steps = jobs.backup.steps as Doc[];
         const check = steps.find((s) => s.id === "exists")!;
         const snapshot = steps.find((s) => /create-db-snapshot/.test(s.run ?? ""))!;
@@ -926,6 +952,8 @@ printf -- '--\\n-- PostgreSQL database dump\\n--\\nCREATE TABLE t ();\\n--\\n-- 
                 if (job.permissions?.contents === "write") assert.ok(file.startsWith("deploy-") && name === "record", `${file} ${name}: contents: write`);
                 // actions: write would let the job's GITHUB_TOKEN start runs (dispatchProblems).
                 assert.notEqual(job.permissions?.actions, "write", `${file} ${name}: actions: write`);
+                // statuses: write would make the job's GITHUB_TOKEN a poster of statuses the gate can't tell from a forgery.
+                assert.notEqual(job.permissions?.statuses, "write", `${file} ${name}: statuses: write`);
             }
         }
     });
@@ -933,7 +961,7 @@ printf -- '--\\n-- PostgreSQL database dump\\n--\\nCREATE TABLE t ();\\n--\\n-- 
     it("pin every action to a released version, and never print a secret", () => {
         const composite = actionDirs.map(actionText);
         for (const source of [...files.map(text), ...composite]) {
-            for (const [, ref] of source.matchAll(/uses:\s*(\S+)/g)) {
+            for (const [, ref] of source.matchAll(/^\s*(?:-\s+)?uses:\s*(\S+)/gm)) {
                 if (ref.startsWith("./")) continue;
                 assert.match(ref, /^[\w.-]+\/[\w./-]+@v\d+\.\d+\.\d+$/, `${ref} is pinned to a version`);
             }

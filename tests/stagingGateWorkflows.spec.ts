@@ -1,0 +1,565 @@
+/**
+ * The staging verification gate as the workflows wire it (issue 14): Deploy staging verifies
+ * staging and posts the commit status `staging-verification`; Deploy production runs its backup
+ * and deploy only after the gate (or an approved emergency bypass) succeeded.
+ *
+ * The job graphs run through tests/support/workflowRun.ts (GitHub's documented `needs`/`if`
+ * rules) on the real workflow files, and the verdict action's script runs for real, with a
+ * stand-in `gh` that records its arguments, on the needs context each simulated run hands it.
+ */
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as YAML from "yaml";
+import { STAGING_VERIFICATION_CONTEXT } from "../tools/github/statusContext";
+import { REPO_ROOT } from "../tools/stackConfig";
+import { evaluateIf, ExpressionScope, JobRun, parseExpression, RunSetup, simulateRun } from "./support/workflowRun";
+
+type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+const WORKFLOWS = path.join(REPO_ROOT, ".github/workflows");
+const ACTIONS = path.join(REPO_ROOT, ".github/actions");
+const load = (file: string): Doc => YAML.parse(fs.readFileSync(path.join(WORKFLOWS, file), "utf8"));
+const loadAction = (dir: string): Doc => YAML.parse(fs.readFileSync(path.join(ACTIONS, dir, "action.yml"), "utf8"));
+const workflowFiles = fs.readdirSync(WORKFLOWS).filter((f) => f.endsWith(".yml")).sort();
+
+/** A services monorepo revision, this repository's deployed commit, and the record's commit. */
+const REVISION = "4f1c2d8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d";
+const DEPLOYED = "0123456789abcdef0123456789abcdef01234567";
+const RECORD = "fedcba9876543210fedcba9876543210fedcba98";
+const INFRA = "pakashop/pakashop-infra";
+const MONOREPO = "pakashop/pakashop";
+const RUN_URL = "https://github.com/pakashop/pakashop-infra/actions/runs/42";
+
+const scratch: string[] = [];
+function tempDir(): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-gate-workflows-"));
+    scratch.push(dir);
+    return dir;
+}
+
+/** One `gh` call: the token it had and its arguments. */
+interface GhCall { token: string; args: string[] }
+
+/** Runs a script as the runner runs a `shell: bash` step, with stand-ins for `gh` and `npm` that record their calls. */
+function runStep(script: string, env: Record<string, string>, options: { npmBody?: string } = {}) {
+    const dir = tempDir();
+    const bin = path.join(dir, "bin");
+    fs.mkdirSync(bin);
+    const log = path.join(dir, "calls");
+    for (const name of ["gh", "npm"]) {
+        const body = name === "npm" && options.npmBody !== undefined ? options.npmBody : "";
+        fs.writeFileSync(path.join(bin, name), `#!/bin/bash\n{ echo "${name} token=\${GH_TOKEN:-}"; printf '%s\\n' "$@"; echo "--end--"; } >> ${log}\n${body}\n`, { mode: 0o755 });
+    }
+    const summary = path.join(dir, "summary");
+    fs.writeFileSync(summary, "");
+    const output = path.join(dir, "output");
+    fs.writeFileSync(output, "");
+    const file = path.join(dir, "step.sh");
+    fs.writeFileSync(file, script);
+    const result = spawnSync("bash", ["--noprofile", "--norc", "-eo", "pipefail", file], {
+        cwd: dir, encoding: "utf8",
+        env: { PATH: `${bin}:${process.env.PATH}`, HOME: dir, GITHUB_STEP_SUMMARY: summary, GITHUB_OUTPUT: output, GITHUB_REPOSITORY: INFRA, ...env },
+    });
+    const calls = (fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "").split("--end--\n").filter(Boolean).map((block) => {
+        const [head, ...args] = block.replace(/\n$/, "").split("\n");
+        return { command: head.split(" ")[0], call: { token: head.replace(/^\S+ token=/, ""), args } };
+    });
+    return {
+        status: result.status, stdout: result.stdout, stderr: result.stderr, summary: fs.readFileSync(summary, "utf8"), output: fs.readFileSync(output, "utf8"),
+        gh: calls.filter((c) => c.command === "gh").map((c) => c.call), npm: calls.filter((c) => c.command === "npm").map((c) => c.call),
+    };
+}
+
+const verdictStep = () => {
+    const steps = loadAction("staging-verdict").runs.steps as Doc[];
+    assert.equal(steps.length, 1);
+    return steps[0];
+};
+
+/** Runs the verdict action's script on a needs context, as the verdict job hands it over. */
+function runVerdict(needs: JobRun["needs"], event: string) {
+    return runStep(verdictStep().run, {
+        NEEDS: JSON.stringify(needs), EVENT: event, SERVICES_REPOSITORY: MONOREPO, TOKEN: VERIFICATION_TOKEN, RUN_URL,
+    });
+}
+
+/** Stands for SERVICES_VERIFICATION_TOKEN, the machine account's token the verdict posts both statuses with. */
+const VERIFICATION_TOKEN = "services-verification-token";
+
+/** The exact call the verdict makes to post a status: always with the machine account's token. */
+const status = (repository: string, commit: string, state: "success" | "failure", description: string): GhCall => ({
+    token: VERIFICATION_TOKEN,
+    args: ["api", `repos/${repository}/statuses/${commit}`, "-f", `state=${state}`, "-f", `context=${STAGING_VERIFICATION_CONTEXT}`, "-f", `description=${description}`, "-f", `target_url=${RUN_URL}`],
+});
+const onInfra = (commit: string, state: "success" | "failure", description: string) => status(INFRA, commit, state, description);
+const onMonorepo = (state: "success" | "failure", description: string) => status(MONOREPO, REVISION, state, description);
+
+const ran = (runs: Record<string, JobRun>) => Object.entries(runs).filter(([, r]) => r.ran).map(([id]) => id);
+const results = (runs: Record<string, JobRun>) => Object.fromEntries(Object.entries(runs).map(([id, r]) => [id, r.result]));
+
+const scope = (over: Partial<ExpressionScope> = {}): ExpressionScope => ({
+    event: "push", inputs: null, needs: {}, status: { success: true, failure: false, cancelled: false }, ...over,
+});
+
+describe("workflow simulator (tests/support/workflowRun.ts)", () => {
+    it("evaluates the expression subset the workflows use, with GitHub's operators and coercions", () => {
+        const needs = { gate: { result: "skipped" as const, outputs: {} }, "gate-bypass": { result: "success" as const, outputs: { x: "1" } } };
+        assert.equal(evaluateIf("${{ !cancelled() && (needs.gate.result == 'success' || needs['gate-bypass'].result == 'success') }}", scope({ needs })), true);
+        assert.equal(evaluateIf("${{ !cancelled() && (needs.gate.result == 'success' || needs['gate-bypass'].result == 'success') }}", scope({ needs, status: { success: false, failure: false, cancelled: true } })), false);
+        assert.equal(evaluateIf("needs.gate-bypass.outputs.x == '1'", scope({ needs })), true);
+        assert.equal(evaluateIf("needs.gate-bypass.outputs.missing == ''", scope({ needs })), true);
+        assert.equal(evaluateIf("github.event_name != 'push'", scope()), false);
+        assert.equal(evaluateIf("github.event_name == 'PUSH'", scope()), true, "strings compare ignoring case");
+        assert.equal(evaluateIf("inputs.bypass_reason == ''", scope()), true, "null (no inputs on a push) equals '' after coercion");
+        assert.equal(evaluateIf("inputs.bypass_reason != ''", scope({ event: "workflow_dispatch", inputs: { bypass_reason: "outage" } })), true);
+        assert.equal(evaluateIf("!(true && false) && 1 == '1' && null == false", scope()), true);
+        assert.equal(evaluateIf("'a' == 'b' || 'fallback'", scope()), true, "|| returns an operand: a non-empty string is truthy");
+        assert.equal(evaluateIf("always()", scope({ status: { success: false, failure: true, cancelled: false } })), true);
+        assert.equal(evaluateIf("failure()", scope({ status: { success: false, failure: true, cancelled: false } })), true);
+        assert.equal(evaluateIf("'it''s' == 'IT''S'", scope()), true);
+    });
+
+    it("applies the default success() to an if without a status function, and to a job without an if", () => {
+        const failed = scope({ status: { success: false, failure: true, cancelled: false } });
+        assert.equal(evaluateIf(undefined, failed), false);
+        assert.equal(evaluateIf("github.event_name == 'push'", failed), false);
+        assert.equal(evaluateIf("${{ !cancelled() && github.event_name == 'push' }}", failed), true);
+        assert.equal(evaluateIf(undefined, scope()), true);
+    });
+
+    it("refuses what it does not understand instead of guessing", () => {
+        const refused: [string, RegExp][] = [
+            ["contains(github.event_name, 'push')", /unsupported expression syntax at ", 'push'\)"/],
+            ["toJSON(needs) == ''", /unsupported function toJSON\(\)/],
+            ["github.ref == 'refs/heads/main'", /unsupported context path github\.ref/],
+            ["env.STACK == 'staging'", /unsupported context env/],
+            ["needs.deploy.result == 'success'", /needs\.deploy is not a job this job needs/],
+            ["needs.gate.outputs == 'x'", /unsupported context path needs\.gate\.outputs/],
+            ["inputs.unknown == ''", /inputs\.unknown is not a declared input/],
+            ["1 < 2", /unsupported expression syntax at "< 2"/],
+            ["needs[0].result", /only \['<name>'\] indexes are supported/],
+            ["(true", /expected "\)"/],
+            ["true false", /unexpected "false"/],
+            ["'a' == 'a' == 'a'", /chained comparison/],
+            ["${{ true }} && ${{ false }}", /several expressions/],
+        ];
+        const withNeeds = scope({ needs: { gate: { result: "success", outputs: {} } }, event: "workflow_dispatch", inputs: { bypass_reason: "" } });
+        for (const [expression, error] of refused) assert.throws(() => evaluateIf(expression, withNeeds), error, expression);
+        assert.throws(() => parseExpression("a ? b : c"), /unsupported expression syntax/);
+    });
+
+    it("skips a job whose need failed or was skipped, all the way down the chain, unless its if uses a status function", () => {
+        const workflow = {
+            on: { push: null },
+            jobs: {
+                a: {}, b: { needs: "a", if: "github.event_name != 'push'" }, c: { needs: "b", if: "${{ always() }}" },
+                d: { needs: "c" }, e: { needs: "c", if: "${{ !cancelled() && needs.c.result == 'success' }}" }, f: { needs: "a" },
+            },
+        };
+        const runs = simulateRun(workflow, { event: "push" });
+        assert.deepEqual(results(runs), { a: "success", b: "skipped", c: "success", d: "skipped", e: "success", f: "success" },
+            "d: its own need succeeded, but a skip up the chain skips a default success()");
+        assert.deepEqual(runs.e.needs, { c: { result: "success", outputs: {} } }, "only direct needs are in the needs context");
+        const failed = simulateRun(workflow, { event: "push", outcomes: { a: { result: "failure" } } });
+        assert.deepEqual(results(failed), { a: "failure", b: "skipped", c: "success", d: "skipped", e: "success", f: "skipped" });
+        const cancelled = simulateRun(workflow, { event: "push", cancelled: true });
+        assert.deepEqual(ran(cancelled), ["c"], "always() runs even in a cancelled run; !cancelled() does not");
+        assert.throws(() => simulateRun({ on: {}, jobs: { a: { needs: "z" } } }, { event: "push" }), /a needs z, which is not a job/);
+        assert.throws(() => simulateRun({ on: {}, jobs: { a: { needs: "b" }, b: { needs: "a" } } }, { event: "push" }), /needs cycle/);
+        assert.throws(() => simulateRun(workflow, { event: "push", outcomes: { a: { result: "success", outputs: { x: "1" } } } }), /a declares no output x/);
+        assert.throws(() => simulateRun(workflow, { event: "push", inputs: { x: "1" } }), /a push run has no inputs/);
+    });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Deploy staging: verification and verdict
+// ---------------------------------------------------------------------------------------------
+
+const DEPLOY_OUT = { revision: REVISION, pinned: "false", commit: DEPLOYED };
+const PASSED = "passed: deploy, smoke-and-load, playwright";
+
+interface StagingCase {
+    readonly name: string;
+    readonly setup: RunSetup;
+    readonly ran: string[];
+    readonly calls: GhCall[];
+    /** A line the step summary must contain. */
+    readonly summary?: RegExp;
+}
+
+const STAGING_CASES: StagingCase[] = [
+    {
+        name: "a push, all green: success on the deployed commit and on the monorepo revision",
+        setup: { event: "push", outcomes: { deploy: { result: "success", outputs: DEPLOY_OUT } } },
+        ran: ["deploy", "smoke-and-load", "playwright", "verdict"],
+        calls: [onInfra(DEPLOYED, "success", PASSED), onMonorepo("success", PASSED)],
+    },
+    {
+        name: "a push whose deploy failed: the verification is skipped, and the verdict still posts failure",
+        setup: { event: "push", outcomes: { deploy: { result: "failure", outputs: DEPLOY_OUT } } },
+        ran: ["deploy", "verdict"],
+        calls: [
+            onInfra(DEPLOYED, "failure", "failed: deploy failure, smoke-and-load skipped, playwright skipped"),
+            onMonorepo("failure", "failed: deploy failure, smoke-and-load skipped, playwright skipped"),
+        ],
+    },
+    {
+        name: "a push whose smoke and load checks failed: failure",
+        setup: { event: "push", outcomes: { deploy: { result: "success", outputs: DEPLOY_OUT }, "smoke-and-load": { result: "failure" } } },
+        ran: ["deploy", "smoke-and-load", "playwright", "verdict"],
+        calls: [onInfra(DEPLOYED, "failure", "failed: smoke-and-load failure"), onMonorepo("failure", "failed: smoke-and-load failure")],
+    },
+    {
+        name: "a push whose Playwright run was cancelled: failure",
+        setup: { event: "push", outcomes: { deploy: { result: "success", outputs: DEPLOY_OUT }, playwright: { result: "cancelled" } } },
+        ran: ["deploy", "smoke-and-load", "playwright", "verdict"],
+        calls: [onInfra(DEPLOYED, "failure", "failed: playwright cancelled"), onMonorepo("failure", "failed: playwright cancelled")],
+    },
+    {
+        name: "a push to a stack with a pinned service: no status on the monorepo (it did not run that revision everywhere)",
+        setup: { event: "push", outcomes: { deploy: { result: "success", outputs: { ...DEPLOY_OUT, pinned: "true" } } } },
+        ran: ["deploy", "smoke-and-load", "playwright", "verdict"],
+        calls: [onInfra(DEPLOYED, "success", PASSED)],
+        summary: new RegExp(`no status on ${MONOREPO}@${REVISION}: staging pins services to other revisions`),
+    },
+    {
+        name: "a dispatch recorded right on the deployed commit: success on the record's commit and on the monorepo revision",
+        setup: { event: "workflow_dispatch", inputs: { revision: REVISION }, outcomes: { deploy: { result: "success", outputs: DEPLOY_OUT }, record: { result: "success", outputs: { commit: RECORD, rebased: "false" } } } },
+        ran: ["deploy", "record", "smoke-and-load", "playwright", "verdict"],
+        calls: [onInfra(RECORD, "success", PASSED), onMonorepo("success", PASSED)],
+    },
+    {
+        name: "a repository_dispatch from the monorepo, all green: the same",
+        setup: { event: "repository_dispatch", outcomes: { deploy: { result: "success", outputs: DEPLOY_OUT }, record: { result: "success", outputs: { commit: RECORD, rebased: "false" } } } },
+        ran: ["deploy", "record", "smoke-and-load", "playwright", "verdict"],
+        calls: [onInfra(RECORD, "success", PASSED), onMonorepo("success", PASSED)],
+    },
+    {
+        name: "a dispatch whose Playwright run failed: failure on both",
+        setup: { event: "workflow_dispatch", outcomes: { deploy: { result: "success", outputs: DEPLOY_OUT }, record: { result: "success", outputs: { commit: RECORD, rebased: "false" } }, playwright: { result: "failure" } } },
+        ran: ["deploy", "record", "smoke-and-load", "playwright", "verdict"],
+        calls: [onInfra(RECORD, "failure", "failed: playwright failure"), onMonorepo("failure", "failed: playwright failure")],
+    },
+    {
+        name: "a dispatch whose record had to be made on a newer head: no status on this repository's commit",
+        setup: { event: "workflow_dispatch", outcomes: { deploy: { result: "success", outputs: DEPLOY_OUT }, record: { result: "success", outputs: { commit: RECORD, rebased: "true" } } } },
+        ran: ["deploy", "record", "smoke-and-load", "playwright", "verdict"],
+        calls: [onMonorepo("success", PASSED)],
+        summary: new RegExp(`no status on ${INFRA}: the release record was made on a newer head`),
+    },
+    {
+        name: "a dispatch whose record failed: the verification is skipped, failure on the monorepo, nothing on this repository",
+        setup: { event: "workflow_dispatch", outcomes: { deploy: { result: "success", outputs: DEPLOY_OUT }, record: { result: "failure" } } },
+        ran: ["deploy", "record", "verdict"],
+        calls: [onMonorepo("failure", "failed: smoke-and-load skipped, playwright skipped, record failure")],
+        summary: new RegExp(`no status on ${INFRA}: the release record was not pushed \\(record failure\\)`),
+    },
+    {
+        name: "a dispatch whose deploy failed before resolving the revision: failure, with nowhere to post it but the summary",
+        setup: { event: "workflow_dispatch", outcomes: { deploy: { result: "failure" } } },
+        ran: ["deploy", "verdict"],
+        calls: [],
+        summary: /no status on pakashop\/pakashop: the deploy reported no services revision/,
+    },
+];
+
+describe("Deploy staging: verification jobs and the staging-verification verdict", () => {
+    after(() => scratch.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+    const staging = load("deploy-staging.yml");
+
+    it("wires the verdict action to the run: needs as JSON, the event, the machine account's token, this run's URL", () => {
+        const verdict = staging.jobs.verdict;
+        assert.deepEqual(verdict.needs, ["deploy", "record", "smoke-and-load", "playwright"]);
+        assert.equal(verdict.if, "${{ !cancelled() }}");
+        assert.equal(verdict.environment, "staging-verification");
+        // No statuses scope: the job's GITHUB_TOKEN posts nothing (its statuses' creator, github-actions[bot], any workflow can be).
+        assert.deepEqual(verdict.permissions, { contents: "read" });
+        const step = (verdict.steps as Doc[]).find((s) => s.uses === "./.github/actions/staging-verdict")!;
+        assert.deepEqual(step.with, {
+            needs: "${{ toJSON(needs) }}", event: "${{ github.event_name }}", "services-repository": "${{ vars.SERVICES_REPOSITORY || 'pakashop/pakashop' }}",
+            token: "${{ secrets.SERVICES_VERIFICATION_TOKEN }}",
+            "run-url": "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}",
+        });
+        assert.deepEqual(verdictStep().env, {
+            NEEDS: "${{ inputs.needs }}", EVENT: "${{ inputs.event }}", SERVICES_REPOSITORY: "${{ inputs.services-repository }}",
+            TOKEN: "${{ inputs.token }}", RUN_URL: "${{ inputs.run-url }}",
+        });
+        // One token for both statuses: no second input a caller could feed the job's GITHUB_TOKEN.
+        assert.deepEqual(Object.keys(loadAction("staging-verdict").inputs), ["needs", "event", "services-repository", "token", "run-url"]);
+        // The outputs the verdict reads exist, for every trigger.
+        assert.deepEqual(staging.jobs.deploy.outputs, {
+            revision: "${{ steps.revision.outputs.revision || steps.manifest.outputs.revision }}",
+            pinned: "${{ steps.manifest.outputs.pinned }}", commit: "${{ steps.manifest.outputs.commit }}",
+        });
+        assert.deepEqual(staging.jobs.record.outputs, { commit: "${{ steps.record.outputs.commit }}", rebased: "${{ steps.record.outputs.rebased }}" });
+        const manifest = (staging.jobs.deploy.steps as Doc[]).find((s) => s.id === "manifest")!;
+        assert.equal(manifest.if, undefined, "for every trigger");
+        const steps = staging.jobs.deploy.steps as Doc[];
+        assert.ok(steps.indexOf(manifest) > steps.findIndex((s) => /npm run -s release -- "\$\{args/.test(s.run ?? "")), "after the dispatch's release step");
+        assert.ok(steps.indexOf(manifest) < steps.findIndex((s) => /pulumi up/.test(s.run ?? "")), "before pulumi up (its outputs exist when the deploy fails)");
+        for (const id of ["smoke-and-load", "playwright"]) {
+            assert.deepEqual(staging.jobs[id].needs, ["deploy", "record"]);
+            assert.equal(staging.jobs[id].if, "${{ !cancelled() && needs.deploy.result == 'success' && (needs.record.result == 'success' || (needs.record.result == 'skipped' && github.event_name == 'push')) }}");
+        }
+        const record = (staging.jobs.record.steps as Doc[]).find((s) => s.uses === "./.github/actions/record-release")!;
+        assert.equal(record.with.deployed, "${{ needs.deploy.outputs.commit }}");
+    });
+
+    it("deploy: reports the manifest's revision, whether anything is pinned, and its checkout's commit", () => {
+        const manifest = (staging.jobs.deploy.steps as Doc[]).find((s) => s.id === "manifest")!;
+        for (const [pins, pinned] of [["{}", "false"], [`{"search":"${RECORD}"}`, "true"]]) {
+            const dir = tempDir();
+            spawnSync("git", ["init", "-q", dir]);
+            spawnSync("git", ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "x"]);
+            const head = spawnSync("git", ["-C", dir, "rev-parse", "HEAD"], { encoding: "utf8" }).stdout.trim();
+            const run = runStep(`cd ${dir}\n${manifest.run}`, { STACK: "staging" }, { npmBody: `echo '{"revision":"${REVISION}","pins":${pins}}'` });
+            assert.equal(run.status, 0, run.stderr);
+            assert.deepEqual(run.npm.map((c) => c.args), [["run", "-s", "release", "--", "--stack", "staging", "--show"]]);
+            assert.equal(run.stdout + run.stderr, "");
+            assert.equal(run.output, `revision=${REVISION}\npinned=${pinned}\ncommit=${head}\n`);
+        }
+    });
+
+    for (const c of STAGING_CASES) {
+        it(c.name, () => {
+            const runs = simulateRun(staging, c.setup);
+            assert.deepEqual(ran(runs), c.ran);
+            assert.ok(runs.verdict.ran);
+            const verdict = runVerdict(runs.verdict.needs, c.setup.event);
+            assert.equal(verdict.status, 0, verdict.stderr);
+            assert.deepEqual(verdict.gh, c.calls);
+            if (c.summary) assert.match(verdict.summary, c.summary);
+            const state = c.calls[0]?.args[3];
+            if (state) assert.match(verdict.summary, new RegExp(`^## staging-verification: ${state.slice("state=".length)} `, "m"));
+        });
+    }
+
+    it("a cancelled run posts nothing: the required status stays missing, never success", () => {
+        const runs = simulateRun(staging, { event: "push", cancelled: true });
+        assert.deepEqual(ran(runs), []);
+        assert.equal(runs.verdict.result, "skipped");
+    });
+
+    it("a verification job that was skipped or did not succeed is a failure, whatever else passed", () => {
+        const ok = { result: "success" as const, outputs: {} };
+        const deploy = { result: "success" as const, outputs: DEPLOY_OUT };
+        const cases: [string, JobRun["needs"], string, GhCall[]][] = [
+            ["playwright skipped", { deploy, record: { result: "skipped", outputs: {} }, "smoke-and-load": ok, playwright: { result: "skipped", outputs: {} } }, "push",
+                [onInfra(DEPLOYED, "failure", "failed: playwright skipped"), onMonorepo("failure", "failed: playwright skipped")]],
+            ["a dispatch whose record was skipped", { deploy, record: { result: "skipped", outputs: {} }, "smoke-and-load": ok, playwright: ok }, "workflow_dispatch",
+                [onMonorepo("failure", "failed: record skipped")]],
+            ["a needs context without playwright", { deploy, record: { result: "skipped", outputs: {} }, "smoke-and-load": ok }, "push",
+                [onInfra(DEPLOYED, "failure", "failed: playwright missing"), onMonorepo("failure", "failed: playwright missing")]],
+        ];
+        for (const [what, needs, event, calls] of cases) {
+            const verdict = runVerdict(needs, event);
+            assert.equal(verdict.status, 0, `${what}: ${verdict.stderr}`);
+            assert.deepEqual(verdict.gh, calls, what);
+        }
+    });
+
+    it("fails the step when GitHub refuses the status (the token lacks commit statuses write)", () => {
+        const runs = simulateRun(staging, { event: "push", outcomes: { deploy: { result: "success", outputs: DEPLOY_OUT } } });
+        const script = verdictStep().run.replace(/^set -euo pipefail\n/, 'set -euo pipefail\ngh() { echo "HTTP 403: Resource not accessible by integration" >&2; return 1; }\n');
+        const refused = runStep(script, { NEEDS: JSON.stringify(runs.verdict.needs), EVENT: "push", SERVICES_REPOSITORY: MONOREPO, TOKEN: "t", RUN_URL });
+        assert.notEqual(refused.status, 0);
+        assert.match(refused.stderr, /HTTP 403/);
+    });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Deploy production: the gate before the backup
+// ---------------------------------------------------------------------------------------------
+
+describe("Deploy production: the staging gate before backup and deploy", () => {
+    const production = load("deploy-production.yml");
+    const dispatch = (inputs: Record<string, string>, outcomes: RunSetup["outcomes"] = {}): RunSetup => ({ event: "workflow_dispatch", inputs, outcomes });
+
+    const CASES: [string, RunSetup, Record<string, string>][] = [
+        ["a push whose gate passed: backup and deploy run (nothing to record)", { event: "push" },
+            { gate: "success", "gate-bypass": "skipped", backup: "success", deploy: "success", record: "skipped" }],
+        ["a push whose gate failed: backup and deploy are skipped", { event: "push", outcomes: { gate: { result: "failure" } } },
+            { gate: "failure", "gate-bypass": "skipped", backup: "skipped", deploy: "skipped", record: "skipped" }],
+        ["a dispatch whose gate passed: backup, deploy and record run", dispatch({ revision: REVISION }),
+            { gate: "success", "gate-bypass": "skipped", backup: "success", deploy: "success", record: "success" }],
+        ["a dispatch whose gate failed: nothing after it runs", dispatch({ revision: REVISION }, { gate: { result: "failure" } }),
+            { gate: "failure", "gate-bypass": "skipped", backup: "skipped", deploy: "skipped", record: "skipped" }],
+        ["a dispatch with a bypass_reason: the gate is skipped, the approved bypass lets backup and deploy run", dispatch({ bypass_reason: "checkout down, fix verified by hand" }),
+            { gate: "skipped", "gate-bypass": "success", backup: "success", deploy: "success", record: "success" }],
+        ["a dispatch whose bypass was rejected (the job fails): nothing after it runs", dispatch({ bypass_reason: "because" }, { "gate-bypass": { result: "failure" } }),
+            { gate: "skipped", "gate-bypass": "failure", backup: "skipped", deploy: "skipped", record: "skipped" }],
+        ["a failed backup: no deploy", dispatch({}, { backup: { result: "failure" } }),
+            { gate: "success", "gate-bypass": "skipped", backup: "failure", deploy: "skipped", record: "skipped" }],
+        ["a cancelled run: nothing runs", { event: "push", cancelled: true },
+            { gate: "skipped", "gate-bypass": "skipped", backup: "skipped", deploy: "skipped", record: "skipped" }],
+    ];
+    for (const [name, setup, expected] of CASES) {
+        it(name, () => assert.deepEqual(results(simulateRun(production, setup)), expected));
+    }
+
+    it("a gate that is skipped lets nothing through (and the checks can fail: a weaker if would)", () => {
+        const skippedGate = structuredClone(production);
+        skippedGate.jobs.gate.if = "${{ false }}";
+        for (const setup of [{ event: "push" }, dispatch({})]) {
+            assert.deepEqual(results(simulateRun(skippedGate, setup)), { gate: "skipped", "gate-bypass": "skipped", backup: "skipped", deploy: "skipped", record: "skipped" });
+        }
+        // "Not failed" is not "succeeded": a skipped gate would let this backup run.
+        const weaker = structuredClone(skippedGate);
+        weaker.jobs.backup.if = "${{ !cancelled() && needs.gate.result != 'failure' && needs['gate-bypass'].result != 'failure' }}";
+        assert.equal(simulateRun(weaker, { event: "push" }).backup.result, "success");
+        // And without explicit ifs, deploy would never run: one of gate and gate-bypass is always skipped.
+        const defaults = structuredClone(production);
+        delete defaults.jobs.deploy.if;
+        assert.equal(simulateRun(defaults, { event: "push" }).deploy.result, "skipped");
+        assert.deepEqual(production.jobs.backup.needs, ["gate", "gate-bypass"]);
+        assert.equal(production.jobs.backup.if, "${{ !cancelled() && (needs.gate.result == 'success' || needs['gate-bypass'].result == 'success') }}");
+        assert.deepEqual(production.jobs.deploy.needs, ["gate", "backup"]);
+        assert.equal(production.jobs.deploy.if, "${{ !cancelled() && needs.backup.result == 'success' }}");
+    });
+
+    it("bypasses only a dispatch with a bypass_reason, only through the environment with required reviewers, and posts no status", () => {
+        assert.deepEqual(production.on.workflow_dispatch.inputs.bypass_reason.required, false);
+        for (const setup of [{ event: "push" }, dispatch({}), dispatch({ bypass_reason: "" }), dispatch({ revision: REVISION })]) {
+            const runs = simulateRun(production, setup);
+            assert.equal(runs["gate-bypass"].result, "skipped");
+            assert.equal(runs.gate.result, "success");
+        }
+        const bypass = production.jobs["gate-bypass"];
+        assert.equal(bypass.environment, "production-gate-bypass");
+        assert.deepEqual(bypass.permissions, {}, "no token to post a status with");
+        for (const file of workflowFiles) {
+            for (const [id, job] of Object.entries(load(file).jobs as Doc)) {
+                if (file === "deploy-production.yml" && id === "gate-bypass") continue;
+                assert.notEqual(job.environment, "production-gate-bypass", `${file} ${id}`);
+            }
+        }
+        // The step records the bypass in the summary and calls nothing.
+        const run = runStep((bypass.steps as Doc[])[0].run, { REASON: "checkout down", REVISION: "", SERVICE: "", ACTOR: "lead", RUN_URL });
+        assert.equal(run.status, 0, run.stderr);
+        assert.deepEqual([...run.gh, ...run.npm], []);
+        assert.equal(run.summary, [
+            "## Staging verification bypassed", "- reason: checkout down",
+            `- started by: lead, approved in this run's production-gate-bypass review: ${RUN_URL}`,
+            "- services revision: the head of production", "- no staging-verification status is posted: the revision stays unverified", "",
+        ].join("\n"));
+        assert.match(run.stdout, /^::warning::staging verification bypassed by lead: checkout down$/m);
+        // A reason with line breaks (possible through the API) stays on the one line.
+        const injected = runStep((bypass.steps as Doc[])[0].run, { REASON: "x\n::add-mask::y\r\n::error::z", REVISION, SERVICE: "search", ACTOR: "lead", RUN_URL });
+        assert.equal(injected.stdout, "::warning::staging verification bypassed by lead: x ::add-mask::y  ::error::z\n");
+        assert.match(injected.summary, new RegExp(`^- services revision: ${REVISION} \\(service search only\\)$`, "m"));
+    });
+
+    it("gate: checks the revision to deploy, and on a push this repository's commit, with exactly the staging-gate flags", () => {
+        const gate = production.jobs.gate;
+        assert.equal(gate.if, "${{ github.event_name == 'push' || inputs.bypass_reason == '' }}");
+        assert.equal(gate["runs-on"], "ubuntu-latest");
+        assert.deepEqual(gate.permissions, { contents: "read", statuses: "read", actions: "read" });
+        const steps = gate.steps as Doc[];
+        const services = steps.find((s) => s.name === "The services revision passed staging's verification")!;
+        const own = steps.find((s) => s.name === "This repository's pushed commit passed staging's verification")!;
+        assert.equal(services.if, undefined);
+        assert.equal(own.if, "github.event_name == 'push'");
+        assert.equal(services.env.REVISION, "${{ steps.revision.outputs.revision || steps.manifest.outputs.revision }}");
+        assert.equal(gate.outputs.revision, services.env.REVISION, "the deploy deploys what the gate verified");
+        assert.equal((production.jobs.deploy.steps as Doc[]).find((s) => s.uses === "./.github/actions/revision")!.with.requested, "${{ needs.gate.outputs.revision || inputs.revision }}");
+        const gateFlags = ["--verifier-repository", INFRA, "--verifier-workflow", "deploy-staging.yml", "--verifier-branch", "main"];
+        const first = runStep(services.run, { GH_TOKEN: "services-read-token", VERIFIER_TOKEN: "job-token", SERVICES_REPOSITORY: MONOREPO, REVISION, VERIFIER_LOGIN: "pakashop-release" });
+        assert.equal(first.status, 0, first.stderr);
+        assert.deepEqual(first.npm, [{ token: "services-read-token", args: ["run", "-s", "staging-gate", "--", "--repository", MONOREPO, "--commit", REVISION, ...gateFlags, "--verifier-login", "pakashop-release"] }]);
+        const second = runStep(own.run, { GH_TOKEN: "job-token", VERIFIER_TOKEN: "job-token", COMMIT: DEPLOYED, VERIFIER_LOGIN: "pakashop-release" });
+        assert.equal(second.status, 0, second.stderr);
+        assert.deepEqual(second.npm, [{ token: "job-token", args: ["run", "-s", "staging-gate", "--", "--repository", INFRA, "--commit", DEPLOYED, ...gateFlags,
+            "--verifier-login", "pakashop-release", "--allowed-difference", "Pulumi.production.yaml"] }]);
+        assert.equal(own.env.COMMIT, "${{ github.sha }}");
+        // Both steps check the machine account's login: a status by github-actions[bot] could come from any workflow of this repository.
+        assert.equal(services.env.VERIFIER_LOGIN, "${{ vars.STAGING_VERIFIER_LOGIN }}");
+        assert.equal(own.env.VERIFIER_LOGIN, "${{ vars.STAGING_VERIFIER_LOGIN }}");
+        assert.doesNotMatch(`${services.run}\n${own.run}`, /github-actions/);
+        // A refusal of the tool fails the step (and so the gate).
+        const refused = runStep(services.run, { GH_TOKEN: "t", VERIFIER_TOKEN: "t", SERVICES_REPOSITORY: MONOREPO, REVISION, VERIFIER_LOGIN: "x" }, { npmBody: "exit 1" });
+        assert.equal(refused.status, 1);
+    });
+});
+
+describe("The staging-verification status is never a job's check", () => {
+    it("no job id or job name in any workflow equals the status context", () => {
+        assert.ok(workflowFiles.length >= 7);
+        const names = workflowFiles.flatMap((file) => Object.entries(load(file).jobs as Doc).flatMap(([id, job]) => [id, job.name].filter((n) => typeof n === "string").map((n) => `${file} ${n}`)));
+        assert.ok(names.includes("deploy-staging.yml verdict"));
+        assert.deepEqual(names.filter((n) => n.split(" ")[1].toLowerCase() === STAGING_VERIFICATION_CONTEXT), []);
+        // The check can fail.
+        const renamed = structuredClone(load("deploy-staging.yml"));
+        renamed.jobs.verdict.name = STAGING_VERIFICATION_CONTEXT;
+        assert.ok(Object.values(renamed.jobs as Doc).some((job) => job.name === STAGING_VERIFICATION_CONTEXT));
+    });
+
+    it("the required check is a commit status only the verdict step posts, after evaluating the results (a skipped job posts nothing)", () => {
+        // Every status creation in the workflows and actions: the verdict action's one gh api call.
+        const sources = [
+            ...workflowFiles.map((f) => [`workflow ${f}`, fs.readFileSync(path.join(WORKFLOWS, f), "utf8")]),
+            ...fs.readdirSync(ACTIONS).map((d) => [`action ${d}`, fs.readFileSync(path.join(ACTIONS, d, "action.yml"), "utf8")]),
+        ];
+        const code = (text: string) => text.split("\n").filter((line) => !/^\s*#/.test(line)).join("\n"); // comments cite the endpoint
+        const posting = sources.filter(([, text]) => /statuses\/|createCommitStatus|context=/.test(code(text))).map(([where]) => where);
+        assert.deepEqual(posting, ["action staging-verdict"]);
+        assert.equal((verdictStep().run.match(/gh api "repos\/\$1\/statuses\/\$2"/g) ?? []).length, 1);
+        assert.match(verdictStep().run, /GH_TOKEN=\$TOKEN gh api "repos\/\$1\/statuses\/\$2"/, "always with the one token the action is given");
+        assert.match(verdictStep().run, new RegExp(`-f context=${STAGING_VERIFICATION_CONTEXT} `));
+        // Used only by the verdict job, which runs unless the run is cancelled, and fed the machine account's token.
+        const users = workflowFiles.flatMap((file) => Object.entries(load(file).jobs as Doc)
+            .filter(([, job]) => (job.steps as Doc[] ?? []).some((s) => s.uses === "./.github/actions/staging-verdict")).map(([id]) => `${file} ${id}`));
+        assert.deepEqual(users, ["deploy-staging.yml verdict"]);
+    });
+
+    /**
+     * Who can create a staging-verification status the gate accepts: only a holder of
+     * SERVICES_VERIFICATION_TOKEN (creator vars.STAGING_VERIFIER_LOGIN). Returns the problems: a
+     * job outside the staging-verification environment (main only) that references the token, and
+     * any job whose GITHUB_TOKEN may write statuses (creator github-actions[bot], as any workflow
+     * of this repository can be).
+     */
+    function statusWriterProblems(docs: [string, Doc][]): string[] {
+        const problems: string[] = [];
+        for (const [file, doc] of docs) {
+            for (const [id, job] of Object.entries(doc.jobs as Doc)) {
+                const holdsToken = JSON.stringify(job).includes("secrets.SERVICES_VERIFICATION_TOKEN");
+                if (holdsToken && job.environment !== "staging-verification") problems.push(`${file} ${id}: SERVICES_VERIFICATION_TOKEN outside environment staging-verification`);
+                if (job.permissions?.statuses === "write" || job.permissions === "write-all") problems.push(`${file} ${id}: its GITHUB_TOKEN may write statuses`);
+                if (job.permissions === undefined && doc.permissions === undefined) problems.push(`${file} ${id}: takes the repository's default GITHUB_TOKEN permissions (statuses write, if permissive)`);
+                if (job.permissions === undefined && doc.permissions !== undefined && (doc.permissions === "write-all" || doc.permissions.statuses === "write")) {
+                    problems.push(`${file} ${id}: inherits statuses write`);
+                }
+            }
+            if (doc.permissions === "write-all" || doc.permissions?.statuses === "write") problems.push(`${file}: grants statuses write to every job`);
+        }
+        return problems;
+    }
+
+    it("only jobs in the staging-verification environment get SERVICES_VERIFICATION_TOKEN, and no job's GITHUB_TOKEN may write statuses", () => {
+        const docs = workflowFiles.map((f): [string, Doc] => [f, load(f)]);
+        assert.deepEqual(statusWriterProblems(docs), []);
+        const holders = docs.flatMap(([file, doc]) => Object.entries(doc.jobs as Doc)
+            .filter(([, job]) => JSON.stringify(job).includes("secrets.SERVICES_VERIFICATION_TOKEN")).map(([id]) => `${file} ${id}`));
+        assert.deepEqual(holders, ["deploy-staging.yml playwright", "deploy-staging.yml verdict"]);
+        // No job holds statuses: write at all (the gate reads them: statuses: read).
+        const writers = docs.flatMap(([file, doc]) => Object.entries(doc.jobs as Doc).filter(([, job]) => job.permissions?.statuses === "write").map(([id]) => `${file} ${id}`));
+        assert.deepEqual(writers, []);
+        // The checks can fail: the old verdict (statuses: write with github.token), the token in a
+        // job outside the environment (a pull-request job, say), and a workflow-wide grant.
+        const staging = structuredClone(load("deploy-staging.yml"));
+        staging.jobs.verdict.permissions = { contents: "read", statuses: "write" };
+        const ci = structuredClone(load("ci.yml"));
+        ci.jobs.test.env = { GH_TOKEN: "${{ secrets.SERVICES_VERIFICATION_TOKEN }}" };
+        const wide = { permissions: { statuses: "write" }, jobs: { post: { "runs-on": "ubuntu-latest", steps: [] } } };
+        const unset = { jobs: { post: { "runs-on": "ubuntu-latest", steps: [] } } };
+        assert.deepEqual(statusWriterProblems([["deploy-staging.yml", staging], ["ci.yml", ci], ["forged.yml", wide], ["default.yml", unset]]), [
+            "deploy-staging.yml verdict: its GITHUB_TOKEN may write statuses",
+            "ci.yml test: SERVICES_VERIFICATION_TOKEN outside environment staging-verification",
+            "forged.yml post: inherits statuses write",
+            "forged.yml: grants statuses write to every job",
+            "default.yml post: takes the repository's default GITHUB_TOKEN permissions (statuses write, if permissive)",
+        ]);
+    });
+});
