@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
+import { STAGING_VERIFICATION_CONTEXT } from "../tools/github/statusContext";
 import { renderReleaseFlow } from "../tools/releaseFlow";
 import { REPO_ROOT } from "../tools/stackConfig";
 
@@ -34,7 +35,7 @@ describe("release flow diagram (tools/releaseFlow.ts)", () => {
             'status -.->|"read by"| p_gate',
             'status -.->|"required check"| promotion',
             'promotion -->|"merge, or a dispatch of the revision"| p_gate',
-            'promotion -->|"merge, or a dispatch of the revision"| p_gate_bypass',
+            'promotion -->|"emergency: a dispatch with bypass_reason"| p_gate_bypass',
             "p_gate --> p_backup",
             "p_gate_bypass --> p_backup",
             "p_backup --> p_deploy",
@@ -73,9 +74,28 @@ describe("docs on the staging verification gate match the workflows", () => {
         assert.ok(runbook.includes("STAGING_VERIFIER_LOGIN") && JSON.stringify(production.jobs.gate).includes("vars.STAGING_VERIFIER_LOGIN"));
     });
 
-    it("every environment the verification and the gate run in is in the runbook's setup table and the README's", () => {
-        const environments = [staging.jobs.playwright, staging.jobs.verdict, production.jobs.gate, production.jobs["gate-bypass"]].map((j) => String(j.environment));
-        assert.deepEqual([...new Set(environments)].sort(), ["production-gate", "production-gate-bypass", "staging-verification"]);
+    it("the runbook's ruleset requires the verdict's status from the verifier App only, merge commits, and lets only the platform leads (pull requests) and the recorder App (its records) bypass", () => {
+        const block = /gh api repos\/pakashop\/pakashop-infra\/rulesets -X POST --input - <<'JSON'\n([\s\S]*?)\n\s*JSON\n/.exec(runbook);
+        assert.ok(block, "the runbook creates the ruleset with gh api");
+        // The placeholders are the only non-JSON in it.
+        const ids: Record<string, number> = { "<team id>": 1, "<verifier app id>": 2, "<recorder app id>": 3 };
+        const ruleset = JSON.parse(block[1].replace(/<[a-z ]+>/g, (m) => String(ids[m] ?? assert.fail(`unknown placeholder ${m}`))));
+        assert.deepEqual(ruleset.conditions.ref_name.include, ["refs/heads/production"]);
+        assert.equal(ruleset.enforcement, "active");
+        const rule = (type: string) => ruleset.rules.find((r: { type: string }) => r.type === type)?.parameters;
+        assert.deepEqual(rule("required_status_checks").required_status_checks, [{ context: STAGING_VERIFICATION_CONTEXT, integration_id: 2 }]);
+        assert.deepEqual(rule("pull_request").allowed_merge_methods, ["merge"]);
+        assert.deepEqual(ruleset.bypass_actors, [
+            { actor_id: 1, actor_type: "Team", bypass_mode: "pull_request" },
+            { actor_id: 3, actor_type: "Integration", bypass_mode: "always" },
+        ]);
+        // The recorder's pushes are the ones Deploy production skips.
+        assert.match(JSON.stringify(production), /vars\.RELEASE_RECORDER_LOGIN/);
+    });
+
+    it("every environment the verification, the gate and the production record run in is in the runbook's setup table and the README's", () => {
+        const environments = [staging.jobs.playwright, staging.jobs.verdict, production.jobs.gate, production.jobs["gate-bypass"], production.jobs.record].map((j) => String(j.environment));
+        assert.deepEqual([...new Set(environments)].sort(), ["production-gate", "production-gate-bypass", "production-record", "staging-verification"]);
         for (const env of environments) {
             assert.match(runbook, new RegExp(`\\n\\s+\\| \`${env}\` \\|`), `runbook section 9 lists ${env}`);
             assert.match(readme, new RegExp(`\\n\\| \`${env}\` `), `README lists ${env}`);

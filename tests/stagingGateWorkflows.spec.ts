@@ -15,7 +15,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { STAGING_VERIFICATION_CONTEXT } from "../tools/github/statusContext";
 import { REPO_ROOT } from "../tools/stackConfig";
-import { evaluateIf, ExpressionScope, JobRun, parseExpression, RunSetup, simulateRun } from "./support/workflowRun";
+import { evaluateExpression, evaluateIf, ExpressionScope, JobRun, parseExpression, RunSetup, SIMULATED_RUN_ID, simulateRun } from "./support/workflowRun";
 
 type Doc = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 const WORKFLOWS = path.join(REPO_ROOT, ".github/workflows");
@@ -31,6 +31,8 @@ const RECORD = "fedcba9876543210fedcba9876543210fedcba98";
 const INFRA = "pakashop/pakashop-infra";
 const MONOREPO = "pakashop/pakashop";
 const RUN_URL = "https://github.com/pakashop/pakashop-infra/actions/runs/42";
+/** Staging's frontend, where the monorepo's Playwright suite runs. */
+const STAGING_URL = "https://staging.pakashop.store";
 
 const scratch: string[] = [];
 function tempDir(): string {
@@ -85,10 +87,10 @@ function runVerdict(needs: JobRun["needs"], event: string) {
     });
 }
 
-/** Stands for SERVICES_VERIFICATION_TOKEN, the machine account's token the verdict posts both statuses with. */
-const VERIFICATION_TOKEN = "services-verification-token";
+/** Stands for the staging verifier App's installation token the verdict posts both statuses with. */
+const VERIFICATION_TOKEN = "verifier-app-installation-token";
 
-/** The exact call the verdict makes to post a status: always with the machine account's token. */
+/** The exact call the verdict makes to post a status: always with the verifier App's token. */
 const status = (repository: string, commit: string, state: "success" | "failure", description: string): GhCall => ({
     token: VERIFICATION_TOKEN,
     args: ["api", `repos/${repository}/statuses/${commit}`, "-f", `state=${state}`, "-f", `context=${STAGING_VERIFICATION_CONTEXT}`, "-f", `description=${description}`, "-f", `target_url=${RUN_URL}`],
@@ -119,6 +121,14 @@ describe("workflow simulator (tests/support/workflowRun.ts)", () => {
         assert.equal(evaluateIf("always()", scope({ status: { success: false, failure: true, cancelled: false } })), true);
         assert.equal(evaluateIf("failure()", scope({ status: { success: false, failure: true, cancelled: false } })), true);
         assert.equal(evaluateIf("'it''s' == 'IT''S'", scope()), true);
+        // github.actor, configuration variables (unset: ''), format().
+        assert.equal(evaluateIf("github.actor == vars.LOGIN", scope({ actor: "recorder[bot]", vars: { LOGIN: "recorder[bot]" } })), true);
+        assert.equal(evaluateIf("github.actor == vars.LOGIN", scope({ actor: "recorder[bot]" })), false, "an unset variable is '', which no actor is");
+        assert.equal(evaluateIf("vars.UNSET == ''", scope()), true);
+        assert.equal(evaluateExpression("${{ format('a-{0}-{1}', github.run_id, github.event_name) }}", scope()), `a-${SIMULATED_RUN_ID}-push`);
+        assert.equal(evaluateExpression("format('{{{0}}}', 'x')", scope()), "{x}", "{{ and }} are literal braces");
+        assert.equal(evaluateExpression("github.event_name == 'push' && 'x' || 'y'", scope({ event: "workflow_dispatch", inputs: {} })), "y");
+        assert.throws(() => evaluateExpression("success() && 'x'", scope()), /a status function outside an if/);
     });
 
     it("applies the default success() to an if without a status function, and to a job without an if", () => {
@@ -131,7 +141,11 @@ describe("workflow simulator (tests/support/workflowRun.ts)", () => {
 
     it("refuses what it does not understand instead of guessing", () => {
         const refused: [string, RegExp][] = [
-            ["contains(github.event_name, 'push')", /unsupported expression syntax at ", 'push'\)"/],
+            ["contains(github.event_name, 'push')", /unsupported function contains\(\)/],
+            ["success('x')", /success\(\) takes no arguments/],
+            ["format(github.actor) == 'x'", /format\(\) needs a string literal first/],
+            ["format('{1}', 'a') == 'x'", /format\(\) has no argument 1/],
+            ["vars.A.B == ''", /unsupported context path vars\.A\.B/],
             ["toJSON(needs) == ''", /unsupported function toJSON\(\)/],
             ["github.ref == 'refs/heads/main'", /unsupported context path github\.ref/],
             ["env.STACK == 'staging'", /unsupported context env/],
@@ -269,7 +283,7 @@ describe("Deploy staging: verification jobs and the staging-verification verdict
     after(() => scratch.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
     const staging = load("deploy-staging.yml");
 
-    it("wires the verdict action to the run: needs as JSON, the event, the machine account's token, this run's URL", () => {
+    it("wires the verdict action to the run: needs as JSON, the event, the verifier App's token, this run's URL", () => {
         const verdict = staging.jobs.verdict;
         assert.deepEqual(verdict.needs, ["deploy", "record", "smoke-and-load", "playwright"]);
         assert.equal(verdict.if, "${{ !cancelled() }}");
@@ -279,9 +293,21 @@ describe("Deploy staging: verification jobs and the staging-verification verdict
         const step = (verdict.steps as Doc[]).find((s) => s.uses === "./.github/actions/staging-verdict")!;
         assert.deepEqual(step.with, {
             needs: "${{ toJSON(needs) }}", event: "${{ github.event_name }}", "services-repository": "${{ vars.SERVICES_REPOSITORY || 'pakashop/pakashop' }}",
-            token: "${{ secrets.SERVICES_VERIFICATION_TOKEN }}",
+            token: "${{ steps.token.outputs.token }}",
             "run-url": "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}",
         });
+        // The verifier App's installation token, narrowed to the monorepo and this repository and
+        // to commit statuses: the statuses' creator is the App, which the rulesets pin the check to.
+        const verdictSteps = verdict.steps as Doc[];
+        assert.deepEqual(verdictSteps.find((s) => s.id === "repositories"), {
+            id: "repositories", uses: "./.github/actions/app-repositories", with: { "services-repository": "${{ vars.SERVICES_REPOSITORY || 'pakashop/pakashop' }}" },
+        });
+        assert.deepEqual(verdictSteps.find((s) => s.id === "token"), { id: "token", uses: "actions/create-github-app-token@v3.1.1", with: {
+            "client-id": "${{ vars.STAGING_VERIFIER_CLIENT_ID }}", "private-key": "${{ secrets.STAGING_VERIFIER_PRIVATE_KEY }}",
+            owner: "${{ steps.repositories.outputs.owner }}", repositories: "${{ steps.repositories.outputs.services }},${{ steps.repositories.outputs.this }}",
+            "permission-statuses": "write",
+        } });
+        assert.deepEqual(verdictSteps.map((s) => s.id ?? s.uses), ["actions/checkout@v4.2.2", "repositories", "token", "./.github/actions/staging-verdict"]);
         assert.deepEqual(verdictStep().env, {
             NEEDS: "${{ inputs.needs }}", EVENT: "${{ inputs.event }}", SERVICES_REPOSITORY: "${{ inputs.services-repository }}",
             TOKEN: "${{ inputs.token }}", RUN_URL: "${{ inputs.run-url }}",
@@ -320,6 +346,90 @@ describe("Deploy staging: verification jobs and the staging-verification verdict
             assert.equal(run.stdout + run.stderr, "");
             assert.equal(run.output, `revision=${REVISION}\npinned=${pinned}\ncommit=${head}\n`);
         }
+    });
+
+    it("the verification jobs check out the commit the deploy ran, not main's head (main may have moved)", () => {
+        for (const id of ["smoke-and-load", "playwright", "verdict"]) {
+            const checkout = (staging.jobs[id].steps as Doc[])[0];
+            assert.deepEqual(checkout, { uses: "actions/checkout@v4.2.2", with: { ref: "${{ needs.deploy.outputs.commit }}", "persist-credentials": false } }, id);
+            assert.ok([staging.jobs[id].needs].flat().includes("deploy"), id);
+        }
+        // The deploy's output commit is its checkout's (tests/workflows.spec.ts checks the source too).
+        assert.equal(staging.jobs.deploy.outputs.commit, "${{ steps.manifest.outputs.commit }}");
+        assert.equal((staging.jobs.deploy.steps as Doc[])[0].with.ref, "main");
+    });
+
+    it("smoke-and-load: the tool's report goes to the log and, in a code block, to the job summary; its exit code is the step's; no --out file", () => {
+        const step = (staging.jobs["smoke-and-load"].steps as Doc[]).find((s) => s.name === "Smoke and load checks against staging")!;
+        assert.doesNotMatch(step.run, /--out/, "nothing uploads a report file");
+        assert.doesNotMatch(JSON.stringify(staging.jobs["smoke-and-load"]), /upload-artifact/);
+        const report = "smoke: 12/12 passed\nload: p95 180 ms (limit 800 ms)";
+        for (const [code, state] of [[0, "pass"], [1, "fail"], [2, "bad usage"]] as const) {
+            // The job's default shell: bash -e (no pipefail of its own).
+            const dir = tempDir();
+            const bin = path.join(dir, "bin");
+            fs.mkdirSync(bin);
+            fs.writeFileSync(path.join(bin, "npm"), `#!/bin/bash\nprintf '%s\\n' "$*" > ${dir}/argv\nprintf '${report.replace(/\n/g, "\\n")} (${state})\\n'\nexit ${code}\n`, { mode: 0o755 });
+            fs.writeFileSync(path.join(dir, "summary"), "");
+            const run = spawnSync("bash", ["-e", "-c", step.run], { cwd: dir, encoding: "utf8", env: { PATH: `${bin}:${process.env.PATH}`, GITHUB_STEP_SUMMARY: path.join(dir, "summary") } });
+            assert.equal(run.status, code, run.stderr);
+            assert.equal(fs.readFileSync(path.join(dir, "argv"), "utf8"), "run -s verify -- --stack staging\n");
+            assert.equal(run.stdout, `${report} (${state})\n`, "the report stays in the log");
+            assert.equal(fs.readFileSync(path.join(dir, "summary"), "utf8"), `## Smoke and load checks (exit ${code})\n\`\`\`text\n${report} (${state})\n\`\`\`\n`);
+        }
+        // The check can fail: without pipefail, tee's success hides the tool's failure.
+        const dir = tempDir();
+        fs.writeFileSync(path.join(dir, "npm"), "#!/bin/bash\necho 'smoke: failed'\nexit 1\n", { mode: 0o755 });
+        fs.writeFileSync(path.join(dir, "summary"), "");
+        const hidden = spawnSync("bash", ["-e", "-c", step.run.replace("set -uo pipefail", "set -u")], { cwd: dir, encoding: "utf8", env: { PATH: `${dir}:${process.env.PATH}`, GITHUB_STEP_SUMMARY: path.join(dir, "summary") } });
+        assert.equal(hidden.status, 0, "without pipefail the failure would pass");
+    });
+
+    it("playwright: an installation token of the verifier App narrowed to the monorepo and to Actions write, against staging's frontend hostname", () => {
+        const steps = staging.jobs.playwright.steps as Doc[];
+        assert.equal(staging.jobs.playwright.environment, "staging-verification");
+        assert.deepEqual(steps.map((s) => s.id ?? s.uses ?? s.name), [
+            "actions/checkout@v4.2.2", "./.github/actions/setup", "repositories", "token", "The services monorepo's Playwright suite against staging",
+        ]);
+        assert.deepEqual(steps.find((s) => s.id === "token"), { id: "token", uses: "actions/create-github-app-token@v3.1.1", with: {
+            "client-id": "${{ vars.STAGING_VERIFIER_CLIENT_ID }}", "private-key": "${{ secrets.STAGING_VERIFIER_PRIVATE_KEY }}",
+            owner: "${{ steps.repositories.outputs.owner }}", repositories: "${{ steps.repositories.outputs.services }}",
+            "permission-actions": "write",
+        } });
+        const e2e = steps.at(-1)!;
+        assert.deepEqual(e2e.env, {
+            GH_TOKEN: "${{ steps.token.outputs.token }}", REPOSITORY: "${{ vars.SERVICES_REPOSITORY || 'pakashop/pakashop' }}", REVISION: "${{ needs.deploy.outputs.revision }}",
+        });
+        const run = runStep(e2e.run, { GH_TOKEN: "app-token", REPOSITORY: MONOREPO, REVISION });
+        assert.equal(run.status, 0, run.stderr);
+        assert.deepEqual(run.npm, [{ token: "app-token", args: ["run", "-s", "monorepo-e2e", "--", "--repository", MONOREPO, "--workflow", "e2e.yml", "--ref", "main",
+            "--revision", REVISION, "--base-url", STAGING_URL] }]);
+        // The base URL is staging's frontend, as the stack file names it.
+        const config = YAML.parse(fs.readFileSync(path.join(REPO_ROOT, "Pulumi.staging.yaml"), "utf8")).config as Record<string, unknown>;
+        assert.equal(STAGING_URL, `https://${config["pakashop-infra:frontendHostname"]}`);
+        // The check can fail: another host in the workflow.
+        const elsewhere = e2e.run.replace("https://staging.pakashop.store", "https://pakashop.store");
+        assert.notEqual(runStep(elsewhere, { GH_TOKEN: "t", REPOSITORY: MONOREPO, REVISION }).npm[0].args.at(-1), `https://${config["pakashop-infra:frontendHostname"]}`);
+    });
+
+    it("app-repositories: splits SERVICES_REPOSITORY into owner and name for the token, refuses anything else, and a monorepo of another owner", () => {
+        const action = loadAction("app-repositories");
+        assert.deepEqual(Object.keys(action.inputs), ["services-repository"]);
+        const script = (action.runs.steps as Doc[])[0].run;
+        const split = (repository: string, owner = "pakashop") => runStep(script, { SERVICES_REPOSITORY: repository, GITHUB_REPOSITORY_OWNER: owner });
+        const ok = split(MONOREPO);
+        assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+        assert.equal(ok.output, "owner=pakashop\nservices=pakashop\nthis=pakashop-infra\n");
+        assert.equal(split("PakaShop/shop.web_2", "pakashop").output, "owner=PakaShop\nservices=shop.web_2\nthis=pakashop-infra\n", "owners compare ignoring case");
+        for (const bad of ["pakashop", "pakashop/pakashop,pakashop-secrets", "pakashop/pakashop\npakashop-secrets", "pakashop/a/b", "/pakashop", "pakashop/", "-x/y", "pakashop/..", "pakashop/a b", ""]) {
+            const refused = split(bad);
+            assert.equal(refused.status, 1, JSON.stringify(bad));
+            assert.equal(refused.output, "", JSON.stringify(bad));
+            assert.match(refused.stdout, /^::error::SERVICES_REPOSITORY (must be one <owner>\/<name>|names no repository)/, JSON.stringify(bad));
+        }
+        const foreign = split("someone-else/pakashop");
+        assert.equal(foreign.status, 1);
+        assert.match(foreign.stdout, /^::error::the services monorepo someone-else\/pakashop belongs to someone-else, not to pakashop: one GitHub App installation token covers one owner's repositories/);
     });
 
     for (const c of STAGING_CASES) {
@@ -376,6 +486,10 @@ describe("Deploy staging: verification jobs and the staging-verification verdict
 describe("Deploy production: the staging gate before backup and deploy", () => {
     const production = load("deploy-production.yml");
     const dispatch = (inputs: Record<string, string>, outcomes: RunSetup["outcomes"] = {}): RunSetup => ({ event: "workflow_dispatch", inputs, outcomes });
+    /** The release recorder App's login (vars.RELEASE_RECORDER_LOGIN), and a push it made. */
+    const RECORDER = "pakashop-release-recorder[bot]";
+    const RECORDER_VARS = { RELEASE_RECORDER_LOGIN: RECORDER };
+    const recorderPush: RunSetup = { event: "push", actor: RECORDER, vars: RECORDER_VARS };
 
     const CASES: [string, RunSetup, Record<string, string>][] = [
         ["a push whose gate passed: backup and deploy run (nothing to record)", { event: "push" },
@@ -394,10 +508,35 @@ describe("Deploy production: the staging gate before backup and deploy", () => {
             { gate: "success", "gate-bypass": "skipped", backup: "failure", deploy: "skipped", record: "skipped" }],
         ["a cancelled run: nothing runs", { event: "push", cancelled: true },
             { gate: "skipped", "gate-bypass": "skipped", backup: "skipped", deploy: "skipped", record: "skipped" }],
+        ["the release recorder's own push (the record of a dispatched deploy, pushed with its App token): nothing runs", recorderPush,
+            { gate: "skipped", "gate-bypass": "skipped", backup: "skipped", deploy: "skipped", record: "skipped" }],
+        ["a push by anyone else while the recorder's login is set: the gate runs", { event: "push", actor: "octocat", vars: RECORDER_VARS },
+            { gate: "success", "gate-bypass": "skipped", backup: "success", deploy: "success", record: "skipped" }],
+        ["a push by the recorder's login while the variable is unset: the gate runs (never skipped on a guess)", { event: "push", actor: RECORDER },
+            { gate: "success", "gate-bypass": "skipped", backup: "success", deploy: "success", record: "skipped" }],
+        ["a dispatch started with the recorder's login (it only pushes): gated as any other", { ...dispatch({ revision: REVISION }), actor: RECORDER, vars: RECORDER_VARS },
+            { gate: "success", "gate-bypass": "skipped", backup: "success", deploy: "success", record: "success" }],
     ];
     for (const [name, setup, expected] of CASES) {
         it(name, () => assert.deepEqual(results(simulateRun(production, setup)), expected));
     }
+
+    it("the recorder's pushes get a concurrency group of their own (a pending deploy is never cancelled by one); every other run queues in deploy-production", () => {
+        const group = (setup: RunSetup) => evaluateExpression(production.concurrency.group, {
+            event: setup.event, actor: setup.actor, vars: setup.vars, inputs: setup.event === "workflow_dispatch" ? { revision: "", service: "", bypass_reason: "", ...setup.inputs } : null,
+            needs: {}, status: { success: true, failure: false, cancelled: false },
+        });
+        assert.equal(group(recorderPush), `deploy-production-record-${SIMULATED_RUN_ID}`);
+        for (const setup of [{ event: "push" }, { event: "push", actor: "octocat", vars: RECORDER_VARS }, { event: "push", actor: RECORDER },
+            { ...dispatch({}), actor: RECORDER, vars: RECORDER_VARS }, dispatch({ bypass_reason: "outage" })]) {
+            assert.equal(group(setup), "deploy-production", JSON.stringify(setup));
+        }
+        assert.equal(production.concurrency["cancel-in-progress"], false);
+        // The checks can fail: a gate without the actor condition runs (and deploys) for the recorder's push.
+        const always = structuredClone(production);
+        always.jobs.gate.if = "${{ github.event_name == 'push' || inputs.bypass_reason == '' }}";
+        assert.equal(simulateRun(always, recorderPush).deploy.result, "success");
+    });
 
     it("a gate that is skipped lets nothing through (and the checks can fail: a weaker if would)", () => {
         const skippedGate = structuredClone(production);
@@ -451,35 +590,81 @@ describe("Deploy production: the staging gate before backup and deploy", () => {
         assert.match(injected.summary, new RegExp(`^- services revision: ${REVISION} \\(service search only\\)$`, "m"));
     });
 
-    it("gate: checks the revision to deploy, and on a push this repository's commit, with exactly the staging-gate flags", () => {
+    it("gate: checks the revision to deploy, on a push every pinned revision and this repository's checked-out commit, with exactly the staging-gate flags", () => {
         const gate = production.jobs.gate;
-        assert.equal(gate.if, "${{ github.event_name == 'push' || inputs.bypass_reason == '' }}");
+        assert.equal(gate.if, "${{ (github.event_name == 'push' && github.actor != vars.RELEASE_RECORDER_LOGIN) || (github.event_name != 'push' && inputs.bypass_reason == '') }}");
         assert.equal(gate["runs-on"], "ubuntu-latest");
         assert.deepEqual(gate.permissions, { contents: "read", statuses: "read", actions: "read" });
         const steps = gate.steps as Doc[];
-        const services = steps.find((s) => s.name === "The services revision passed staging's verification")!;
-        const own = steps.find((s) => s.name === "This repository's pushed commit passed staging's verification")!;
+        const services = steps.find((s) => s.name === "The services revisions passed staging's verification")!;
+        const own = steps.find((s) => s.name === "This repository's commit passed staging's verification")!;
         assert.equal(services.if, undefined);
+        assert.equal(services.env.PINS, "${{ steps.manifest.outputs.pins }}");
         assert.equal(own.if, "github.event_name == 'push'");
         assert.equal(services.env.REVISION, "${{ steps.revision.outputs.revision || steps.manifest.outputs.revision }}");
         assert.equal(gate.outputs.revision, services.env.REVISION, "the deploy deploys what the gate verified");
         assert.equal((production.jobs.deploy.steps as Doc[]).find((s) => s.uses === "./.github/actions/revision")!.with.requested, "${{ needs.gate.outputs.revision || inputs.revision }}");
         const gateFlags = ["--verifier-repository", INFRA, "--verifier-workflow", "deploy-staging.yml", "--verifier-branch", "main"];
-        const first = runStep(services.run, { GH_TOKEN: "services-read-token", VERIFIER_TOKEN: "job-token", SERVICES_REPOSITORY: MONOREPO, REVISION, VERIFIER_LOGIN: "pakashop-release" });
+        const LOGIN = "pakashop-verifier[bot]";
+        const call = (commit: string) => ({ token: "services-read-token", args: ["run", "-s", "staging-gate", "--", "--repository", MONOREPO, "--commit", commit, ...gateFlags, "--verifier-login", LOGIN] });
+        const env = { GH_TOKEN: "services-read-token", VERIFIER_TOKEN: "job-token", SERVICES_REPOSITORY: MONOREPO, REVISION, VERIFIER_LOGIN: LOGIN };
+        const first = runStep(services.run, { ...env, PINS: "" });
         assert.equal(first.status, 0, first.stderr);
-        assert.deepEqual(first.npm, [{ token: "services-read-token", args: ["run", "-s", "staging-gate", "--", "--repository", MONOREPO, "--commit", REVISION, ...gateFlags, "--verifier-login", "pakashop-release"] }]);
-        const second = runStep(own.run, { GH_TOKEN: "job-token", VERIFIER_TOKEN: "job-token", COMMIT: DEPLOYED, VERIFIER_LOGIN: "pakashop-release" });
+        assert.deepEqual(first.npm, [call(REVISION)], "a dispatch (no pins output), or a manifest without pins: the one revision");
+        // A push: every distinct pinned revision too.
+        const PIN_A = "a".repeat(40);
+        const PIN_B = "b".repeat(40);
+        const pinned = runStep(services.run, { ...env, PINS: `${PIN_A} ${PIN_B}` });
+        assert.equal(pinned.status, 0, pinned.stderr);
+        assert.deepEqual(pinned.npm, [call(REVISION), call(PIN_A), call(PIN_B)]);
+        // One unverified pin fails the step, after every revision was checked (each refusal in the log).
+        const refusedPin = runStep(services.run, { ...env, PINS: `${PIN_A} ${PIN_B}` }, { npmBody: `[[ " $* " == *" ${PIN_A} "* ]] && exit 1; exit 0` });
+        assert.equal(refusedPin.status, 1);
+        assert.deepEqual(refusedPin.npm, [call(REVISION), call(PIN_A), call(PIN_B)]);
+        const second = runStep(own.run, { GH_TOKEN: "job-token", VERIFIER_TOKEN: "job-token", COMMIT: DEPLOYED, VERIFIER_LOGIN: LOGIN });
         assert.equal(second.status, 0, second.stderr);
         assert.deepEqual(second.npm, [{ token: "job-token", args: ["run", "-s", "staging-gate", "--", "--repository", INFRA, "--commit", DEPLOYED, ...gateFlags,
-            "--verifier-login", "pakashop-release", "--allowed-difference", "Pulumi.production.yaml"] }]);
-        assert.equal(own.env.COMMIT, "${{ github.sha }}");
-        // Both steps check the machine account's login: a status by github-actions[bot] could come from any workflow of this repository.
+            "--verifier-login", LOGIN, "--allowed-difference", "Pulumi.production.yaml"] }]);
+        // The commit it checked out (and that backup and deploy check out), not github.sha, which
+        // is older once production moved.
+        assert.equal(own.env.COMMIT, "${{ steps.checkout.outputs.commit }}");
+        assert.equal(gate.outputs.commit, "${{ steps.checkout.outputs.commit }}");
+        assert.deepEqual(steps[0], { uses: "actions/checkout@v4.2.2", with: { ref: "production", "persist-credentials": false } });
+        const checkout = steps.find((s) => s.id === "checkout")!;
+        assert.equal(checkout.if, undefined, "for every trigger");
+        assert.equal(steps.indexOf(checkout), 1);
+        for (const id of ["backup", "deploy"]) assert.equal((production.jobs[id].steps as Doc[])[0].with.ref, "${{ needs.gate.outputs.commit || 'production' }}");
+        // Every step checks the verifier App's login: a status by github-actions[bot] could come from any workflow of this repository.
         assert.equal(services.env.VERIFIER_LOGIN, "${{ vars.STAGING_VERIFIER_LOGIN }}");
         assert.equal(own.env.VERIFIER_LOGIN, "${{ vars.STAGING_VERIFIER_LOGIN }}");
         assert.doesNotMatch(`${services.run}\n${own.run}`, /github-actions/);
         // A refusal of the tool fails the step (and so the gate).
-        const refused = runStep(services.run, { GH_TOKEN: "t", VERIFIER_TOKEN: "t", SERVICES_REPOSITORY: MONOREPO, REVISION, VERIFIER_LOGIN: "x" }, { npmBody: "exit 1" });
+        const refused = runStep(services.run, { ...env, PINS: "" }, { npmBody: "exit 1" });
         assert.equal(refused.status, 1);
+    });
+
+    it("gate: reports the commit it checked out, and on a push the manifest's revision and its distinct pinned revisions", () => {
+        const steps = production.jobs.gate.steps as Doc[];
+        const dir = tempDir();
+        spawnSync("git", ["init", "-q", dir]);
+        spawnSync("git", ["-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "x"]);
+        const head = spawnSync("git", ["-C", dir, "rev-parse", "HEAD"], { encoding: "utf8" }).stdout.trim();
+        const checkout = runStep(`cd ${dir}\n${steps.find((s) => s.id === "checkout")!.run}`, {});
+        assert.equal(checkout.status, 0, checkout.stderr);
+        assert.equal(checkout.output, `commit=${head}\n`);
+        const manifest = steps.find((s) => s.id === "manifest")!;
+        assert.equal(manifest.if, "github.event_name == 'push'");
+        const PIN_A = "a".repeat(40);
+        const PIN_B = "b".repeat(40);
+        for (const [pins, expected] of [
+            ["{}", ""],
+            [`{"search":"${PIN_B}","api":"${PIN_A}","worker":"${PIN_B}","web":"${REVISION}"}`, `${PIN_A} ${PIN_B}`],
+        ]) {
+            const run = runStep(manifest.run, {}, { npmBody: `echo '{"revision":"${REVISION}","pins":${pins}}'` });
+            assert.equal(run.status, 0, run.stderr);
+            assert.deepEqual(run.npm.map((c) => c.args), [["run", "-s", "release", "--", "--stack", "production", "--show"]]);
+            assert.equal(run.output, `revision=${REVISION}\npins=${expected}\n`, pins);
+        }
     });
 });
 
@@ -507,25 +692,26 @@ describe("The staging-verification status is never a job's check", () => {
         assert.equal((verdictStep().run.match(/gh api "repos\/\$1\/statuses\/\$2"/g) ?? []).length, 1);
         assert.match(verdictStep().run, /GH_TOKEN=\$TOKEN gh api "repos\/\$1\/statuses\/\$2"/, "always with the one token the action is given");
         assert.match(verdictStep().run, new RegExp(`-f context=${STAGING_VERIFICATION_CONTEXT} `));
-        // Used only by the verdict job, which runs unless the run is cancelled, and fed the machine account's token.
+        // Used only by the verdict job, which runs unless the run is cancelled, and fed the verifier App's token.
         const users = workflowFiles.flatMap((file) => Object.entries(load(file).jobs as Doc)
             .filter(([, job]) => (job.steps as Doc[] ?? []).some((s) => s.uses === "./.github/actions/staging-verdict")).map(([id]) => `${file} ${id}`));
         assert.deepEqual(users, ["deploy-staging.yml verdict"]);
     });
 
     /**
-     * Who can create a staging-verification status the gate accepts: only a holder of
-     * SERVICES_VERIFICATION_TOKEN (creator vars.STAGING_VERIFIER_LOGIN). Returns the problems: a
-     * job outside the staging-verification environment (main only) that references the token, and
-     * any job whose GITHUB_TOKEN may write statuses (creator github-actions[bot], as any workflow
-     * of this repository can be).
+     * Who can create a staging-verification status the gate and the rulesets accept: only the
+     * staging verifier GitHub App (creator vars.STAGING_VERIFIER_LOGIN, <app-slug>[bot]; the
+     * rulesets' integration_id), whose private key STAGING_VERIFIER_PRIVATE_KEY only the
+     * staging-verification environment (main only) holds. Returns the problems: a job outside
+     * that environment that references the key, and any job whose GITHUB_TOKEN may write statuses
+     * (creator github-actions[bot], as any workflow of this repository can be).
      */
     function statusWriterProblems(docs: [string, Doc][]): string[] {
         const problems: string[] = [];
         for (const [file, doc] of docs) {
             for (const [id, job] of Object.entries(doc.jobs as Doc)) {
-                const holdsToken = JSON.stringify(job).includes("secrets.SERVICES_VERIFICATION_TOKEN");
-                if (holdsToken && job.environment !== "staging-verification") problems.push(`${file} ${id}: SERVICES_VERIFICATION_TOKEN outside environment staging-verification`);
+                const holdsToken = JSON.stringify(job).includes("secrets.STAGING_VERIFIER_PRIVATE_KEY");
+                if (holdsToken && job.environment !== "staging-verification") problems.push(`${file} ${id}: STAGING_VERIFIER_PRIVATE_KEY outside environment staging-verification`);
                 if (job.permissions?.statuses === "write" || job.permissions === "write-all") problems.push(`${file} ${id}: its GITHUB_TOKEN may write statuses`);
                 if (job.permissions === undefined && doc.permissions === undefined) problems.push(`${file} ${id}: takes the repository's default GITHUB_TOKEN permissions (statuses write, if permissive)`);
                 if (job.permissions === undefined && doc.permissions !== undefined && (doc.permissions === "write-all" || doc.permissions.statuses === "write")) {
@@ -537,12 +723,19 @@ describe("The staging-verification status is never a job's check", () => {
         return problems;
     }
 
-    it("only jobs in the staging-verification environment get SERVICES_VERIFICATION_TOKEN, and no job's GITHUB_TOKEN may write statuses", () => {
+    it("only jobs in the staging-verification environment get the verifier App's key, only the verdict mints a statuses token, and no job's GITHUB_TOKEN may write statuses", () => {
         const docs = workflowFiles.map((f): [string, Doc] => [f, load(f)]);
         assert.deepEqual(statusWriterProblems(docs), []);
         const holders = docs.flatMap(([file, doc]) => Object.entries(doc.jobs as Doc)
-            .filter(([, job]) => JSON.stringify(job).includes("secrets.SERVICES_VERIFICATION_TOKEN")).map(([id]) => `${file} ${id}`));
+            .filter(([, job]) => JSON.stringify(job).includes("secrets.STAGING_VERIFIER_PRIVATE_KEY")).map(([id]) => `${file} ${id}`));
         assert.deepEqual(holders, ["deploy-staging.yml playwright", "deploy-staging.yml verdict"]);
+        // Of the App tokens, only the verdict's may write statuses.
+        const statusTokens = docs.flatMap(([file, doc]) => Object.entries(doc.jobs as Doc).filter(([, job]) => ((job.steps ?? []) as Doc[])
+            .some((s) => /^actions\/create-github-app-token@/.test(s.uses ?? "") && s.with?.["permission-statuses"] !== undefined)).map(([id]) => `${file} ${id}`));
+        assert.deepEqual(statusTokens, ["deploy-staging.yml verdict"]);
+        // The personal token is gone everywhere.
+        for (const file of workflowFiles) assert.doesNotMatch(fs.readFileSync(path.join(WORKFLOWS, file), "utf8"), /SERVICES_VERIFICATION_TOKEN/, file);
+        for (const dir of fs.readdirSync(ACTIONS)) assert.doesNotMatch(fs.readFileSync(path.join(ACTIONS, dir, "action.yml"), "utf8"), /SERVICES_VERIFICATION_TOKEN/, dir);
         // No job holds statuses: write at all (the gate reads them: statuses: read).
         const writers = docs.flatMap(([file, doc]) => Object.entries(doc.jobs as Doc).filter(([, job]) => job.permissions?.statuses === "write").map(([id]) => `${file} ${id}`));
         assert.deepEqual(writers, []);
@@ -551,12 +744,12 @@ describe("The staging-verification status is never a job's check", () => {
         const staging = structuredClone(load("deploy-staging.yml"));
         staging.jobs.verdict.permissions = { contents: "read", statuses: "write" };
         const ci = structuredClone(load("ci.yml"));
-        ci.jobs.test.env = { GH_TOKEN: "${{ secrets.SERVICES_VERIFICATION_TOKEN }}" };
+        ci.jobs.test.steps.push({ uses: "actions/create-github-app-token@v3.1.1", with: { "client-id": "${{ vars.STAGING_VERIFIER_CLIENT_ID }}", "private-key": "${{ secrets.STAGING_VERIFIER_PRIVATE_KEY }}" } });
         const wide = { permissions: { statuses: "write" }, jobs: { post: { "runs-on": "ubuntu-latest", steps: [] } } };
         const unset = { jobs: { post: { "runs-on": "ubuntu-latest", steps: [] } } };
         assert.deepEqual(statusWriterProblems([["deploy-staging.yml", staging], ["ci.yml", ci], ["forged.yml", wide], ["default.yml", unset]]), [
             "deploy-staging.yml verdict: its GITHUB_TOKEN may write statuses",
-            "ci.yml test: SERVICES_VERIFICATION_TOKEN outside environment staging-verification",
+            "ci.yml test: STAGING_VERIFIER_PRIVATE_KEY outside environment staging-verification",
             "forged.yml post: inherits statuses write",
             "forged.yml: grants statuses write to every job",
             "default.yml post: takes the repository's default GITHUB_TOKEN permissions (statuses write, if permissive)",

@@ -270,6 +270,28 @@ describe("Staging verification: npm run verify against HTTPS servers on loopback
         }
     });
 
+    it("--smoke-only checks the smoke paths and sends no load; a failing path still fails it", async () => {
+        const server = await startServer(tlsFiles, {});
+        try {
+            const run = await verify("test-smoke-only", quick, server.port, ["--ca-file", tlsFiles.ca, "--smoke-only"]);
+            assert.equal(run.status, 0, run.stdout + run.stderr);
+            assert.equal(run.report?.load, null);
+            assert.deepEqual(run.report?.failures, []);
+            assert.equal(server.hits(), 1, "the smoke check's request of the load path only");
+            assert.match(run.stdout, /\nload   not run\nverdict: pass\n$/);
+        } finally {
+            await server.close();
+        }
+        const broken = await startServer(tlsFiles, { broken: ["/api/v1/health"] });
+        try {
+            const run = await verify("test-smoke-only-broken", quick, broken.port, ["--ca-file", tlsFiles.ca, "--smoke-only"]);
+            assert.equal(run.status, 1, run.stdout + run.stderr);
+            assert.deepEqual(run.report?.failures, ["smoke /api/v1/health: HTTP 503 after 3 attempt(s)"]);
+        } finally {
+            await broken.close();
+        }
+    });
+
     it("verifies the certificate: an untrusted one, or one for another host, fails the smoke check", async () => {
         const server = await startServer(tlsFiles, {});
         try {
@@ -284,6 +306,11 @@ describe("Staging verification: npm run verify against HTTPS servers on loopback
         } finally {
             await server.close();
         }
+    });
+
+    it("--help prints the usage and exits 0", () => {
+        const out = execFileSync(process.execPath, ["--require", "./tools/register.js", "tools/verify.ts", "--help"], { cwd: REPO_ROOT, encoding: "utf8" });
+        assert.match(out, /^usage: npm run -s verify -- --stack <stack> \[--smoke-only\]/);
     });
 
     it("refuses a bad command line with exit code 2 and the fix", async () => {

@@ -32,6 +32,14 @@ const triggers = (file: string): Doc => load(file).on;
  */
 const OUTDATED_LINTER_FINDINGS = [/^undefined variable "vars"/];
 
+/**
+ * The inputs of actions/create-github-app-token at v3.1.1 (its action.yml at that tag, commit
+ * 1b10c78c7865c340bc4f6099eb2f838309f1e8c3) that these workflows may use: `client-id` (app-id is
+ * deprecated), `private-key`, `owner`, `repositories` ("Comma or newline-separated list of
+ * repositories", names without owner), and the permission-<name> inputs ('read' or 'write').
+ */
+const CREATE_APP_TOKEN_INPUTS = ["client-id", "private-key", "owner", "repositories", "permission-actions", "permission-contents", "permission-statuses"];
+
 /** Which write scope a job may hold, and what in the job (its composite actions included) proves it uses it. */
 const WRITE_SCOPE_USES: Record<string, RegExp> = {
     "id-token": /aws-actions\/configure-aws-credentials/,
@@ -40,8 +48,8 @@ const WRITE_SCOPE_USES: Record<string, RegExp> = {
     issues: /issues\.(create|update)\(/,
     contents: /git push/,
     // No statuses: write: a status created with a GITHUB_TOKEN is by github-actions[bot], as any
-    // workflow of this repository can be, so the staging verdict posts with the machine account's
-    // SERVICES_VERIFICATION_TOKEN instead (tests/stagingGateWorkflows.spec.ts).
+    // workflow of this repository can be, so the staging verdict posts with the staging verifier
+    // GitHub App's installation token instead (tests/stagingGateWorkflows.spec.ts).
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -167,18 +175,20 @@ const CREDENTIALS: Record<string, Record<string, { secrets: string[]; vars: stri
     },
     "db-backup.yml": { backup: { secrets: [PULUMI], vars: ["AWS_BACKUP_ROLE_ARN"] } },
     "deploy-production.yml": {
-        gate: { secrets: ["SERVICES_REPOSITORY_TOKEN"], vars: ["SERVICES_REPOSITORY", "STAGING_VERIFIER_LOGIN"] },
+        // RELEASE_RECORDER_LOGIN: the gate's if skips the recorder's own pushes.
+        gate: { secrets: ["SERVICES_REPOSITORY_TOKEN"], vars: ["RELEASE_RECORDER_LOGIN", "SERVICES_REPOSITORY", "STAGING_VERIFIER_LOGIN"] },
         "gate-bypass": { secrets: [], vars: [] },
         backup: { secrets: [PULUMI], vars: ["AWS_DEPLOY_ROLE_ARN"] },
         deploy: { secrets: STACK_JOB_SECRETS, vars: STACK_JOB_VARS("AWS_DEPLOY_ROLE_ARN") },
-        record: { secrets: [], vars: [] },
+        // The release recorder App (the production ruleset's bypass actor) pushes the record.
+        record: { secrets: ["RELEASE_RECORDER_PRIVATE_KEY"], vars: ["RELEASE_RECORDER_CLIENT_ID"] },
     },
     "deploy-staging.yml": {
         deploy: { secrets: STACK_JOB_SECRETS, vars: STACK_JOB_VARS("AWS_DEPLOY_ROLE_ARN") },
         record: { secrets: [], vars: [] },
         "smoke-and-load": { secrets: [], vars: [] },
-        playwright: { secrets: ["SERVICES_VERIFICATION_TOKEN"], vars: ["SERVICES_REPOSITORY"] },
-        verdict: { secrets: ["SERVICES_VERIFICATION_TOKEN"], vars: ["SERVICES_REPOSITORY"] },
+        playwright: { secrets: ["STAGING_VERIFIER_PRIVATE_KEY"], vars: ["SERVICES_REPOSITORY", "STAGING_VERIFIER_CLIENT_ID"] },
+        verdict: { secrets: ["STAGING_VERIFIER_PRIVATE_KEY"], vars: ["SERVICES_REPOSITORY", "STAGING_VERIFIER_CLIENT_ID"] },
     },
     "drift.yml": { drift: { secrets: STACK_JOB_SECRETS, vars: STACK_JOB_VARS("AWS_READ_ONLY_ROLE_ARN") } },
     "health-check.yml": { check: { secrets: [], vars: [] } },
@@ -189,7 +199,9 @@ const CREDENTIALS: Record<string, Record<string, { secrets: string[]; vars: stri
 const ENVIRONMENTS: Record<string, Record<string, (ctx: Ctx) => string | undefined>> = {
     "ci.yml": { preview: (ctx) => `${ctx.github?.base_ref === "production" ? "production" : "staging"}-preview` },
     "db-backup.yml": { backup: () => "production-backup" },
-    "deploy-production.yml": { gate: () => "production-gate", "gate-bypass": () => "production-gate-bypass", backup: () => "production", deploy: () => "production" },
+    "deploy-production.yml": {
+        gate: () => "production-gate", "gate-bypass": () => "production-gate-bypass", backup: () => "production", deploy: () => "production", record: () => "production-record",
+    },
     "deploy-staging.yml": { deploy: () => "staging", playwright: () => "staging-verification", verdict: () => "staging-verification" },
     "drift.yml": { drift: (ctx) => `${ctx.matrix?.stack}-read` },
 };
@@ -304,7 +316,35 @@ function pullRequestProblems(file: string, doc: Doc): string[] {
     return problems;
 }
 
-/** Every checkout of this repository in a stack's job takes that stack's branch. */
+/**
+ * Jobs that check out the very commit an earlier job of the run checked out of the stack's
+ * branch (that job's output `commit`, its `git rev-parse HEAD`), exactly in this form: the
+ * branch may have moved in between. Production's backup and deploy take the gate's (empty after
+ * an emergency bypass, which checked no commit: then the branch's head); staging's verification
+ * jobs take the deploy's (they run only after it succeeded).
+ */
+const PINNED_CHECKOUTS: Record<string, Record<string, string>> = {
+    "deploy-production.yml": { backup: "${{ needs.gate.outputs.commit || 'production' }}", deploy: "${{ needs.gate.outputs.commit || 'production' }}" },
+    "deploy-staging.yml": { "smoke-and-load": "${{ needs.deploy.outputs.commit }}", playwright: "${{ needs.deploy.outputs.commit }}", verdict: "${{ needs.deploy.outputs.commit }}" },
+};
+
+/** The problems of a job whose checkout is pinned to `needs.<source>.outputs.commit`: the source must be a need that outputs its own branch checkout's commit. */
+function pinSourceProblems(file: string, doc: Doc, name: string, pinned: string, branch: string): string[] {
+    const source = /needs\.([\w-]+)\.outputs\.commit/.exec(pinned)![1];
+    const job = doc.jobs[name];
+    const needs = job.needs === undefined ? [] : [job.needs].flat();
+    if (!needs.includes(source)) return [`${file} ${name}: checks out needs.${source}.outputs.commit but does not need ${source}`];
+    const from = doc.jobs[source] as Doc;
+    const step = /^\$\{\{ steps\.([\w-]+)\.outputs\.commit \}\}$/.exec(String(from.outputs?.commit ?? ""));
+    const writer = step && (from.steps as Doc[]).find((s) => s.id === step[1]);
+    const checkout = (from.steps as Doc[]).find((s) => /^actions\/checkout@/.test(s.uses ?? ""));
+    if (!writer || !/echo "commit=\$\(git rev-parse HEAD\)"/.test(writer.run ?? "") || checkout?.with?.ref !== branch || (from.steps as Doc[]).indexOf(writer) < (from.steps as Doc[]).indexOf(checkout)) {
+        return [`${file} ${name}: ${source}'s output commit is not the commit of ${branch} it checked out`];
+    }
+    return [];
+}
+
+/** Every checkout of this repository in a stack's job takes that stack's branch (or the commit of it an earlier job checked out: PINNED_CHECKOUTS). */
 function checkoutProblems(file: string, doc: Doc): string[] {
     const problems: string[] = [];
     for (const [name, job] of Object.entries(doc.jobs as Doc)) {
@@ -312,11 +352,14 @@ function checkoutProblems(file: string, doc: Doc): string[] {
         for (const ctx of contexts(doc, job)) {
             const stack = stackOf(doc, job, ctx) ?? (file.startsWith("deploy-") ? file.slice("deploy-".length, -".yml".length) : undefined);
             if (!stack) continue;
+            const pinned = PINNED_CHECKOUTS[file]?.[name];
+            const want = pinned ?? STACK_BRANCHES[stack];
             for (const { step } of flatSteps(job.steps ?? []).filter((s) => /^actions\/checkout@/.test(s.step.uses ?? "") && !s.step.with?.repository)) {
                 const ref = step.with?.ref === undefined ? undefined : evaluate(String(step.with.ref), ctx);
-                if (ref !== STACK_BRANCHES[stack]) problems.push(`${file} ${name} ${JSON.stringify(ctx.matrix)}: checks out ${ref ?? "the triggering ref"}, not ${stack}'s branch ${STACK_BRANCHES[stack]}`);
+                if (ref !== want) problems.push(`${file} ${name} ${JSON.stringify(ctx.matrix)}: checks out ${ref ?? "the triggering ref"}, not ${pinned ? want : `${stack}'s branch ${want}`}`);
                 if (step.with?.["persist-credentials"] !== false) problems.push(`${file} ${name}: leaves the job's token in .git/config`);
             }
+            if (pinned) problems.push(...pinSourceProblems(file, doc, name, pinned, STACK_BRANCHES[stack]));
         }
     }
     return problems;
@@ -334,7 +377,16 @@ function releaseProblems(file: string, doc: Doc): string[] {
         const steps = flatSteps(job.steps ?? []);
         const contentsWrite = job.permissions?.contents === "write";
         const pushes = steps.filter((s) => /\bgit push\b/.test(s.step.run ?? ""));
-        if (contentsWrite !== pushes.length > 0) problems.push(`${file} ${name}: contents: ${job.permissions?.contents} with ${pushes.length} push step(s)`);
+        // Who pushes: record-release's token input, else (a bare git push) the job's token.
+        const pushToken = String(steps.find((s) => s.step.uses === "./.github/actions/record-release")?.step.with?.token ?? "${{ github.token }}");
+        const apps = steps.filter((s) => /^actions\/create-github-app-token@/.test(s.step.uses ?? "") && s.step.with?.["permission-contents"] === "write").map((s) => s.step.id);
+        const byApp = apps.some((id) => pushToken === `\${{ steps.${id}.outputs.token }}`);
+        if (pushes.length === 0 && (contentsWrite || apps.length > 0)) problems.push(`${file} ${name}: contents: ${job.permissions?.contents}${apps.length ? " and an App token with contents write" : ""} with 0 push step(s)`);
+        if (pushes.length > 0) {
+            if (byApp && contentsWrite) problems.push(`${file} ${name}: pushes with an App token but its GITHUB_TOKEN holds contents: write too`);
+            else if (!byApp && JOB_TOKEN.test(pushToken) && !contentsWrite) problems.push(`${file} ${name}: contents: ${job.permissions?.contents} with ${pushes.length} push step(s)`);
+            else if (!byApp && !JOB_TOKEN.test(pushToken)) problems.push(`${file} ${name}: pushes with ${pushToken}, neither the job's token nor an App token minted with contents write in the job`);
+        }
         for (const { step } of pushes) {
             // No skip directive in the record's message: the job's GITHUB_TOKEN push starts no
             // workflow anyway, and [skip ci] on a pull request's head commit would skip its CI.
@@ -572,7 +624,12 @@ describe("GitHub workflows", () => {
         assert.deepEqual(Object.keys(triggers("deploy-production.yml")), ["push", "workflow_dispatch"]);
         for (const [file, stack] of [["deploy-staging.yml", "staging"], ["deploy-production.yml", "production"]]) {
             const doc = load(file);
-            assert.deepEqual(doc.concurrency, { group: `deploy-${stack}`, "cancel-in-progress": false });
+            // Production's recorder pushes get a group of their own (tests/stagingGateWorkflows.spec.ts evaluates it).
+            assert.deepEqual(doc.concurrency, {
+                group: stack === "staging" ? "deploy-staging"
+                    : "${{ github.event_name == 'push' && github.actor == vars.RELEASE_RECORDER_LOGIN && format('deploy-production-record-{0}', github.run_id) || 'deploy-production' }}",
+                "cancel-in-progress": false,
+            });
             assert.deepEqual(Object.keys(doc.on.workflow_dispatch.inputs), stack === "staging" ? ["revision", "service"] : ["revision", "service", "bypass_reason"]);
             const deploy = doc.jobs.deploy;
             assert.equal(deploy.env.STACK, stack);
@@ -614,9 +671,13 @@ describe("GitHub workflows", () => {
         const staging = structuredClone(load("deploy-staging.yml"));
         staging.jobs.deploy.env.CLOUDFLARE_API_TOKEN = "${{ secrets.CLOUDFLARE_API_TOKEN }}";
         assert.match(credentialProblems("deploy-staging.yml", staging).join("\n"), /deploy: job-level env CLOUDFLARE_API_TOKEN reaches every step/);
-        const record = structuredClone(load("deploy-production.yml"));
+        const record = structuredClone(load("deploy-staging.yml"));
         record.jobs.record.steps[0].env = { PULUMI_ACCESS_TOKEN: "${{ secrets.PULUMI_ACCESS_TOKEN }}" };
-        assert.match(credentialProblems("deploy-production.yml", record).join("\n"), /record: secrets PULUMI_ACCESS_TOKEN, expected \(none\)[\s\S]*record: references secrets outside any environment/);
+        assert.match(credentialProblems("deploy-staging.yml", record).join("\n"), /record: secrets PULUMI_ACCESS_TOKEN, expected \(none\)[\s\S]*record: references secrets outside any environment/);
+        // The recorder App's key outside its environment.
+        const recorder = structuredClone(load("deploy-production.yml"));
+        delete recorder.jobs.record.environment;
+        assert.match(credentialProblems("deploy-production.yml", recorder).join("\n"), /record .*: environment undefined, expected production-record[\s\S]*record: references secrets outside any environment/);
         const sources = structuredClone(load("drift.yml"));
         sources.jobs.drift.steps.find((s: Doc) => s.uses === "./.github/actions/services-sources").env = { VERCEL_API_TOKEN: "${{ secrets.VERCEL_API_TOKEN }}" };
         assert.match(credentialProblems("drift.yml", sources).join("\n"), /passes VERCEL_API_TOKEN into a composite action/);
@@ -687,7 +748,30 @@ describe("GitHub workflows", () => {
         // The checks can fail.
         const noRef = structuredClone(prod);
         delete noRef.jobs.deploy.steps[0].with.ref;
-        assert.match(checkoutProblems("deploy-production.yml", noRef).join("\n"), /deploy-production\.yml deploy .*checks out the triggering ref, not production's branch production/);
+        assert.match(checkoutProblems("deploy-production.yml", noRef).join("\n"), /deploy-production\.yml deploy .*checks out the triggering ref, not \$\{\{ needs\.gate\.outputs\.commit \|\| 'production' \}\}/);
+        // Backup and deploy check out exactly the commit the gate checked (the head after a
+        // bypass); the staging verification jobs the commit the deploy ran.
+        for (const id of ["backup", "deploy"]) assert.equal(prod.jobs[id].steps[0].with.ref, "${{ needs.gate.outputs.commit || 'production' }}");
+        const staging = load("deploy-staging.yml");
+        for (const id of ["smoke-and-load", "playwright", "verdict"]) assert.equal(staging.jobs[id].steps[0].with.ref, "${{ needs.deploy.outputs.commit }}");
+        for (const [id, ref] of [["backup", "production"], ["deploy", "${{ github.sha }}"], ["backup", "${{ needs.gate.outputs.commit }}"]]) {
+            const moved = structuredClone(prod);
+            moved.jobs[id].steps[0].with.ref = ref;
+            assert.match(checkoutProblems("deploy-production.yml", moved).join("\n"), new RegExp(`deploy-production\\.yml ${id} .*: checks out .*, not \\$\\{\\{ needs\\.gate\\.outputs\\.commit \\|\\| 'production' \\}\\}`), `${id} ${ref}`);
+        }
+        const verification = structuredClone(staging);
+        verification.jobs.playwright.steps[0].with.ref = "main";
+        assert.match(checkoutProblems("deploy-staging.yml", verification).join("\n"), /deploy-staging\.yml playwright .*: checks out main, not \$\{\{ needs\.deploy\.outputs\.commit \}\}/);
+        // The pinned commit must be what the source job checked out of the branch.
+        const wrongSource = structuredClone(prod);
+        wrongSource.jobs.gate.outputs.commit = "${{ github.sha }}";
+        assert.deepEqual(checkoutProblems("deploy-production.yml", wrongSource), [
+            "deploy-production.yml backup: gate's output commit is not the commit of production it checked out",
+            "deploy-production.yml deploy: gate's output commit is not the commit of production it checked out",
+        ]);
+        const unneeded = structuredClone(prod);
+        unneeded.jobs.deploy.needs = ["backup"];
+        assert.deepEqual(checkoutProblems("deploy-production.yml", unneeded), ["deploy-production.yml deploy: checks out needs.gate.outputs.commit but does not need gate"]);
         const drift = structuredClone(load("drift.yml"));
         drift.jobs.drift.steps[0].with.ref = "main";
         assert.match(checkoutProblems("drift.yml", drift).join("\n"), /\{"stack":"production"\}: checks out main, not production's branch production/);
@@ -729,11 +813,24 @@ describe("GitHub workflows", () => {
         for (const file of files) assert.deepEqual(releaseProblems(file, load(file)), [], file);
         for (const [file, stack] of [["deploy-staging.yml", "staging"], ["deploy-production.yml", "production"]]) {
             const record = load(file).jobs.record;
-            assert.deepEqual(record.permissions, { contents: "write" });
+            // Main has no ruleset requiring the status: the job's token pushes. Production's
+            // ruleset requires it and GITHUB_TOKEN can't bypass: the recorder App pushes, and the
+            // job's own token only reads.
+            assert.deepEqual(record.permissions, { contents: stack === "staging" ? "write" : "read" });
+            assert.equal(record.environment, stack === "staging" ? undefined : "production-record");
             const step = record.steps.find((s: Doc) => s.uses === "./.github/actions/record-release");
             // Staging's verdict needs to know whether the record sits right on the deployed commit.
             const deployed = stack === "staging" ? { deployed: "${{ needs.deploy.outputs.commit }}" } : {};
-            assert.deepEqual(step.with, { stack, branch: STACK_BRANCHES[stack], revision: "${{ needs.deploy.outputs.revision }}", service: "${{ inputs.service }}", ...deployed, token: "${{ github.token }}" });
+            const token = stack === "staging" ? "${{ github.token }}" : "${{ steps.token.outputs.token }}";
+            assert.deepEqual(step.with, { stack, branch: STACK_BRANCHES[stack], revision: "${{ needs.deploy.outputs.revision }}", service: "${{ inputs.service }}", ...deployed, token });
+            if (stack === "production") {
+                // This repository only (no owner or repositories: the current repository), contents write only.
+                const app = record.steps.find((s: Doc) => s.id === "token");
+                assert.deepEqual(app, { id: "token", uses: "actions/create-github-app-token@v3.1.1", with: {
+                    "client-id": "${{ vars.RELEASE_RECORDER_CLIENT_ID }}", "private-key": "${{ secrets.RELEASE_RECORDER_PRIVATE_KEY }}", "permission-contents": "write",
+                } });
+                assert.ok(record.steps.indexOf(app) < record.steps.indexOf(step));
+            }
             // Staging's deploy reports the manifest's revision on a push too (the verdict posts on it).
             assert.equal(load(file).jobs.deploy.outputs.revision, stack === "staging" ? "${{ steps.revision.outputs.revision || steps.manifest.outputs.revision }}" : "${{ steps.revision.outputs.revision }}");
         }
@@ -752,6 +849,16 @@ describe("GitHub workflows", () => {
         const writer = structuredClone(load("deploy-production.yml"));
         writer.jobs.deploy.permissions.contents = "write";
         assert.match(releaseProblems("deploy-production.yml", writer).join("\n"), /deploy: contents: write with 0 push step/);
+        // The App-token push: not with the job's token (no contents write), not with both, not with an App token that can't write.
+        const jobToken = structuredClone(load("deploy-production.yml"));
+        jobToken.jobs.record.steps.find((s: Doc) => s.uses === "./.github/actions/record-release").with.token = "${{ github.token }}";
+        assert.deepEqual(releaseProblems("deploy-production.yml", jobToken), ["deploy-production.yml record: contents: read with 1 push step(s)"]);
+        const both = structuredClone(load("deploy-production.yml"));
+        both.jobs.record.permissions.contents = "write";
+        assert.deepEqual(releaseProblems("deploy-production.yml", both), ["deploy-production.yml record: pushes with an App token but its GITHUB_TOKEN holds contents: write too"]);
+        const readOnlyApp = structuredClone(load("deploy-production.yml"));
+        delete readOnlyApp.jobs.record.steps.find((s: Doc) => s.id === "token").with["permission-contents"];
+        assert.deepEqual(releaseProblems("deploy-production.yml", readOnlyApp), ["deploy-production.yml record: pushes with ${{ steps.token.outputs.token }}, neither the job's token nor an App token minted with contents write in the job"]);
         const onPush = structuredClone(load("deploy-staging.yml"));
         delete onPush.jobs.deploy.steps.find((s: Doc) => /npm run -s release/.test(s.run ?? "")).if;
         assert.match(releaseProblems("deploy-staging.yml", onPush).join("\n"), /a push would bump the manifest/);
@@ -966,6 +1073,17 @@ printf -- '--\\n-- PostgreSQL database dump\\n--\\nCREATE TABLE t ();\\n--\\n-- 
                 assert.match(ref, /^[\w.-]+\/[\w./-]+@v\d+\.\d+\.\d+$/, `${ref} is pinned to a version`);
             }
             assert.doesNotMatch(source, /echo[^\n]*\$\{\{\s*secrets\./);
+        }
+        // actions/create-github-app-token is given only inputs its action.yml at v3.1.1 declares.
+        const appTokenSteps = files.flatMap((file) => Object.values(load(file).jobs as Doc).flatMap((job) => (job.steps ?? []) as Doc[]))
+            .filter((step) => /^actions\/create-github-app-token@/.test(step.uses ?? ""));
+        assert.equal(appTokenSteps.length, 3, "playwright, verdict, production's record");
+        for (const step of appTokenSteps) {
+            assert.equal(step.uses, "actions/create-github-app-token@v3.1.1");
+            assert.deepEqual(Object.keys(step.with).filter((input) => !CREATE_APP_TOKEN_INPUTS.includes(input)), [], JSON.stringify(step.with));
+            assert.ok(Object.keys(step.with).some((input) => input.startsWith("permission-")), "every token is narrowed to named permissions");
+            assert.match(step.with["private-key"], /^\$\{\{ secrets\.[A-Z_]+_PRIVATE_KEY \}\}$/);
+            assert.match(step.with["client-id"], /^\$\{\{ vars\.[A-Z_]+_CLIENT_ID \}\}$/);
         }
         // Composite actions get credentials as inputs or env, never from the secrets context.
         for (const source of composite) assert.doesNotMatch(source, /\bsecrets\./);

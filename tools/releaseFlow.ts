@@ -61,7 +61,10 @@ export function renderReleaseFlow(root = REPO_ROOT): string {
             if (/\.\/\.github\/actions\/staging-verdict\b/.test(JSON.stringify(job.steps ?? []))) edges.push(`  ${nodeId(wf.prefix, id)} -.->|"posts"| ${status}`);
             if (/npm run -s staging-gate/.test(text)) edges.push(`  ${status} -.->|"read by"| ${nodeId(wf.prefix, id)}`);
             if (needsOf(job).length === 0) {
-                edges.push(stack === "staging" ? `  merge_main --> ${nodeId(wf.prefix, id)}` : `  promotion -->|"merge, or a dispatch of the revision"| ${nodeId(wf.prefix, id)}`);
+                // The bypass runs only for a dispatch that gives a reason; a merge never reaches it.
+                const bypass = /inputs\.bypass_reason\s*!=\s*''/.test(String(job.if ?? ""));
+                const label = bypass ? "emergency: a dispatch with bypass_reason" : "merge, or a dispatch of the revision";
+                edges.push(stack === "staging" ? `  merge_main --> ${nodeId(wf.prefix, id)}` : `  promotion -->|"${label}"| ${nodeId(wf.prefix, id)}`);
             }
         }
     }

@@ -1,5 +1,5 @@
 /**
- * `npm run -s verify -- --stack <stack> [--base-url https://<host>] [--connect-to <ip>] [--ca-file <pem>] [--out <file.json>]`
+ * `npm run -s verify -- --stack <stack> [--smoke-only] [--base-url https://<host>] [--connect-to <ip>] [--ca-file <pem>] [--out <file.json>]`
  *
  * The verification run after a deploy (Deploy staging runs it for every staging deploy; its
  * verdict gates the promotion to production: docs/runbook.md, section 1). With the stack's
@@ -8,7 +8,8 @@
  *      verified);
  *   2. load: autocannon on `loadPath` (bounded by `durationSeconds` and `maxRequests`), judged
  *      against `minRequests`, `maxErrorRate` and `maxP95LatencyMs` (tools/verification/).
- * The load test runs only when the smoke check passed.
+ * The load test runs only when the smoke check passed; `--smoke-only` skips it (to check
+ * production by hand after an emergency bypass without loading it: docs/runbook.md, section 12).
  *
  * The public host is `https://<frontendHostname>` (the seed's health URLs go through Cloudflare
  * and its origin rule to the stack's load balancer); `--base-url` names another. `--connect-to`
@@ -33,7 +34,7 @@ import { smokeCheck, SmokeResult } from "./verification/smoke";
 import { isIpAddress, parseBaseUrl, Target } from "./verification/target";
 import { errorRate, evaluateLoad, LoadFigures, percentile, ThresholdCheck } from "./verification/thresholds";
 
-const USAGE = "usage: npm run -s verify -- --stack <stack> [--base-url https://<host>] [--connect-to <ip>] [--ca-file <pem>] [--out <file.json>] [--project-dir <dir>]";
+const USAGE = "usage: npm run -s verify -- --stack <stack> [--smoke-only] [--base-url https://<host>] [--connect-to <ip>] [--ca-file <pem>] [--out <file.json>] [--project-dir <dir>]";
 
 interface Args {
     readonly stack: string;
@@ -42,10 +43,12 @@ interface Args {
     readonly caFile?: string;
     readonly out?: string;
     readonly projectDir: string;
+    readonly smokeOnly: boolean;
 }
 
 function parse(argv: string[]): Args {
-    const flags = parseFlags(argv, { "--stack": "stack", "-s": "stack", "--base-url": "baseUrl", "--connect-to": "connectTo", "--ca-file": "caFile", "--out": "out", "--project-dir": "projectDir" });
+    const smokeOnly = argv.includes("--smoke-only");
+    const flags = parseFlags(argv.filter((a) => a !== "--smoke-only"), { "--stack": "stack", "-s": "stack", "--base-url": "baseUrl", "--connect-to": "connectTo", "--ca-file": "caFile", "--out": "out", "--project-dir": "projectDir" });
     const projectDir = flags.projectDir ?? REPO_ROOT;
     if (!flags.stack) throw new UsageError("--stack is required");
     if (!listStacks(projectDir).includes(flags.stack)) throw new UsageError(`--stack ${flags.stack}: no stack file Pulumi.${flags.stack}.yaml (stacks: ${listStacks(projectDir).join(", ")})`);
@@ -56,7 +59,7 @@ function parse(argv: string[]): Args {
         baseUrl = parsed;
     }
     if (flags.connectTo !== undefined && !isIpAddress(flags.connectTo)) throw new UsageError(`--connect-to ${flags.connectTo} is not an IP address; give e.g. 203.0.113.10`);
-    return { stack: flags.stack, baseUrl, connectTo: flags.connectTo, caFile: flags.caFile, out: flags.out, projectDir };
+    return { stack: flags.stack, baseUrl, connectTo: flags.connectTo, caFile: flags.caFile, out: flags.out, projectDir, smokeOnly };
 }
 
 /** The verification report (`--out`). */
@@ -67,14 +70,14 @@ export interface VerificationReport {
     /** Why the run failed, one line per failed check (empty when it passed). */
     readonly failures: string[];
     readonly smoke: SmokeResult[];
-    /** Null when the load test did not run (the smoke check failed). */
+    /** Null when the load test did not run (the smoke check failed, or --smoke-only). */
     readonly load: null | { readonly path: string; readonly connections: number; readonly requests: number; readonly non2xx: number; readonly errors: number; readonly timeouts: number; readonly seconds: number; readonly errorRate?: number; readonly p95LatencyMs?: number; readonly checks: ThresholdCheck[] };
 }
 
 const RELATION: Record<ThresholdCheck["setting"], string> = { minRequests: ">=", maxErrorRate: "<=", maxP95LatencyMs: "<=" };
 const shown = (check: ThresholdCheck) => (check.actual === undefined ? "none" : check.setting === "maxErrorRate" ? check.actual.toFixed(4) : check.setting === "maxP95LatencyMs" ? check.actual.toFixed(1) : String(check.actual));
 
-function report(stack: string, target: Target, settings: VerificationSettings, smoke: SmokeResult[], figures: LoadFigures | undefined): VerificationReport {
+function report(stack: string, target: Target, settings: VerificationSettings, smoke: SmokeResult[], figures: LoadFigures | undefined, smokeOnly: boolean): VerificationReport {
     const failures = smoke.filter((s) => !s.pass).map((s) => `smoke ${s.path}: ${s.status !== undefined ? `HTTP ${s.status}` : s.error} after ${s.attempts} attempt(s)`);
     let load: VerificationReport["load"] = null;
     if (figures) {
@@ -84,7 +87,7 @@ function report(stack: string, target: Target, settings: VerificationSettings, s
             path: settings.loadPath, connections: settings.connections, requests: figures.requests, non2xx: figures.non2xx, errors: figures.errors, timeouts: figures.timeouts,
             seconds: Number(figures.seconds.toFixed(2)), errorRate: errorRate(figures), p95LatencyMs: percentile(figures.latenciesMs, 95), checks,
         };
-    } else {
+    } else if (!smokeOnly) {
         failures.push("load: not run, the smoke check failed");
     }
     return { stack, baseUrl: target.baseUrl.origin, verdict: failures.length === 0 ? "pass" : "fail", failures, smoke, load };
@@ -98,11 +101,16 @@ function print(r: VerificationReport): void {
         lines.push(`load   GET ${l.path}  ${l.connections} connections, ${l.seconds} s: ${l.requests} requests, ${l.non2xx + l.errors} failed (${l.non2xx} non-2xx, ${l.errors} errors of which ${l.timeouts} timeouts)`);
         for (const c of l.checks) lines.push(`  ${c.setting.padEnd(16)} ${RELATION[c.setting]} ${String(c.limit).padEnd(8)} ${shown(c).padEnd(10)} ${c.pass ? "pass" : "FAIL"}`);
     }
+    if (!r.load) lines.push("load   not run");
     lines.push(r.verdict === "pass" ? "verdict: pass" : `verdict: fail (${r.failures.join("; ")})`);
     process.stdout.write(`${lines.join("\n")}\n`);
 }
 
 export async function main(argv: string[]): Promise<number> {
+    if (argv.length === 1 && (argv[0] === "--help" || argv[0] === "-h")) {
+        process.stdout.write(`${USAGE}\n`);
+        return 0;
+    }
     return runTool(argv, USAGE, parse, async (args) => {
         const source = configSource(loadStackConfig(args.stack, {}, args.projectDir));
         const v = parseSettings(source, args.stack, { keys: ["verification", "frontendHostname"] });
@@ -117,8 +125,8 @@ export async function main(argv: string[]): Promise<number> {
         }
         const target: Target = { baseUrl: args.baseUrl ?? new URL(`https://${v.frontendHostname}`), connectTo: args.connectTo, caPem };
         const smoke = await smokeCheck(target, settings.smokePaths, { timeoutSeconds: settings.requestTimeoutSeconds });
-        const figures = smoke.every((s) => s.pass) ? await runLoad(target, settings) : undefined;
-        const result = report(args.stack, target, settings, smoke, figures);
+        const figures = smoke.every((s) => s.pass) && !args.smokeOnly ? await runLoad(target, settings) : undefined;
+        const result = report(args.stack, target, settings, smoke, figures, args.smokeOnly);
         print(result);
         if (args.out) fs.writeFileSync(args.out, `${JSON.stringify(result, null, 2)}\n`);
         return result.verdict === "pass" ? 0 : 1;

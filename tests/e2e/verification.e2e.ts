@@ -12,9 +12,9 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import type { VerificationReport } from "../../tools/verify";
-import { VerificationSettings } from "../../components/verificationSettings";
 import { CATALOG } from "../../components/catalog";
+import { VerificationSettings } from "../../components/verificationSettings";
+import type { VerificationReport } from "../../tools/verify";
 import { httpGet } from "./hostProbes";
 import { connectFromCloudflare, sleep, waitUntilServing } from "./load";
 import { prepareStage, Stage } from "./stage";
@@ -79,6 +79,20 @@ describe("staging verification against the test host (e2e)", function () {
         await waitUntilServing(stage, "h1", 60_000);
     }
 
+    /**
+     * Runs `action` with the gateway's unit given `environment` (the fixture service's fault
+     * switches, tests/e2e/fixture/node/server.js) through a runtime drop-in, removed afterwards.
+     */
+    async function withGatewayEnvironment<T>(environment: string, action: () => Promise<T>): Promise<T> {
+        const dropIn = `/run/systemd/system/${GATEWAY}.d/fault.conf`;
+        await gateway(`mkdir -p ${path.posix.dirname(dropIn)} && printf '[Service]\\nEnvironment=${environment}\\n' > ${dropIn} && systemctl daemon-reload && systemctl restart ${GATEWAY}`);
+        try {
+            return await action();
+        } finally {
+            await gateway(`rm -f ${dropIn} && systemctl daemon-reload && systemctl restart ${GATEWAY}`);
+        }
+    }
+
     const smokeOf = (r: VerificationReport) => r.smoke.map((s) => `${s.path} ${s.status ?? s.error}`);
 
     it("passes the deployed host: the seed's health URLs answer 200 through the load balancer, and the load stays within every threshold", async () => {
@@ -95,16 +109,7 @@ describe("staging verification against the test host (e2e)", function () {
     });
 
     it("refuses a slow gateway (1 answer in 10 takes 400 ms): every request answered, the 95th percentile above 150 ms", async () => {
-        // The fixture service's slow path (tests/e2e/fixture/node/server.js), switched on by a
-        // drop-in for the gateway's unit and off again by removing it.
-        const dropIn = `/run/systemd/system/${GATEWAY}.d/slow.conf`;
-        await gateway(`mkdir -p ${path.posix.dirname(dropIn)} && printf '[Service]\\nEnvironment=FIXTURE_SLOW_EVERY=10 FIXTURE_SLOW_MS=400\\n' > ${dropIn} && systemctl daemon-reload && systemctl restart ${GATEWAY}`);
-        let run: Run;
-        try {
-            run = await verify();
-        } finally {
-            await gateway(`rm -f ${dropIn} && systemctl daemon-reload && systemctl restart ${GATEWAY}`);
-        }
+        const run = await withGatewayEnvironment("FIXTURE_SLOW_EVERY=10 FIXTURE_SLOW_MS=400", verify);
         assert.equal(run.status, 1, run.stdout);
         assert.deepEqual(smokeOf(run.report), ["/api/v1/health 200", "/api/v1/health/ready 200"], "slow, not failing: the smoke check passes");
         const load = run.report.load!;
@@ -113,6 +118,19 @@ describe("staging verification against the test host (e2e)", function () {
         assert.equal(run.report.failures.length, 1, run.report.failures.join("\n"));
         assert.match(run.report.failures[0], /^load maxP95LatencyMs: \d+\.\d is not <= 150$/);
         assert.match(run.stdout, /\nverdict: fail \(load maxP95LatencyMs: \d+\.\d is not <= 150\)\n/);
+    });
+
+    it("refuses a gateway that fails 1 answer in 20 (HTTP 503): the smoke check passes, the error rate (about 5%) is above 1%", async () => {
+        const run = await withGatewayEnvironment("FIXTURE_FAIL_EVERY=20", verify);
+        assert.equal(run.status, 1, run.stdout);
+        assert.deepEqual(smokeOf(run.report).map((s) => s.split(" ")[0]), ["/api/v1/health", "/api/v1/health/ready"]);
+        assert.ok(run.report.smoke.every((s) => s.pass), "every smoke path answered 200 within its attempts");
+        const load = run.report.load!;
+        assert.equal(load.requests, 3000);
+        assert.equal(load.errors, 0, "answered, with 503");
+        assert.ok(load.errorRate! > 0.03 && load.errorRate! < 0.07, String(load.errorRate));
+        assert.equal(run.report.failures.length, 1, run.report.failures.join("\n"));
+        assert.match(run.report.failures[0], /^load maxErrorRate: 0\.0[3-6]\d\d is not <= 0\.01$/);
     });
 
     it("refuses a failing gateway (stopped): the smoke check gets errors, and no load is sent; once it runs again the verdict passes", async () => {

@@ -28,9 +28,14 @@
  *
  * The expression evaluator knows exactly the subset these workflows use: string, number,
  * boolean and null literals, `==`, `!=`, `&&`, `||`, `!`, parentheses, success(), failure(),
- * cancelled(), always(), needs.<job>.result, needs['<job>'].result, needs.<job>.outputs.<x>,
- * github.event_name and inputs.<x>. Anything else throws: a test must never pass because the
- * simulator guessed.
+ * cancelled(), always(), format('<text with {0}>', ...), needs.<job>.result,
+ * needs['<job>'].result, needs.<job>.outputs.<x>, github.event_name, github.actor, github.run_id,
+ * inputs.<x> and vars.<NAME>. An unset configuration variable reads as '': "If a variable has not
+ * been set, the return value of a context referencing the variable will be an empty string"
+ * (GitHub docs, "Store information in variables", using the vars context). format() replaces
+ * {N} with its N-th argument as a string, {{ and }} with braces (GitHub docs, "Evaluate
+ * expressions in workflows and actions", format). Anything else throws: a test must never pass
+ * because the simulator guessed.
  */
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -58,7 +63,14 @@ export interface RunSetup {
     readonly outcomes?: Readonly<Record<string, Outcome>>;
     /** The run was cancelled before the jobs were evaluated (cancelled() true, success() false). */
     readonly cancelled?: boolean;
+    /** github.actor: who triggered the run (for a push, the pusher). Default "octocat". */
+    readonly actor?: string;
+    /** Configuration variables (vars context); one not given reads as ''. */
+    readonly vars?: Readonly<Record<string, string>>;
 }
+
+/** github.run_id of every simulated run. */
+export const SIMULATED_RUN_ID = "42";
 
 /** One job's part in a simulated run. */
 export interface JobRun {
@@ -77,11 +89,12 @@ type Token = { kind: "string" | "number" | "word" | "op"; text: string };
 type Node =
     | { type: "literal"; value: Value }
     | { type: "path"; parts: string[] }
-    | { type: "call"; name: string }
+    | { type: "call"; name: string; args: Node[] }
     | { type: "not"; operand: Node }
     | { type: "binary"; op: "==" | "!=" | "&&" | "||"; left: Node; right: Node };
 
 const STATUS_FUNCTIONS = ["success", "failure", "cancelled", "always"];
+const FUNCTIONS = [...STATUS_FUNCTIONS, "format"];
 
 function tokenize(source: string): Token[] {
     const tokens: Token[] = [];
@@ -96,7 +109,7 @@ function tokenize(source: string): Token[] {
         if (number) { tokens.push({ kind: "number", text: number[0] }); i += number[0].length; continue; }
         const word = /^[A-Za-z_][A-Za-z0-9_-]*/.exec(rest);
         if (word) { tokens.push({ kind: "word", text: word[0] }); i += word[0].length; continue; }
-        const op = /^(==|!=|&&|\|\||!|\(|\)|\.|\[|\])/.exec(rest);
+        const op = /^(==|!=|&&|\|\||!|\(|\)|\.|\[|\]|,)/.exec(rest);
         if (op) { tokens.push({ kind: "op", text: op[0] }); i += op[0].length; continue; }
         throw new Error(`unsupported expression syntax at "${rest}" in: ${source}`);
     }
@@ -147,10 +160,17 @@ export function parseExpression(source: string): Node {
         at++;
         if (["true", "false", "null"].includes(token.text)) return { type: "literal", value: token.text === "null" ? null : token.text === "true" };
         if (isOp("(")) {
-            if (!STATUS_FUNCTIONS.includes(token.text)) throw new Error(`unsupported function ${token.text}() in: ${source}`);
+            if (!FUNCTIONS.includes(token.text)) throw new Error(`unsupported function ${token.text}() in: ${source}`);
             at++;
+            const args: Node[] = [];
+            if (!isOp(")")) {
+                args.push(or());
+                while (isOp(",")) { at++; args.push(or()); }
+            }
             expect(")");
-            return { type: "call", name: token.text };
+            if (STATUS_FUNCTIONS.includes(token.text) && args.length > 0) throw new Error(`${token.text}() takes no arguments in: ${source}`);
+            if (token.text === "format" && args[0]?.type !== "literal") throw new Error(`format() needs a string literal first in: ${source}`);
+            return { type: "call", name: token.text, args };
         }
         const parts = [token.text];
         for (;;) {
@@ -179,7 +199,7 @@ export function parseExpression(source: string): Node {
 /** Whether an expression calls a status check function (else GitHub adds success()). */
 export function usesStatusFunction(node: Node): boolean {
     switch (node.type) {
-        case "call": return true;
+        case "call": return STATUS_FUNCTIONS.includes(node.name) || node.args.some(usesStatusFunction);
         case "not": return usesStatusFunction(node.operand);
         case "binary": return usesStatusFunction(node.left) || usesStatusFunction(node.right);
         default: return false;
@@ -189,10 +209,21 @@ export function usesStatusFunction(node: Node): boolean {
 /** What an expression can read: contexts and the status functions' answers. */
 export interface ExpressionScope {
     readonly event: string;
+    /** github.actor (default "octocat"). */
+    readonly actor?: string;
+    /** Configuration variables; one not given reads as ''. */
+    readonly vars?: Readonly<Record<string, string>>;
     /** null: the event has no inputs. */
     readonly inputs: Readonly<Record<string, string>> | null;
     readonly needs: Readonly<Record<string, { result: JobResult; outputs: Record<string, string> }>>;
     readonly status: { readonly success: boolean; readonly failure: boolean; readonly cancelled: boolean };
+}
+
+/** A value as format() writes it: null as '', booleans and numbers as text. */
+function asString(value: Value): string {
+    if (value === null) return "";
+    if (typeof value === "object") throw new Error("format() of an object is not supported");
+    return String(value);
 }
 
 function truthy(value: Value): boolean {
@@ -221,6 +252,8 @@ function lookup(parts: string[], scope: ExpressionScope, source: string): Value 
     const [context, ...rest] = parts;
     if (context === "github") {
         if (rest.length === 1 && rest[0] === "event_name") return scope.event;
+        if (rest.length === 1 && rest[0] === "actor") return scope.actor ?? "octocat";
+        if (rest.length === 1 && rest[0] === "run_id") return SIMULATED_RUN_ID;
         throw new Error(`unsupported context path ${parts.join(".")} in: ${source}`);
     }
     if (context === "inputs") {
@@ -228,6 +261,10 @@ function lookup(parts: string[], scope: ExpressionScope, source: string): Value 
         if (scope.inputs === null) return null;
         if (!Object.hasOwn(scope.inputs, rest[0])) throw new Error(`inputs.${rest[0]} is not a declared input (in: ${source})`);
         return scope.inputs[rest[0]];
+    }
+    if (context === "vars") {
+        if (rest.length !== 1) throw new Error(`unsupported context path ${parts.join(".")} in: ${source}`);
+        return scope.vars?.[rest[0]] ?? "";
     }
     if (context === "needs") {
         const [job, field, output, ...more] = rest;
@@ -243,7 +280,17 @@ function evaluateNode(node: Node, scope: ExpressionScope, source: string): Value
     switch (node.type) {
         case "literal": return node.value;
         case "path": return lookup(node.parts, scope, source);
-        case "call": return node.name === "always" ? true : scope.status[node.name as "success" | "failure" | "cancelled"];
+        case "call": {
+            if (node.name === "format") {
+                const [pattern, ...args] = node.args.map((arg) => evaluateNode(arg, scope, source));
+                return String(pattern).replace(/\{\{|\}\}|\{(\d+)\}/g, (whole, index?: string) => {
+                    if (index === undefined) return whole[0];
+                    if (Number(index) >= args.length) throw new Error(`format() has no argument ${index} in: ${source}`);
+                    return asString(args[Number(index)]);
+                });
+            }
+            return node.name === "always" ? true : scope.status[node.name as "success" | "failure" | "cancelled"];
+        }
         case "not": return !truthy(evaluateNode(node.operand, scope, source));
         case "binary": {
             const left = evaluateNode(node.left, scope, source);
@@ -260,6 +307,14 @@ function unwrap(condition: string): string {
     const wrapped = /^\s*\$\{\{([\s\S]*)\}\}\s*$/.exec(condition);
     if (wrapped && wrapped[1].includes("}}")) throw new Error(`unsupported: several expressions in one if: ${condition}`);
     return wrapped ? wrapped[1].trim() : condition.trim();
+}
+
+/** Evaluates a value's expression (with or without `${{ }}`), e.g. a workflow's concurrency group. */
+export function evaluateExpression(expression: string, scope: ExpressionScope): Value {
+    const source = unwrap(expression);
+    const node = parseExpression(source);
+    if (usesStatusFunction(node)) throw new Error(`a status function outside an if: ${expression}`);
+    return evaluateNode(node, scope, source);
 }
 
 /**
@@ -321,6 +376,8 @@ export function simulateRun(workflow: Doc, setup: RunSetup): Record<string, JobR
         const needs = Object.fromEntries(needsOf(jobs[id]).map((need) => [need, { result: runs[need].result, outputs: { ...runs[need].outputs } }]));
         const scope: ExpressionScope = {
             event: setup.event,
+            actor: setup.actor,
+            vars: setup.vars,
             inputs,
             needs,
             status: {
