@@ -9,6 +9,18 @@ import * as http from "http";
 import { AddressInfo } from "net";
 import { REPO_ROOT } from "../tools/stackConfig";
 
+/** Runs the probe with 2 connections against a server on loopback for `ms`, stops it, and returns its result line. */
+async function probeFor(port: number, ms: number): Promise<Record<string, number>> {
+    const child = spawn(process.execPath, ["--require", "./tools/register.js", "tools/loadProbe.ts", `http://127.0.0.1:${port}/api/v1/health`, "2"], { cwd: REPO_ROOT });
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d));
+    const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    child.kill("SIGTERM");
+    assert.equal(await closed, 0);
+    return JSON.parse(stdout.trim().split("\n").pop() as string);
+}
+
 describe("load probe (tools/loadProbe.ts)", function () {
     this.timeout(30_000);
 
@@ -27,14 +39,7 @@ describe("load probe (tools/loadProbe.ts)", function () {
         await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
         const port = (server.address() as AddressInfo).port;
         try {
-            const child = spawn(process.execPath, ["--require", "./tools/register.js", "tools/loadProbe.ts", `http://127.0.0.1:${port}/api/v1/health`, "2"], { cwd: REPO_ROOT });
-            let stdout = "";
-            child.stdout.on("data", (d: Buffer) => (stdout += d));
-            const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-            await new Promise((resolve) => setTimeout(resolve, 1500));
-            child.kill("SIGTERM");
-            assert.equal(await closed, 0);
-            const result = JSON.parse(stdout.trim().split("\n").pop() as string);
+            const result = await probeFor(port, 1500);
             assert.ok(result.requests > 50, `only ${result.requests} requests`);
             // In-flight requests at the stop may be answered but not counted: allow those few.
             assert.ok(Math.abs(result.non2xx - failedByServer) <= 2, `probe counted ${result.non2xx} non-2xx, the server sent ${failedByServer}`);
@@ -51,14 +56,7 @@ describe("load probe (tools/loadProbe.ts)", function () {
         await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
         const port = (server.address() as AddressInfo).port;
         try {
-            const child = spawn(process.execPath, ["--require", "./tools/register.js", "tools/loadProbe.ts", `http://127.0.0.1:${port}/api/v1/health`, "2"], { cwd: REPO_ROOT });
-            let stdout = "";
-            child.stdout.on("data", (d: Buffer) => (stdout += d));
-            const closed = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
-            await new Promise((resolve) => setTimeout(resolve, 7000));
-            child.kill("SIGTERM");
-            assert.equal(await closed, 0);
-            const result = JSON.parse(stdout.trim().split("\n").pop() as string);
+            const result = await probeFor(port, 7000);
             assert.deepEqual({ timeouts: result.timeouts, errors: result.errors, non2xx: result.non2xx, failed: result.failed }, { timeouts: 2, errors: 2, non2xx: 0, failed: 2 });
         } finally {
             server.closeAllConnections();
