@@ -196,6 +196,53 @@ describe("staging gate (npm run staging-gate)", function () {
             refused(sha(19), `the latest staging-verification status links to run 7999, which ${INFRA} does not have (or VERIFIER_TOKEN can't read)`));
     });
 
+    describe("release records on top of a promotion merge (production's head when its push's gate runs)", () => {
+        // record2 -> record1 -> merge -> (previous, main): main verified; records and the merge
+        // differ from what they stand on in Pulumi.production.yaml only.
+        const [record2, record1, merge, previous, main] = [sha(40), sha(41), sha(42), sha(43), sha(44)];
+        const manifest = [{ filename: "Pulumi.production.yaml", status: "modified" }];
+        beforeEach(() => {
+            standin.commits.set(`${MONO}@${record2}`, { parents: [record1] });
+            standin.commits.set(`${MONO}@${record1}`, { parents: [merge] });
+            standin.commits.set(`${MONO}@${merge}`, { parents: [previous, main] });
+            standin.addStatus(MONO, main, good);
+            standin.comparisons.set(`${MONO}@${main}...${merge}`, { status: "ahead", files: manifest });
+            standin.comparisons.set(`${MONO}@${merge}...${record1}`, { status: "ahead", files: manifest });
+        });
+
+        it("passes through the records and the merge to the verified main commit", async () => {
+            standin.comparisons.set(`${MONO}@${record1}...${record2}`, { status: "ahead", files: manifest });
+            const result = await gate(args(record2, "--allowed-difference", "Pulumi.production.yaml"));
+            assert.equal(result.code, 0, result.stderr);
+            assert.equal(result.stdout, `staging-gate: ${MONO}@${record2} is verified through its ancestors ${record1} -> ${merge} -> ${main}: ${VERDICT}; the compare lists only allowed differences (Pulumi.production.yaml)\n`);
+        });
+
+        it("refuses when a commit on the way changes anything else", async () => {
+            standin.comparisons.set(`${MONO}@${record1}...${record2}`, { status: "ahead", files: [...manifest, { filename: "index.ts", status: "modified" }] });
+            const result = await gate(args(record2, "--allowed-difference", "Pulumi.production.yaml"));
+            assert.equal(result.code, 1);
+            assert.equal(result.stderr, refused(record2, `no staging-verification status; parent ${short(record1)}: no staging-verification status`));
+        });
+
+        it("walks no further than MAX_WALK commits", async () => {
+            // 21 records in a row, each changing the manifest only, over the verified merge.
+            let below = merge;
+            let top = merge;
+            for (let i = 0; i < 21; i++) {
+                top = sha(100 + i);
+                standin.commits.set(`${MONO}@${top}`, { parents: [below] });
+                standin.comparisons.set(`${MONO}@${below}...${top}`, { status: "ahead", files: manifest });
+                below = top;
+            }
+            standin.comparisons.set(`${MONO}@${record1}...${record2}`, { status: "ahead", files: manifest });
+            const result = await gate(args(top, "--allowed-difference", "Pulumi.production.yaml"));
+            assert.equal(result.code, 1, result.stdout);
+            assert.match(result.stderr, /is not verified: no staging-verification status; parent [0-9a-f]{12}: no staging-verification status \(nor through its parents: /);
+            const under = await gate(args(sha(100 + 18), "--allowed-difference", "Pulumi.production.yaml"));
+            assert.equal(under.code, 0, `19 records and the merge are within reach: ${under.stderr}`);
+        });
+    });
+
     describe("a merge commit with no verdict of its own", () => {
         const merge = sha(30);
         const previous = sha(31); // production's previous tip: never verified

@@ -239,6 +239,21 @@ const STAGING_CASES: StagingCase[] = [
         summary: new RegExp(`no status on ${MONOREPO}@${REVISION}: staging pins services to other revisions`),
     },
     {
+        name: "a push to a pinned stack whose checks failed: failure on the monorepo revision too (a failure only blocks)",
+        setup: { event: "push", outcomes: { deploy: { result: "success", outputs: { ...DEPLOY_OUT, pinned: "true" } }, "smoke-and-load": { result: "failure" } } },
+        ran: ["deploy", "smoke-and-load", "playwright", "verdict"],
+        calls: [onInfra(DEPLOYED, "failure", "failed: smoke-and-load failure"), onMonorepo("failure", "failed: smoke-and-load failure")],
+    },
+    {
+        name: "a deploy that failed before it reported its pins: failure on the monorepo revision, not silence",
+        setup: { event: "push", outcomes: { deploy: { result: "failure", outputs: { ...DEPLOY_OUT, pinned: "" } } } },
+        ran: ["deploy", "verdict"],
+        calls: [
+            onInfra(DEPLOYED, "failure", "failed: deploy failure, smoke-and-load skipped, playwright skipped"),
+            onMonorepo("failure", "failed: deploy failure, smoke-and-load skipped, playwright skipped"),
+        ],
+    },
+    {
         name: "a dispatch recorded right on the deployed commit: success on the record's commit and on the monorepo revision",
         setup: { event: "workflow_dispatch", inputs: { revision: REVISION }, outcomes: { deploy: { result: "success", outputs: DEPLOY_OUT }, record: { result: "success", outputs: { commit: RECORD, rebased: "false" } } } },
         ran: ["deploy", "record", "smoke-and-load", "playwright", "verdict"],
@@ -476,6 +491,13 @@ describe("Deploy staging: verification jobs and the staging-verification verdict
         const refused = runStep(script, { NEEDS: JSON.stringify(runs.verdict.needs), EVENT: "push", SERVICES_REPOSITORY: MONOREPO, TOKEN: "t", RUN_URL });
         assert.notEqual(refused.status, 0);
         assert.match(refused.stderr, /HTTP 403/);
+        // Refused on this repository only: the monorepo's status is still posted, then the step fails.
+        const onlyInfra = verdictStep().run.replace(/^set -euo pipefail\n/, `set -euo pipefail\ngh() { if [[ $2 == repos/${INFRA}/* ]]; then echo "HTTP 403" >&2; return 1; fi; echo "posted $2" >&2; }\n`);
+        const partly = runStep(onlyInfra, { NEEDS: JSON.stringify(runs.verdict.needs), EVENT: "push", SERVICES_REPOSITORY: MONOREPO, TOKEN: "t", RUN_URL });
+        assert.equal(partly.status, 1);
+        assert.match(partly.stderr, new RegExp(`posted repos/${MONOREPO}/statuses/${REVISION}`));
+        assert.match(partly.summary, new RegExp(`could not post success on ${INFRA}@${DEPLOYED}`));
+        assert.match(partly.summary, new RegExp(`posted success on ${MONOREPO}@${REVISION}`));
     });
 });
 
@@ -588,6 +610,11 @@ describe("Deploy production: the staging gate before backup and deploy", () => {
         const injected = runStep((bypass.steps as Doc[])[0].run, { REASON: "x\n::add-mask::y\r\n::error::z", REVISION, SERVICE: "search", ACTOR: "lead", RUN_URL });
         assert.equal(injected.stdout, "::warning::staging verification bypassed by lead: x ::add-mask::y  ::error::z\n");
         assert.match(injected.summary, new RegExp(`^- services revision: ${REVISION} \\(service search only\\)$`, "m"));
+        // A reason of spaces and line breaks only is no reason: the bypass fails, so backup and deploy don't run.
+        const blank = runStep((bypass.steps as Doc[])[0].run, { REASON: "  \n\t ", REVISION, SERVICE: "", ACTOR: "lead", RUN_URL });
+        assert.equal(blank.status, 1);
+        assert.equal(blank.stdout, "::error::bypass_reason is blank: give the incident and why it can't wait for staging\n");
+        assert.equal(blank.summary, "");
     });
 
     it("gate: checks the revision to deploy, on a push every pinned revision and this repository's checked-out commit, with exactly the staging-gate flags", () => {
@@ -600,9 +627,9 @@ describe("Deploy production: the staging gate before backup and deploy", () => {
         const own = steps.find((s) => s.name === "This repository's commit passed staging's verification")!;
         assert.equal(services.if, undefined);
         assert.equal(services.env.PINS, "${{ steps.manifest.outputs.pins }}");
-        assert.equal(own.if, "github.event_name == 'push'");
-        assert.equal(services.env.REVISION, "${{ steps.revision.outputs.revision || steps.manifest.outputs.revision }}");
-        assert.equal(gate.outputs.revision, services.env.REVISION, "the deploy deploys what the gate verified");
+        assert.equal(own.if, undefined, "this repository's commit on every trigger: a dispatch deploys production's program too");
+        assert.equal(services.env.REVISION, "${{ steps.revision.outputs.revision }}", "a dispatch's revision (a push's are in PINS)");
+        assert.equal(gate.outputs.revision, "${{ steps.revision.outputs.revision || steps.manifest.outputs.revision }}", "the deploy deploys what the gate verified");
         assert.equal((production.jobs.deploy.steps as Doc[]).find((s) => s.uses === "./.github/actions/revision")!.with.requested, "${{ needs.gate.outputs.revision || inputs.revision }}");
         const gateFlags = ["--verifier-repository", INFRA, "--verifier-workflow", "deploy-staging.yml", "--verifier-branch", "main"];
         const LOGIN = "pakashop-verifier[bot]";
@@ -610,7 +637,12 @@ describe("Deploy production: the staging gate before backup and deploy", () => {
         const env = { GH_TOKEN: "services-read-token", VERIFIER_TOKEN: "job-token", SERVICES_REPOSITORY: MONOREPO, REVISION, VERIFIER_LOGIN: LOGIN };
         const first = runStep(services.run, { ...env, PINS: "" });
         assert.equal(first.status, 0, first.stderr);
-        assert.deepEqual(first.npm, [call(REVISION)], "a dispatch (no pins output), or a manifest without pins: the one revision");
+        assert.deepEqual(first.npm, [call(REVISION)], "a dispatch (no pins output): the one revision");
+        // A push that brings no revision (an infrastructure promotion): nothing to check.
+        const none = runStep(services.run, { ...env, REVISION: "", PINS: "" });
+        assert.equal(none.status, 0, none.stderr);
+        assert.deepEqual(none.npm, []);
+        assert.equal(none.stdout, "no services revision to check: the push brings none\n");
         // A push: every distinct pinned revision too.
         const PIN_A = "a".repeat(40);
         const PIN_B = "b".repeat(40);
@@ -629,7 +661,7 @@ describe("Deploy production: the staging gate before backup and deploy", () => {
         // is older once production moved.
         assert.equal(own.env.COMMIT, "${{ steps.checkout.outputs.commit }}");
         assert.equal(gate.outputs.commit, "${{ steps.checkout.outputs.commit }}");
-        assert.deepEqual(steps[0], { uses: "actions/checkout@v4.2.2", with: { ref: "production", "persist-credentials": false } });
+        assert.deepEqual(steps[0], { uses: "actions/checkout@v4.2.2", with: { ref: "production", "fetch-depth": 0, "persist-credentials": false } });
         const checkout = steps.find((s) => s.id === "checkout")!;
         assert.equal(checkout.if, undefined, "for every trigger");
         assert.equal(steps.indexOf(checkout), 1);
@@ -654,17 +686,41 @@ describe("Deploy production: the staging gate before backup and deploy", () => {
         assert.equal(checkout.output, `commit=${head}\n`);
         const manifest = steps.find((s) => s.id === "manifest")!;
         assert.equal(manifest.if, "github.event_name == 'push'");
-        const PIN_A = "a".repeat(40);
-        const PIN_B = "b".repeat(40);
-        for (const [pins, expected] of [
-            ["{}", ""],
-            [`{"search":"${PIN_B}","api":"${PIN_A}","worker":"${PIN_B}","web":"${REVISION}"}`, `${PIN_A} ${PIN_B}`],
-        ]) {
-            const run = runStep(manifest.run, {}, { npmBody: `echo '{"revision":"${REVISION}","pins":${pins}}'` });
-            assert.equal(run.status, 0, run.stderr);
-            assert.deepEqual(run.npm.map((c) => c.args), [["run", "-s", "release", "--", "--stack", "production", "--show"]]);
-            assert.equal(run.output, `revision=${REVISION}\npins=${expected}\n`, pins);
-        }
+        assert.equal(manifest.env.BEFORE, "${{ github.event.before }}");
+        // A production branch whose manifest moves from R1 (commit A) to R2 with search pinned to
+        // R1 and worker to R3 (commit B); the release tool is the real one.
+        const [R1, R2, R3] = ["1".repeat(40), "2".repeat(40), "3".repeat(40)];
+        const repo = tempDir();
+        const git = (...args: string[]) => spawnSync("git", ["-C", repo, "-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { encoding: "utf8" }).stdout.trim();
+        git("init", "-q");
+        fs.copyFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), path.join(repo, "Pulumi.yaml"));
+        fs.copyFileSync(path.join(REPO_ROOT, "Pulumi.production.yaml"), path.join(repo, "Pulumi.production.yaml"));
+        const release = (...args: string[]) => {
+            const r = spawnSync(process.execPath, ["--require", path.join(REPO_ROOT, "tools/register.js"), path.join(REPO_ROOT, "tools/release.ts"), "--project-dir", repo, "--stack", "production", ...args], { encoding: "utf8" });
+            assert.equal(r.status, 0, r.stderr);
+        };
+        release("--revision", R1);
+        git("add", ".");
+        git("commit", "-q", "-m", "A");
+        const A = git("rev-parse", "HEAD");
+        release("--revision", R2);
+        release("--service", "search", "--revision", R1);
+        release("--service", "notifications", "--revision", R3);
+        git("commit", "-qam", "B");
+        // The fake npm runs the real tool, in the checkout unless the step names another copy.
+        const npmBody = `shift 4; [[ " $* " == *" --project-dir "* ]] || set -- "$@" --project-dir "${repo}"; exec "${process.execPath}" --require "${path.join(REPO_ROOT, "tools/register.js")}" "${path.join(REPO_ROOT, "tools/release.ts")}" "$@"`;
+        const manifestAt = (before: string) => runStep(`cd ${repo}\n${manifest.run}`, { BEFORE: before }, { npmBody });
+        const brought = manifestAt(A);
+        assert.equal(brought.status, 0, brought.stderr);
+        assert.equal(brought.output, `revision=${R2}\npins=${R2} ${R3}\n`, "R1 was in the manifest before the push: only R2 and R3 are new");
+        const fresh = manifestAt("0".repeat(40));
+        assert.equal(fresh.status, 0, fresh.stderr);
+        assert.equal(fresh.output, `revision=${R2}\npins=${R1} ${R2} ${R3}\n`, "no before (a new branch): every revision");
+        assert.match(fresh.stdout, /::notice::no manifest before this push/);
+        const unknown = manifestAt("f".repeat(40));
+        assert.equal(unknown.output, `revision=${R2}\npins=${R1} ${R2} ${R3}\n`, "a before the history lacks (a force-push): every revision");
+        const same = manifestAt(git("rev-parse", "HEAD"));
+        assert.equal(same.output, `revision=${R2}\npins=\n`, "a push that changes no revision brings none");
     });
 });
 

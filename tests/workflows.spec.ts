@@ -376,7 +376,7 @@ function releaseProblems(file: string, doc: Doc): string[] {
     for (const [name, job] of Object.entries(doc.jobs as Doc)) {
         const steps = flatSteps(job.steps ?? []);
         const contentsWrite = job.permissions?.contents === "write";
-        const pushes = steps.filter((s) => /\bgit push\b/.test(s.step.run ?? ""));
+        const pushes = steps.filter((s) => /\b(?:authorized_)?git push\b/.test(s.step.run ?? ""));
         // Who pushes: record-release's token input, else (a bare git push) the job's token.
         const pushToken = String(steps.find((s) => s.step.uses === "./.github/actions/record-release")?.step.with?.token ?? "${{ github.token }}");
         const apps = steps.filter((s) => /^actions\/create-github-app-token@/.test(s.step.uses ?? "") && s.step.with?.["permission-contents"] === "write").map((s) => s.step.id);
@@ -880,7 +880,9 @@ describe("GitHub workflows", () => {
         // npm run -s release -- <args>: the real tool on the checkout; with RACE set, someone
         // else pushes to main first (every time when RACE=always).
         const bin = fakeBin({
-            npm: `[[ "$1 $2 $3 $4" == "run -s release --" ]] || exit 99; shift 4
+            // The release tool (and the dependencies it loads) must never see the push token.
+            npm: `if env | grep -qE 't0ken|extraheader|AUTHORIZATION'; then echo "the push token reached npm" >&2; exit 98; fi
+[[ "$1 $2 $3 $4" == "run -s release --" ]] || exit 99; shift 4
 if [[ -n \${RACE:-} && ( $RACE == always || ! -e ${race}/raced ) ]]; then
   touch ${race}/raced; n=$(ls ${race} | wc -l)
   git clone -q ${origin} ${race}/clone-$n && cd ${race}/clone-$n && echo "change $n" >> README && git add README \\

@@ -18,7 +18,9 @@
  * A commit with no status of the context at all (typically the merge commit that brings main
  * into production) is verified through a parent: a parent that is verified as above, when
  * "Compare two commits" (parent...commit) says `ahead` and lists only files named by
- * `--allowed-difference` (none given: the trees must be identical). GitHub lists at most 300
+ * `--allowed-difference` (none given: the trees must be identical). A parent without a status
+ * of its own that differs only in those files (a release record on top of that merge) is walked
+ * through the same way, up to {@link MAX_WALK} commits back. GitHub lists at most 300
  * files, so a listing of 300 or more is refused: the rest can't be seen. A commit whose own
  * latest status fails a check is NOT rescued by a parent: the newest verdict on that very tree
  * is what counts.
@@ -242,6 +244,72 @@ async function judgeCommit(clients: GateClients, repository: string, commit: str
 
 const short = (sha: string) => sha.slice(0, 12);
 
+/**
+ * How far back the gate walks through commits without a verdict of their own, and how many
+ * commits it judges at most: production's release records (commits that change only
+ * `Pulumi.production.yaml`) can land on top of a promotion merge before that push's gate runs,
+ * so the commit it checks out is a record whose parent is the merge whose parent is verified.
+ */
+export const MAX_WALK = 20;
+export const MAX_JUDGED = 60;
+
+type Through =
+    | { readonly verified: true; readonly via: string[]; readonly status: CommitStatus; readonly difference: string }
+    | { readonly verified: false; readonly reasons: string[] };
+
+/** The comparison base...head, or undefined when GitHub has none (404). */
+async function comparisonOf(clients: GateClients, repository: string, base: string, head: string): Promise<Comparison | undefined> {
+    try {
+        return await clients.repository.get<Comparison>(`${repoPath(repository)}/compare/${base}...${head}`);
+    } catch (error) {
+        if (error instanceof GitHubApiError && error.status === 404) return undefined;
+        throw error;
+    }
+}
+
+/**
+ * Whether `commit` (which has no verdict of its own) is verified through a parent: a verified
+ * parent whose compare lists only allowed differences; or a parent without a verdict of its own,
+ * differing only in allowed files, that is itself verified this way (up to {@link MAX_WALK} deep).
+ */
+async function throughParents(clients: GateClients, args: GateArgs, expect: Expectation, commit: string, depth: number, budget: { judged: number }): Promise<Through> {
+    const data = await clients.repository.get<Commit>(`${repoPath(args.repository)}/commits/${commit}`);
+    const reasons: string[] = [];
+    for (const { sha: parent } of data.parents ?? []) {
+        if (++budget.judged > MAX_JUDGED) {
+            reasons.push(`stopped after judging ${MAX_JUDGED} commits`);
+            break;
+        }
+        const verdict = await judgeCommit(clients, args.repository, parent, expect);
+        if (verdict.verified) {
+            const comparison = await comparisonOf(clients, args.repository, parent, commit);
+            const problem = comparison === undefined ? "GitHub has no comparison of the two" : compareProblem(comparison, args.allowedDifferences);
+            if (problem !== undefined) {
+                reasons.push(`parent ${short(parent)} is verified, but ${problem}`);
+                continue;
+            }
+            const listed = comparison?.files ?? [];
+            const difference = listed.length === 0
+                ? "the compare lists no changed file"
+                : `the compare lists only allowed differences (${[...new Set(listed.map((f) => f.filename))].join(", ")})`;
+            return { verified: true, via: [parent], status: verdict.status, difference };
+        }
+        if (verdict.noStatus && depth < MAX_WALK) {
+            // A commit without a verdict that differs only in allowed files (a release record,
+            // a merge): what it holds is what its own verified ancestor holds.
+            const comparison = await comparisonOf(clients, args.repository, parent, commit);
+            if (comparison !== undefined && compareProblem(comparison, args.allowedDifferences) === undefined) {
+                const deeper = await throughParents(clients, args, expect, parent, depth + 1, budget);
+                if (deeper.verified) return { ...deeper, via: [parent, ...deeper.via] };
+                reasons.push(`parent ${short(parent)}: ${verdict.reason} (nor through its parents: ${deeper.reasons.join("; ")})`);
+                continue;
+            }
+        }
+        reasons.push(`parent ${short(parent)}: ${verdict.reason}`);
+    }
+    return { verified: false, reasons };
+}
+
 /** Runs the gate against GitHub. */
 export async function gate(clients: GateClients, args: GateArgs, serverUrl: string): Promise<GateResult> {
     const expect: Expectation = { ...args, serverUrl };
@@ -253,27 +321,10 @@ export async function gate(clients: GateClients, args: GateArgs, serverUrl: stri
     if (own.verified) return { code: 0, message: `staging-gate: ${subject} is verified: ${by(own.status)}` };
     if (!own.noStatus) return refuse(own.reason);
 
-    const commit = await clients.repository.get<Commit>(`${repoPath(args.repository)}/commits/${args.commit}`);
-    const reasons: string[] = [];
-    for (const { sha: parent } of commit.parents ?? []) {
-        const verdict = await judgeCommit(clients, args.repository, parent, expect);
-        if (!verdict.verified) {
-            reasons.push(`parent ${short(parent)}: ${verdict.reason}`);
-            continue;
-        }
-        const comparison = await clients.repository.get<Comparison>(`${repoPath(args.repository)}/compare/${parent}...${args.commit}`);
-        const problem = compareProblem(comparison, args.allowedDifferences);
-        if (problem !== undefined) {
-            reasons.push(`parent ${short(parent)} is verified, but ${problem}`);
-            continue;
-        }
-        const listed = comparison.files ?? [];
-        const difference = listed.length === 0
-            ? "the compare lists no changed file"
-            : `the compare lists only allowed differences (${[...new Set(listed.map((f) => f.filename))].join(", ")})`;
-        return { code: 0, message: `staging-gate: ${subject} is verified through its parent ${parent}: ${by(verdict.status)}; ${difference}` };
-    }
-    return refuse([own.reason, ...reasons].join("; "));
+    const through = await throughParents(clients, args, expect, args.commit, 1, { judged: 0 });
+    if (!through.verified) return refuse([own.reason, ...through.reasons].join("; "));
+    const path = through.via.length === 1 ? `its parent ${through.via[0]}` : `its ancestors ${through.via.join(" -> ")}`;
+    return { code: 0, message: `staging-gate: ${subject} is verified through ${path}: ${by(through.status)}; ${through.difference}` };
 }
 
 export function main(argv: string[]): Promise<number> {
