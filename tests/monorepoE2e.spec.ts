@@ -8,7 +8,8 @@
  */
 import { strict as assert } from "assert";
 import { judgeRun } from "../tools/monorepoE2e";
-import { GitHubStandin, runToolProcess, ToolRun, WorkflowBehaviour } from "./support/githubStandin";
+import { GitHubStandin, WorkflowBehaviour } from "./support/githubStandin";
+import { runToolProcess, ToolRun } from "./support/toolProcess";
 
 const REPO = "pakashop/pakashop";
 const REVISION = "0123456789abcdef0123456789abcdef01234567";

@@ -8,7 +8,8 @@
 import { strict as assert } from "assert";
 import { CommitStatus } from "../tools/github/api";
 import { compareProblem, FIX, latestVerdict, runOfTargetUrl, workflowFileOf } from "../tools/stagingGate";
-import { GitHubStandin, runToolProcess, StatusSeed, ToolRun } from "./support/githubStandin";
+import { GitHubStandin, StatusSeed } from "./support/githubStandin";
+import { runToolProcess, ToolRun } from "./support/toolProcess";
 
 const MONO = "pakashop/pakashop";
 const INFRA = "pakashop/pakashop-infra";

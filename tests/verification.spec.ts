@@ -5,7 +5,7 @@
  * the end-to-end test host, through the stand-in load balancer: tests/e2e/verification.e2e.ts.
  */
 import { strict as assert } from "assert";
-import { execFileSync, spawn } from "child_process";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as https from "https";
 import { AddressInfo } from "net";
@@ -17,7 +17,8 @@ import { parseSettings } from "../components/settingsSchema";
 import { VERIFICATION_DEFAULTS, VerificationSettings } from "../components/verificationSettings";
 import { loadStackConfig, REPO_ROOT } from "../tools/stackConfig";
 import { errorRate, evaluateLoad, LoadFigures, percentile } from "../tools/verification/thresholds";
-import { configSource } from "./helpers";
+import { configSource, exec } from "./helpers";
+import { runToolProcess } from "./support/toolProcess";
 
 const KEY = "pakashop-infra:verification";
 const figures = (over: Partial<LoadFigures>): LoadFigures => ({ requests: 0, non2xx: 0, errors: 0, timeouts: 0, latenciesMs: [], seconds: 1, ...over });
@@ -177,8 +178,9 @@ describe("Staging verification: npm run verify against HTTPS servers on loopback
         dir = fs.mkdtempSync(path.join(os.tmpdir(), "pakashop-verify-"));
         fs.copyFileSync(path.join(REPO_ROOT, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
         tlsFiles = { key: path.join(dir, "key.pem"), cert: path.join(dir, "cert.pem"), ca: path.join(dir, "cert.pem") };
-        execFileSync("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", tlsFiles.key, "-out", tlsFiles.cert,
-            "-days", "2", "-subj", `/CN=${HOST}`, "-addext", `subjectAltName=DNS:${HOST}`], { stdio: "ignore" });
+        const made = exec("openssl", ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", tlsFiles.key, "-out", tlsFiles.cert,
+            "-days", "2", "-subj", `/CN=${HOST}`, "-addext", `subjectAltName=DNS:${HOST}`]);
+        assert.equal(made.status, 0, made.output);
     });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -187,14 +189,9 @@ describe("Staging verification: npm run verify against HTTPS servers on loopback
         fs.writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), YAML.stringify({ config: { "pakashop-infra:frontendHostname": HOST, [KEY]: settings } }));
         const out = path.join(dir, `${stack}.json`);
         fs.rmSync(out, { force: true });
-        const child = spawn(process.execPath, ["--require", "./tools/register.js", "tools/verify.ts", "--project-dir", dir, "--stack", stack,
-            "--base-url", `https://${HOST}:${port}`, "--connect-to", "127.0.0.1", "--out", out, ...extra], { cwd: REPO_ROOT, env: { ...process.env, PAKASHOP_DEBUG: "" } });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d: Buffer) => (stdout += d));
-        child.stderr.on("data", (d: Buffer) => (stderr += d));
-        const status = await new Promise<number | null>((resolve) => child.on("close", resolve));
-        return { status, stdout, stderr, report: fs.existsSync(out) ? JSON.parse(fs.readFileSync(out, "utf8")) : undefined };
+        const run = await runToolProcess("tools/verify.ts", ["--project-dir", dir, "--stack", stack,
+            "--base-url", `https://${HOST}:${port}`, "--connect-to", "127.0.0.1", "--out", out, ...extra], {});
+        return { status: run.code, stdout: run.stdout, stderr: run.stderr, report: fs.existsSync(out) ? JSON.parse(fs.readFileSync(out, "utf8")) : undefined };
     }
 
     const quick: Partial<VerificationSettings> = { connections: 4, durationSeconds: 20, maxRequests: 400, minRequests: 400, maxErrorRate: 0.01, maxP95LatencyMs: 200, requestTimeoutSeconds: 5 };
@@ -319,13 +316,11 @@ describe("Staging verification: npm run verify against HTTPS servers on loopback
             [["--base-url", "https://user:pw@x.example"], /must not hold credentials/],
             [["--connect-to", "localhost"], /--connect-to localhost is not an IP address/],
             [["--stack", "nope"], /--stack nope: no stack file Pulumi\.nope\.yaml/],
+            [["--smoke-only=yes"], /--smoke-only takes no value/],
         ] as [string[], RegExp][]) {
-            const child = spawn(process.execPath, ["--require", "./tools/register.js", "tools/verify.ts", "--stack", "staging", ...args], { cwd: REPO_ROOT });
-            let stderr = "";
-            child.stderr.on("data", (d: Buffer) => (stderr += d));
-            const status = await new Promise((resolve) => child.on("close", resolve));
-            assert.equal(status, 2, stderr);
-            assert.match(stderr, message);
+            const run = await runToolProcess("tools/verify.ts", ["--stack", "staging", ...args], {});
+            assert.equal(run.code, 2, run.stderr);
+            assert.match(run.stderr, message);
         }
     });
 });

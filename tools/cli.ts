@@ -7,19 +7,36 @@ import { SettingError, settingErrorBlock } from "../components/errors";
 /** A bad command line: the message is printed with the tool's usage, exit code 2. */
 export class UsageError extends Error {}
 
+/** Flags beyond `--flag value`: value-less switches, and flags that may repeat. */
+export interface FlagOptions {
+    /** Spelling to name of flags that take no value; a given switch reads as `"true"`. */
+    readonly switches?: Readonly<Record<string, string>>;
+    /** Spelling to the list that collects every value of a flag that may be given more than once. */
+    readonly lists?: Readonly<Record<string, string[]>>;
+}
+
 /**
  * Reads `--flag value` and `--flag=value` pairs. `names` maps every accepted spelling (`-s`,
  * `--stack`) to the flag's name; anything else, or a flag without a value, is a usage error.
+ * A flag given twice keeps its last value, unless `options.lists` collects it.
  */
-export function parseFlags(argv: readonly string[], names: Readonly<Record<string, string>>): Record<string, string> {
+export function parseFlags(argv: readonly string[], names: Readonly<Record<string, string>>, options: FlagOptions = {}): Record<string, string> {
     const values: Record<string, string> = {};
     for (let i = 0; i < argv.length; i++) {
         const [flag, inline] = argv[i].split("=", 2);
-        const name = names[flag];
-        if (name === undefined) throw new UsageError(`unknown argument ${argv[i]}`);
+        const switchName = options.switches && Object.hasOwn(options.switches, flag) ? options.switches[flag] : undefined;
+        if (switchName !== undefined) {
+            if (inline !== undefined) throw new UsageError(`${flag} takes no value`);
+            values[switchName] = "true";
+            continue;
+        }
+        const list = options.lists && Object.hasOwn(options.lists, flag) ? options.lists[flag] : undefined;
+        const name = Object.hasOwn(names, flag) ? names[flag] : undefined;
+        if (name === undefined && list === undefined) throw new UsageError(`unknown argument ${argv[i]}`);
         const value = inline ?? argv[++i];
         if (value === undefined) throw new UsageError(`${flag} needs a value`);
-        values[name] = value;
+        if (list !== undefined) list.push(value);
+        else values[name!] = value;
     }
     return values;
 }

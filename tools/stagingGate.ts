@@ -69,26 +69,16 @@ export type Expectation = Pick<GateArgs, "verifierRepository" | "verifierWorkflo
 
 /** Reads and checks the command line; throws {@link UsageError} naming the flag. */
 export function parseArgs(argv: string[]): GateArgs {
-    // --allowed-difference repeats; parseFlags keeps one value per flag, so it is taken out first.
     const allowed: string[] = [];
-    const rest: string[] = [];
-    for (let i = 0; i < argv.length; i++) {
-        const [flag, inline] = argv[i].split("=", 2);
-        if (flag !== "--allowed-difference") {
-            rest.push(argv[i]);
-            continue;
-        }
-        const value = inline ?? argv[++i];
-        if (value === undefined) throw new UsageError("--allowed-difference needs a value");
+    const flags = parseFlags(argv, {
+        "--repository": "repository", "--commit": "commit", "--verifier-repository": "verifierRepository",
+        "--verifier-workflow": "verifierWorkflow", "--verifier-branch": "verifierBranch", "--verifier-login": "verifierLogin",
+    }, { lists: { "--allowed-difference": allowed } });
+    for (const value of allowed) {
         if (value === "" || value.startsWith("/") || value.split("/").includes("..")) {
             throw new UsageError(`--allowed-difference must be a file path relative to the repository's root (Pulumi.production.yaml), not ${JSON.stringify(value)}`);
         }
-        allowed.push(value);
     }
-    const flags = parseFlags(rest, {
-        "--repository": "repository", "--commit": "commit", "--verifier-repository": "verifierRepository",
-        "--verifier-workflow": "verifierWorkflow", "--verifier-branch": "verifierBranch", "--verifier-login": "verifierLogin",
-    });
     for (const [flag, name] of [["--repository", "repository"], ["--commit", "commit"], ["--verifier-repository", "verifierRepository"],
         ["--verifier-workflow", "verifierWorkflow"], ["--verifier-branch", "verifierBranch"], ["--verifier-login", "verifierLogin"]]) {
         if (!flags[name]) throw new UsageError(`${flag} is required`);

@@ -47,8 +47,9 @@ interface Args {
 }
 
 function parse(argv: string[]): Args {
-    const smokeOnly = argv.includes("--smoke-only");
-    const flags = parseFlags(argv.filter((a) => a !== "--smoke-only"), { "--stack": "stack", "-s": "stack", "--base-url": "baseUrl", "--connect-to": "connectTo", "--ca-file": "caFile", "--out": "out", "--project-dir": "projectDir" });
+    const flags = parseFlags(argv, { "--stack": "stack", "-s": "stack", "--base-url": "baseUrl", "--connect-to": "connectTo", "--ca-file": "caFile", "--out": "out", "--project-dir": "projectDir" },
+        { switches: { "--smoke-only": "smokeOnly" } });
+    const smokeOnly = flags.smokeOnly === "true";
     const projectDir = flags.projectDir ?? REPO_ROOT;
     if (!flags.stack) throw new UsageError("--stack is required");
     if (!listStacks(projectDir).includes(flags.stack)) throw new UsageError(`--stack ${flags.stack}: no stack file Pulumi.${flags.stack}.yaml (stacks: ${listStacks(projectDir).join(", ")})`);

@@ -17,9 +17,7 @@
  * GitHub); every request is recorded for the specs' assertions.
  */
 import * as http from "http";
-import { spawn } from "child_process";
 import { AddressInfo } from "net";
-import * as path from "path";
 
 /** Where run pages live in the stand-in's answers (the tools get it as GITHUB_SERVER_URL). */
 export const STANDIN_SERVER_URL = "https://github.com";
@@ -288,34 +286,4 @@ export class GitHubStandin {
         }
         return this.notFound(res);
     }
-}
-
-/** What a tool run printed, and its exit code. */
-export interface ToolRun {
-    readonly code: number | null;
-    readonly stdout: string;
-    readonly stderr: string;
-}
-
-/**
- * Runs a tool as `npm run` does (`node --require ./tools/register.js tools/<file> ...`) in a child
- * process, asynchronously: the stand-in answers from this process, so a synchronous spawn would
- * block it. `env` is added to this process's environment; a value undefined removes the variable.
- */
-export function runToolProcess(file: string, args: readonly string[], env: Record<string, string | undefined>): Promise<ToolRun> {
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, PAKASHOP_DEBUG: "" };
-    for (const [key, value] of Object.entries(env)) {
-        if (value === undefined) delete childEnv[key];
-        else childEnv[key] = value;
-    }
-    const root = path.resolve(__dirname, "..", "..");
-    return new Promise((resolve, reject) => {
-        const child = spawn(process.execPath, ["--require", "./tools/register.js", file, ...args], { cwd: root, env: childEnv });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (chunk) => (stdout += chunk));
-        child.stderr.on("data", (chunk) => (stderr += chunk));
-        child.on("error", reject);
-        child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
 }

@@ -1,6 +1,6 @@
 /**
- * The command-line tools some specs run that npm can't install: shellcheck and
- * systemd-analyze, from Debian's packages (the README's setup command and `.ci/run` install
+ * The command-line tools some specs run that npm can't install: shellcheck, systemd-analyze
+ * and openssl, from Debian's packages (the README's setup command and `.ci/run` install
  * them). A mocha root hook (registered in `.mocharc.json`) checks them once per run: when one
  * is missing, the specs that need it are skipped and the run fails once, with one line naming
  * the tool and the command that installs it, instead of one `spawnSync ... ENOENT` per test.
@@ -26,6 +26,8 @@ export interface TestTool {
 export const TEST_TOOLS: readonly TestTool[] = [
     { command: "shellcheck", debianPackage: "shellcheck", specs: ["scripts.spec.ts", "drift.spec.ts", "hostScripts.spec.ts", "fixture.spec.ts"] },
     { command: "systemd-analyze", debianPackage: "systemd", specs: ["systemdUnit.spec.ts", "fixture.spec.ts"] },
+    // The staging verification's tests serve HTTPS on loopback with a certificate made for the run.
+    { command: "openssl", debianPackage: "openssl", specs: ["verification.spec.ts"] },
 ];
 
 /** Whether `command` is an executable file in one of PATH's folders. */

@@ -13,14 +13,14 @@
  */
 import autocannon from "autocannon";
 import { VerificationSettings } from "../../components/verificationSettings";
-import { Target } from "./target";
+import { portOf, Target } from "./target";
 import { LoadFigures } from "./thresholds";
 
 export type LoadSettings = Pick<VerificationSettings, "loadPath" | "connections" | "durationSeconds" | "maxRequests" | "requestTimeoutSeconds">;
 
 export function runLoad(target: Target, settings: LoadSettings): Promise<LoadFigures> {
     const host = target.baseUrl.hostname;
-    const port = target.baseUrl.port === "" ? 443 : Number(target.baseUrl.port);
+    const port = portOf(target);
     const connectHost = target.connectTo?.includes(":") ? `[${target.connectTo}]` : (target.connectTo ?? host);
     const latenciesMs: number[] = [];
     return new Promise((resolve, reject) => {
